@@ -1,0 +1,197 @@
+"""Namespace, device and dtype helpers: the one place that knows about backends.
+
+Everything else in structmat calls the array API standard through the
+namespace these helpers return (``array_api_compat``), so NumPy, CuPy, torch
+and ``array_api_strict`` all work. Backend gaps are handled here and nowhere
+else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+__all__ = [
+    "check_floating_dtype",
+    "check_same_backend",
+    "complex_dtype",
+    "dtype_name",
+    "eps",
+    "namespace_of",
+    "namespace_name",
+    "real_dtype",
+    "to_namespace",
+]
+
+# ``array_namespace`` costs a few microseconds; the namespace of an array depends
+# only on its type, so cache it (this keeps the per-call overhead of ``op @ x``
+# small).
+_NAMESPACE_BY_TYPE: dict[type, Any] = {}
+_NUMPY = array_api_compat.array_namespace(np.empty(0))
+
+
+def namespace_of(x: Any) -> Any:
+    """Return the array-API namespace of array ``x`` (cached by type)."""
+    t = type(x)
+    xp = _NAMESPACE_BY_TYPE.get(t)
+    if xp is None:
+        try:
+            xp = array_api_compat.array_namespace(x)
+        except TypeError:
+            msg = f"expected an array of an array-API library, got {t.__name__}"
+            raise TypeError(msg) from None
+        _NAMESPACE_BY_TYPE[t] = xp
+    return xp
+
+
+def is_numpy(xp: Any) -> bool:
+    """True when ``xp`` is NumPy's (compat) namespace."""
+    return xp is _NUMPY
+
+
+def namespace_name(xp: Any) -> str:
+    """A short readable name of a namespace, e.g. ``'numpy'`` or ``'torch'``."""
+    name = getattr(xp, "__name__", repr(xp))
+    return name.removeprefix("array_api_compat.")
+
+
+def device_of(x: Any) -> Any:
+    return array_api_compat.device(x)
+
+
+def dtype_name(dtype: Any) -> str:
+    """``'float64'`` for ``numpy.float64``, ``torch.float64``, strict dtypes..."""
+    s = str(dtype)
+    for prefix in ("torch.", "<class 'numpy.", "dtype('"):
+        s = s.removeprefix(prefix)
+    return s.rstrip("'>)").removeprefix("array_api_strict.")
+
+
+def is_complex(xp: Any, dtype: Any) -> bool:
+    return bool(xp.isdtype(dtype, "complex floating"))
+
+
+def check_floating_dtype(xp: Any, dtype: Any, what: str) -> None:
+    """Raise ``TypeError`` unless ``dtype`` is float32/64 or complex64/128."""
+    allowed = (xp.float32, xp.float64, xp.complex64, xp.complex128)
+    if dtype not in allowed:
+        msg = (
+            f"{what} must have dtype float32, float64, complex64 or complex128, "
+            f"got {dtype_name(dtype)}"
+        )
+        raise TypeError(msg)
+
+
+def complex_dtype(xp: Any, dtype: Any) -> Any:
+    """The complex dtype of the same precision (complex stays as it is)."""
+    if dtype == xp.float32:
+        return xp.complex64
+    if dtype == xp.float64:
+        return xp.complex128
+    return dtype
+
+
+def real_dtype(xp: Any, dtype: Any) -> Any:
+    """The real dtype of the same precision (real stays as it is)."""
+    if dtype == xp.complex64:
+        return xp.float32
+    if dtype == xp.complex128:
+        return xp.float64
+    return dtype
+
+
+def eps(xp: Any, dtype: Any) -> float:
+    return float(xp.finfo(dtype).eps)
+
+
+def scalar_dtype(xp: Any, dtype: Any, c: complex) -> Any:
+    """Dtype of ``c * op`` for an operator of dtype ``dtype`` (weak scalar)."""
+    if isinstance(c, complex) and c.imag != 0:
+        return complex_dtype(xp, dtype)
+    return dtype
+
+
+def check_same_backend(xp: Any, device: Any, other_xp: Any, other_device: Any, what: str) -> None:
+    """Refuse to mix namespaces (``TypeError``) or devices (``ValueError``).
+
+    structmat never copies silently between backends or devices; use
+    ``op.to(xp=..., device=...)`` to move an operator explicitly.
+    """
+    if other_xp is not xp:
+        msg = (
+            f"{what}: cannot mix array namespaces, operator uses "
+            f"{namespace_name(xp)} but got {namespace_name(other_xp)}; "
+            "move one side with op.to(xp=...)"
+        )
+        raise TypeError(msg)
+    if other_device != device:
+        msg = (
+            f"{what}: cannot mix devices, operator is on {device!r} "
+            f"but got {other_device!r}; move one side with op.to(device=...)"
+        )
+        raise ValueError(msg)
+
+
+def to_namespace(x: Any, xp: Any, device: Any = None) -> Any:
+    """Move array ``x`` into namespace ``xp`` (and ``device``), explicitly.
+
+    Uses DLPack where both sides support it, otherwise goes through NumPy on
+    the host (only reached when the caller asked for a move with ``op.to``).
+    """
+    src = namespace_of(x)
+    if src is not xp:
+        try:
+            x = xp.from_dlpack(x)
+        except Exception:  # noqa: BLE001 - any DLPack refusal falls back to the host
+            host = np.asarray(array_api_compat.to_device(x, "cpu") if not is_numpy(src) else x)
+            x = xp.asarray(host)
+    if device is not None and array_api_compat.device(x) != device:
+        x = array_api_compat.to_device(x, device)
+    return x
+
+
+def default_namespace(xp: Any = None) -> Any:
+    """``xp`` itself, or NumPy's namespace when ``None``; accepts plain modules.
+
+    ``xp=numpy`` or ``xp=torch`` (the library module) maps to its compat namespace.
+    """
+    if xp is None:
+        return _NUMPY
+    if getattr(xp, "__name__", "").startswith("array_api_compat.") or xp is _NUMPY:
+        return xp
+    name = getattr(xp, "__name__", "")
+    if name in ("numpy", "torch", "cupy", "dask.array"):
+        return array_api_compat.array_namespace(xp.empty(0) if name != "dask.array" else xp.empty((0,)))
+    return xp
+
+
+def as_dtype(xp: Any, dtype: Any) -> Any:
+    """``dtype`` in namespace ``xp`` (``numpy.float32`` -> ``torch.float32`` ...)."""
+    name = dtype if isinstance(dtype, str) else dtype_name(dtype)
+    out = getattr(xp, name, None)
+    if out is None:
+        msg = f"unsupported dtype {name!r} for {namespace_name(xp)}"
+        raise TypeError(msg)
+    check_floating_dtype(xp, out, "dtype")
+    return out
+
+
+def inverse_permutation(xp: Any, idx: Any, what: str) -> Any:
+    """The inverse of index array ``idx``; ``ValueError`` unless it is a permutation."""
+    n = idx.shape[0]
+    if n and (int(xp.min(idx)) < 0 or int(xp.max(idx)) >= n):
+        msg = (
+            f"{what} expects indices in [0, {n}), got values from "
+            f"{int(xp.min(idx))} to {int(xp.max(idx))}"
+        )
+        raise ValueError(msg)
+    ar = xp.arange(n, dtype=idx.dtype, device=device_of(idx))
+    # argsort of a permutation is its inverse; sorting also exposes repeats.
+    inverse = xp.astype(xp.argsort(idx), idx.dtype)
+    if n and not bool(xp.all(xp.take(idx, inverse) == ar)):
+        counts = n - int(xp.unique_values(idx).shape[0])
+        msg = f"{what} expects each index 0..{n - 1} exactly once, got {counts} repeated"
+        raise ValueError(msg)
+    return inverse

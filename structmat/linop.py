@@ -1,0 +1,756 @@
+r"""The ``LinearOperator`` base class and its algebra.
+
+A subclass gives ``shape``, ``dtype`` and a namespace to ``__init__`` and
+implements ``_matmat(X)`` for ``X`` of shape ``(n, k)``; for the adjoint it
+implements ``_rmatmat(X)`` (returns :math:`A^H X`) or ``_adjoint()`` (returns
+an operator). Everything else derives: vectors, batches, ``x @ op``,
+``to_dense``, ``.H``, ``.T``, ``.conj()``, sums, products, scalars and powers.
+
+Composites keep their parts (``Product.factors``, ``Sum.terms``,
+``Scaled.operator``, ``Adjoint.operator``, ``Transpose.operator``,
+``Power.operator``) and give structural adjoints:
+``(A @ B).H`` is ``B.H @ A.H`` and ``A.H.H is A``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from structmat import _array_api as aa
+
+__all__ = [
+    "Adjoint",
+    "LinearOperator",
+    "Power",
+    "Product",
+    "Scaled",
+    "Sum",
+    "Transpose",
+]
+
+
+class _Converter:
+    """What ``op.to(xp=, device=, dtype=)`` does to each array of an operator.
+
+    ``converter(x)`` moves ``x`` to the target namespace and device and, for
+    floating arrays, casts to the target precision (real arrays stay real
+    when the target is complex only if ``keep_real`` is asked for).
+    """
+
+    def __init__(self, xp: Any, device: Any, dtype: Any) -> None:
+        self.xp, self.device, self.dtype = xp, device, dtype
+
+    def __call__(self, x: Any, *, keep_real: bool = False) -> Any:
+        x = aa.to_namespace(x, self.xp, self.device)
+        if self.dtype is None or not self.xp.isdtype(x.dtype, ("real floating", "complex floating")):
+            return x
+        return self.xp.astype(x, self.cast_dtype(x.dtype, keep_real=keep_real), copy=False)
+
+    def cast_dtype(self, dtype: Any, *, keep_real: bool = False) -> Any:
+        """The dtype a floating array or operator of ``dtype`` becomes."""
+        xp = self.xp
+        if self.dtype is None:
+            return dtype
+        if aa.is_complex(xp, dtype) and not aa.is_complex(xp, self.dtype):
+            msg = (
+                f"cannot convert a complex operator to real dtype "
+                f"{aa.dtype_name(self.dtype)}; use the complex dtype of that precision"
+            )
+            raise TypeError(msg)
+        if keep_real and not aa.is_complex(xp, dtype):
+            return aa.real_dtype(xp, self.dtype)
+        return self.dtype
+
+
+def _is_scalar(c: Any) -> bool:
+    return isinstance(c, numbers.Number) and not isinstance(c, bool)
+
+
+class LinearOperator:
+    """A matrix known by how it multiplies.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        ``(m, n)``.
+    dtype : dtype of ``xp``
+        float32, float64, complex64 or complex128.
+    xp : array namespace
+        From ``array_api_compat.array_namespace``.
+    device : optional
+        Device of the operator's arrays (``None`` for the namespace default).
+
+    Notes
+    -----
+    ``op @ x`` accepts ``x`` of shape ``(n,)``, ``(n, k)`` or ``(..., n, k)``
+    (batch dimensions broadcast as in ``matmul``) and returns an array of the
+    promoted dtype of operator and input, in ``op.xp`` on ``op.device``.
+    Integer and boolean inputs are taken as the operator's dtype.
+
+    Examples
+    --------
+    >>> import numpy as np, structmat as sm
+    >>> A = sm.Dense(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    >>> B = 2 * A @ A.H + sm.Identity(2)
+    >>> B
+    Sum(Scaled(2, Product(Dense(2x2, float64), Adjoint(Dense(2x2, float64)))), Identity(2, float64))
+    >>> bool(np.allclose(B.to_dense(), 2 * A.to_dense() @ A.to_dense().T + np.eye(2)))
+    True
+    """
+
+    # ndarray @ op must defer to op.__rmatmul__ (NumPy's ufunc machinery opts out).
+    __array_ufunc__ = None
+    __array_priority__ = 1000
+
+    def __init__(self, *, shape: tuple[int, int], dtype: Any, xp: Any, device: Any = None) -> None:
+        if len(shape) != 2 or any(int(s) != s or s < 0 for s in shape):
+            msg = f"shape must be a pair of non-negative ints, got {shape!r}"
+            raise ValueError(msg)
+        aa.check_floating_dtype(xp, dtype, type(self).__name__)
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.dtype = dtype
+        self.xp = xp
+        if device is None:
+            device = aa.device_of(xp.empty(0, dtype=dtype))
+        self.device = device
+        # NumPy arrays skip the namespace and device checks: the fast path of ``@``.
+        self._numpy = aa.is_numpy(xp)
+
+    # ------------------------------------------------------------------ subclass API
+    def _matmat(self, X: Any) -> Any:
+        """``A @ X`` for ``X`` of shape ``(n, k)`` and the promoted dtype."""
+        msg = f"{type(self).__name__} must implement _matmat"
+        raise NotImplementedError(msg)
+
+    def _rmatmat(self, X: Any) -> Any:
+        """``A^H @ X`` for ``X`` of shape ``(m, k)``."""
+        if type(self)._adjoint is not LinearOperator._adjoint:
+            return self.H._matmat(X)
+        msg = f"{type(self).__name__} implements neither _rmatmat nor _adjoint"
+        raise NotImplementedError(msg)
+
+    def _adjoint(self) -> LinearOperator:
+        return Adjoint(self)
+
+    def _transpose(self) -> LinearOperator:
+        return Transpose(self)
+
+    def _batched(self, X: Any) -> Any:
+        """``A @ X`` for a stack ``X`` of shape ``(b, n, k)``.
+
+        The default moves the batch next to the columns, one ``_matmat`` on an
+        ``(n, b*k)`` matrix, and back. Operators with a native batched path
+        override it.
+        """
+        xp = self.xp
+        b, n, k = X.shape
+        Y = self._matmat(xp.reshape(xp.permute_dims(X, (1, 0, 2)), (n, b * k)))
+        return xp.permute_dims(xp.reshape(Y, (self.shape[0], b, k)), (1, 0, 2))
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        """The same operator with every array passed through ``convert``."""
+        msg = f"{type(self).__name__} does not support .to(); implement _map"
+        raise NotImplementedError(msg)
+
+    def _parameter_count(self) -> int:
+        msg = f"{type(self).__name__} does not define parameter_count"
+        raise NotImplementedError(msg)
+
+    def _flops(self, k: int) -> int:
+        """Multiply-adds of one ``(n, k)`` product; dense count by default."""
+        return self.shape[0] * self.shape[1] * k
+
+    def _repr_args(self) -> str:
+        m, n = self.shape
+        return f"{m}x{n}, {aa.dtype_name(self.dtype)}"
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    @property
+    def parameter_count(self) -> int:
+        """How many numbers the operator stores."""
+        return self._parameter_count()
+
+    def flops(self, k: int = 1) -> int:
+        """Multiply-adds to apply the operator to an ``(n, k)`` matrix."""
+        return self._flops(k)
+
+    @property
+    def H(self) -> LinearOperator:
+        """The conjugate transpose (adjoint); ``op.H.H is op``."""
+        adj = self.__dict__.get("_H")
+        if adj is None:
+            adj = self._adjoint()
+            self.__dict__["_H"] = adj
+            adj.__dict__.setdefault("_H", self)
+        return adj
+
+    @property
+    def T(self) -> LinearOperator:
+        """The transpose; ``op.T.T is op``."""
+        tr = self.__dict__.get("_T")
+        if tr is None:
+            tr = self.H if not aa.is_complex(self.xp, self.dtype) else self._transpose()
+            self.__dict__["_T"] = tr
+            tr.__dict__.setdefault("_T", self)
+        return tr
+
+    def adjoint(self) -> LinearOperator:
+        return self.H
+
+    def transpose(self) -> LinearOperator:
+        return self.T
+
+    def conj(self) -> LinearOperator:
+        """The entrywise complex conjugate (the operator itself when real)."""
+        if not aa.is_complex(self.xp, self.dtype):
+            return self
+        return self.H.T
+
+    # ------------------------------------------------------------------ applying
+    def _prepare(self, x: Any, n: int, what: str, *, left: bool = False) -> Any:
+        """Check ``x`` against the operator; return it in the promoted dtype.
+
+        ``left`` is for ``x @ op``, where the last axis of ``x`` meets the operator.
+        """
+        if self._numpy and type(x) is np.ndarray:
+            xp = self.xp
+        else:
+            xp = aa.namespace_of(x)
+            aa.check_same_backend(self.xp, self.device, xp, aa.device_of(x), what)
+        if left and x.ndim > 0 and x.shape[-1] != n:
+            msg = (
+                f"x @ {type(self).__name__} of shape {self.shape} expects input with "
+                f"{n} columns (shape ({n},), (k, {n}) or (..., k, {n})), got shape {tuple(x.shape)}"
+            )
+            raise ValueError(msg)
+        if x.ndim == 0 or not left and x.shape[-1 if x.ndim == 1 else -2] != n:
+            msg = (
+                f"{type(self).__name__} of shape {self.shape} expects input with "
+                f"{n} rows (shape ({n},), ({n}, k) or (..., {n}, k)), got shape {tuple(x.shape)}"
+            )
+            raise ValueError(msg)
+        dtype = x.dtype
+        if dtype != self.dtype:
+            if xp.isdtype(dtype, ("integral", "bool")):
+                return xp.astype(x, self.dtype)
+            if not xp.isdtype(dtype, ("real floating", "complex floating")):
+                msg = f"{what}: unsupported input dtype {aa.dtype_name(dtype)}"
+                raise TypeError(msg)
+            x = xp.astype(x, xp.result_type(self.dtype, dtype), copy=False)
+        return x
+
+    def _apply(self, x: Any, fn: Callable[[Any], Any], batched: Callable[[Any], Any], m: int) -> Any:
+        """Route vectors, matrices and stacks to the 2-d or batched kernel."""
+        xp = self.xp
+        if x.ndim == 1:
+            return xp.reshape(fn(xp.reshape(x, (x.shape[0], 1))), (m,))
+        if x.ndim == 2:
+            return fn(x)
+        lead = tuple(x.shape[:-2])
+        b = 1
+        for d in lead:
+            b *= d
+        Y = batched(xp.reshape(x, (b, *x.shape[-2:])))
+        return xp.reshape(Y, (*lead, *Y.shape[-2:]))
+
+    def __matmul__(self, x: Any) -> Any:
+        if isinstance(x, LinearOperator):
+            return product(self, x)
+        if _is_scalar(x):
+            return NotImplemented
+        x = self._prepare(x, self.shape[1], f"{type(self).__name__} @ x")
+        return self._apply(x, self._matmat, self._batched, self.shape[0])
+
+    def __rmatmul__(self, x: Any) -> Any:
+        if isinstance(x, LinearOperator):
+            return product(x, self)
+        if _is_scalar(x):
+            return NotImplemented
+        # x @ A == (A^T @ x^T)^T, batch dimensions kept.
+        x = self._prepare(x, self.shape[0], f"x @ {type(self).__name__}", left=True)
+        xp = self.xp
+        if x.ndim == 1:
+            return self.T @ x
+        return xp.matrix_transpose(self.T @ xp.matrix_transpose(x))
+
+    def matvec(self, x: Any) -> Any:
+        """``A @ x`` for ``x`` of shape ``(n,)`` or ``(n, 1)`` (SciPy's meaning)."""
+        if x.ndim == 2 and x.shape[1] != 1 or x.ndim > 2:
+            msg = f"matvec expects shape ({self.shape[1]},) or ({self.shape[1]}, 1), got {tuple(x.shape)}"
+            raise ValueError(msg)
+        return self @ x
+
+    def matmat(self, X: Any) -> Any:
+        """``A @ X`` for ``X`` of shape ``(n, k)``."""
+        if X.ndim != 2:
+            msg = f"matmat expects a 2-d array of shape ({self.shape[1]}, k), got {tuple(X.shape)}"
+            raise ValueError(msg)
+        return self @ X
+
+    def rmatvec(self, x: Any) -> Any:
+        """``A^H @ x`` for ``x`` of shape ``(m,)`` or ``(m, 1)``."""
+        return self.H.matvec(x)
+
+    def rmatmat(self, X: Any) -> Any:
+        """``A^H @ X`` for ``X`` of shape ``(m, k)``."""
+        return self.H.matmat(X)
+
+    def to_dense(self) -> Any:
+        """The dense matrix, in ``op.xp`` on ``op.device``."""
+        xp = self.xp
+        return self._matmat(xp.eye(self.shape[1], dtype=self.dtype, device=self.device))
+
+    def to(self, *, xp: Any = None, device: Any = None, dtype: Any = None) -> LinearOperator:
+        """The same operator in another namespace, on another device or dtype.
+
+        ``dtype`` sets the precision; real parts of a complex operator keep
+        their kind, and a complex operator cannot become real (``TypeError``).
+
+        Examples
+        --------
+        >>> import numpy as np, structmat as sm
+        >>> sm.Diagonal(np.ones(3)).to(dtype=np.float32).dtype
+        dtype('float32')
+        """
+        target = self.xp if xp is None else xp
+        if device is None and target is self.xp:
+            device = self.device
+        if dtype is not None:
+            dtype = getattr(target, aa.dtype_name(dtype), dtype)
+            aa.check_floating_dtype(target, dtype, "to(dtype=...)")
+        return self._map(_Converter(target, device, dtype))
+
+    def to_scipy(self) -> Any:
+        """A ``scipy.sparse.linalg.LinearOperator`` (or cupyx's) wired to this one."""
+        from structmat.interop import to_scipy
+
+        return to_scipy(self)
+
+    # ------------------------------------------------------------------ algebra
+    def __add__(self, other: Any) -> LinearOperator:
+        if not isinstance(other, LinearOperator):
+            return NotImplemented
+        return sum_of(self, other)
+
+    def __sub__(self, other: Any) -> LinearOperator:
+        if not isinstance(other, LinearOperator):
+            return NotImplemented
+        return sum_of(self, scaled(-1, other))
+
+    def __neg__(self) -> LinearOperator:
+        return scaled(-1, self)
+
+    def __pos__(self) -> LinearOperator:
+        return self
+
+    def __mul__(self, c: Any) -> LinearOperator:
+        if not _is_scalar(c):
+            return NotImplemented
+        return scaled(c, self)
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, c: Any) -> LinearOperator:
+        if not _is_scalar(c):
+            return NotImplemented
+        if c == 0:
+            msg = "cannot divide an operator by zero"
+            raise ZeroDivisionError(msg)
+        return scaled(1 / c, self)
+
+    def __pow__(self, k: Any) -> LinearOperator:
+        return power(self, k)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._repr_args()})"
+
+    # ``len`` and iteration would be ambiguous for an operator.
+    __hash__ = object.__hash__
+
+
+# ---------------------------------------------------------------------- composites
+def _check_compatible(ops: Sequence[LinearOperator], what: str) -> None:
+    first = ops[0]
+    for op in ops[1:]:
+        aa.check_same_backend(first.xp, first.device, op.xp, op.device, what)
+
+
+def _promote(ops: Sequence[LinearOperator]) -> Any:
+    xp = ops[0].xp
+    return xp.result_type(*(op.dtype for op in ops))
+
+
+class Sum(LinearOperator):
+    """``A_1 + A_2 + ...``; ``terms`` holds the summands (nested sums flatten)."""
+
+    def __init__(self, *terms: LinearOperator) -> None:
+        if not terms:
+            msg = "Sum needs at least one term"
+            raise ValueError(msg)
+        shapes = {t.shape for t in terms}
+        if len(shapes) != 1:
+            msg = f"Sum terms must share one shape, got {[t.shape for t in terms]}"
+            raise ValueError(msg)
+        _check_compatible(terms, "Sum")
+        flat: list[LinearOperator] = []
+        for t in terms:
+            flat.extend(t.terms if isinstance(t, Sum) else (t,))
+        self.terms = tuple(flat)
+        t0 = self.terms[0]
+        super().__init__(shape=t0.shape, dtype=_promote(self.terms), xp=t0.xp, device=t0.device)
+
+    def _matmat(self, X: Any) -> Any:
+        Y = self.terms[0] @ X
+        for t in self.terms[1:]:
+            Y = Y + t @ X
+        return Y
+
+    def _batched(self, X: Any) -> Any:
+        return self._matmat(X)
+
+    def _adjoint(self) -> LinearOperator:
+        return Sum(*(t.H for t in self.terms))
+
+    def _transpose(self) -> LinearOperator:
+        return Sum(*(t.T for t in self.terms))
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return Sum(*(t._map(convert) for t in self.terms))
+
+    def _parameter_count(self) -> int:
+        return sum(t.parameter_count for t in self.terms)
+
+    def _flops(self, k: int) -> int:
+        return sum(t.flops(k) for t in self.terms) + (len(self.terms) - 1) * self.shape[0] * k
+
+    def to_dense(self) -> Any:
+        D = self.terms[0].to_dense()
+        for t in self.terms[1:]:
+            D = D + t.to_dense()
+        return D
+
+    def __repr__(self) -> str:
+        return f"Sum({', '.join(map(repr, self.terms))})"
+
+
+class Product(LinearOperator):
+    """``A_1 @ A_2 @ ...``; ``factors`` lists them leftmost first (flattened)."""
+
+    def __init__(self, *factors: LinearOperator) -> None:
+        if not factors:
+            msg = "Product needs at least one factor"
+            raise ValueError(msg)
+        for left, right in zip(factors, factors[1:], strict=False):
+            if left.shape[1] != right.shape[0]:
+                msg = (
+                    f"Product: inner dimensions differ, {type(left).__name__} of shape "
+                    f"{left.shape} @ {type(right).__name__} of shape {right.shape}"
+                )
+                raise ValueError(msg)
+        _check_compatible(factors, "Product")
+        flat: list[LinearOperator] = []
+        for f in factors:
+            flat.extend(f.factors if isinstance(f, Product) else (f,))
+        self.factors = tuple(flat)
+        shape = (self.factors[0].shape[0], self.factors[-1].shape[1])
+        f0 = self.factors[0]
+        super().__init__(shape=shape, dtype=_promote(self.factors), xp=f0.xp, device=f0.device)
+
+    def _matmat(self, X: Any) -> Any:
+        for f in reversed(self.factors):
+            X = f @ X
+        return X
+
+    def _batched(self, X: Any) -> Any:
+        return self._matmat(X)
+
+    def _adjoint(self) -> LinearOperator:
+        return Product(*(f.H for f in reversed(self.factors)))
+
+    def _transpose(self) -> LinearOperator:
+        return Product(*(f.T for f in reversed(self.factors)))
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return Product(*(f._map(convert) for f in self.factors))
+
+    def _parameter_count(self) -> int:
+        return sum(f.parameter_count for f in self.factors)
+
+    def _flops(self, k: int) -> int:
+        return sum(f.flops(k) for f in self.factors)
+
+    def to_dense(self) -> Any:
+        # Multiply from the right starting with the last factor's dense matrix:
+        # every factor is applied structurally once.
+        D = self.factors[-1].to_dense()
+        for f in reversed(self.factors[:-1]):
+            D = f @ D
+        return D
+
+    def __repr__(self) -> str:
+        return f"Product({', '.join(map(repr, self.factors))})"
+
+
+class Scaled(LinearOperator):
+    """``c * A`` for a Python scalar ``c``; ``scalar`` and ``operator``."""
+
+    def __init__(self, c: complex, operator: LinearOperator) -> None:
+        if not _is_scalar(c):
+            msg = f"Scaled expects a Python number, got {type(c).__name__}"
+            raise TypeError(msg)
+        self.scalar = complex(c) if isinstance(c, complex) else float(c)
+        self.operator = operator
+        dtype = aa.scalar_dtype(operator.xp, operator.dtype, self.scalar)
+        super().__init__(shape=operator.shape, dtype=dtype, xp=operator.xp, device=operator.device)
+
+    def _matmat(self, X: Any) -> Any:
+        return self.scalar * (self.operator @ X)
+
+    def _batched(self, X: Any) -> Any:
+        return self._matmat(X)
+
+    def _adjoint(self) -> LinearOperator:
+        return scaled(self.scalar.conjugate(), self.operator.H)
+
+    def _transpose(self) -> LinearOperator:
+        return scaled(self.scalar, self.operator.T)
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return Scaled(self.scalar, self.operator._map(convert))
+
+    def _parameter_count(self) -> int:
+        return self.operator.parameter_count + 1
+
+    def _flops(self, k: int) -> int:
+        return self.operator.flops(k) + self.shape[0] * k
+
+    def to_dense(self) -> Any:
+        return self.scalar * self.operator.to_dense()
+
+    def __repr__(self) -> str:
+        c = self.scalar
+        s = f"{c:g}" if isinstance(c, float) else f"{c}"
+        return f"Scaled({s}, {self.operator!r})"
+
+
+class Adjoint(LinearOperator):
+    """``A^H`` of an operator that only knows ``_rmatmat``; ``operator`` is ``A``."""
+
+    def __init__(self, operator: LinearOperator) -> None:
+        self.operator = operator
+        m, n = operator.shape
+        super().__init__(shape=(n, m), dtype=operator.dtype, xp=operator.xp, device=operator.device)
+
+    def _matmat(self, X: Any) -> Any:
+        return self.operator._rmatmat(X)
+
+    def _rmatmat(self, X: Any) -> Any:
+        return self.operator._matmat(X)
+
+    def _adjoint(self) -> LinearOperator:
+        return self.operator
+
+    def _transpose(self) -> LinearOperator:
+        return Transpose(self)
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return self.operator._map(convert).H
+
+    def _parameter_count(self) -> int:
+        return self.operator.parameter_count
+
+    def _flops(self, k: int) -> int:
+        return self.operator.flops(k)
+
+    def __repr__(self) -> str:
+        return f"Adjoint({self.operator!r})"
+
+
+class Transpose(LinearOperator):
+    """``A^T`` computed as ``conj(A^H conj(X))``; ``operator`` is ``A``."""
+
+    def __init__(self, operator: LinearOperator) -> None:
+        self.operator = operator
+        m, n = operator.shape
+        super().__init__(shape=(n, m), dtype=operator.dtype, xp=operator.xp, device=operator.device)
+
+    def _matmat(self, X: Any) -> Any:
+        xp = self.xp
+        if aa.is_complex(xp, X.dtype):
+            return xp.conj(self.operator.H @ xp.conj(X))
+        return xp.conj(self.operator.H @ X)
+
+    def _adjoint(self) -> LinearOperator:
+        # (A^T)^H = conj(A): apply A to conj(X) and conjugate.
+        return _Conjugate(self.operator)
+
+    def _transpose(self) -> LinearOperator:
+        return self.operator
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return self.operator._map(convert).T
+
+    def _parameter_count(self) -> int:
+        return self.operator.parameter_count
+
+    def _flops(self, k: int) -> int:
+        return self.operator.flops(k)
+
+    def __repr__(self) -> str:
+        return f"Transpose({self.operator!r})"
+
+
+class _Conjugate(LinearOperator):
+    """``conj(A)`` for a complex operator, as ``conj(A conj(X))``."""
+
+    def __init__(self, operator: LinearOperator) -> None:
+        self.operator = operator
+        super().__init__(
+            shape=operator.shape, dtype=operator.dtype, xp=operator.xp, device=operator.device
+        )
+
+    def _matmat(self, X: Any) -> Any:
+        xp = self.xp
+        return xp.conj(self.operator @ xp.conj(X))
+
+    def _adjoint(self) -> LinearOperator:
+        return self.operator.T
+
+    def _transpose(self) -> LinearOperator:
+        return self.operator.H
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return self.operator._map(convert).conj()
+
+    def _parameter_count(self) -> int:
+        return self.operator.parameter_count
+
+    def _flops(self, k: int) -> int:
+        return self.operator.flops(k)
+
+    def __repr__(self) -> str:
+        return f"Conjugate({self.operator!r})"
+
+
+class Power(LinearOperator):
+    """``A ** k`` for a square ``A`` and integer ``k >= 2``; ``operator``, ``exponent``."""
+
+    def __init__(self, operator: LinearOperator, exponent: int) -> None:
+        self.operator = operator
+        self.exponent = int(exponent)
+        super().__init__(
+            shape=operator.shape, dtype=operator.dtype, xp=operator.xp, device=operator.device
+        )
+
+    def _matmat(self, X: Any) -> Any:
+        for _ in range(self.exponent):
+            X = self.operator @ X
+        return X
+
+    def _batched(self, X: Any) -> Any:
+        return self._matmat(X)
+
+    def _adjoint(self) -> LinearOperator:
+        return Power(self.operator.H, self.exponent)
+
+    def _transpose(self) -> LinearOperator:
+        return Power(self.operator.T, self.exponent)
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return Power(self.operator._map(convert), self.exponent)
+
+    def _parameter_count(self) -> int:
+        return self.operator.parameter_count
+
+    def _flops(self, k: int) -> int:
+        return self.exponent * self.operator.flops(k)
+
+    def __repr__(self) -> str:
+        return f"Power({self.operator!r}, {self.exponent})"
+
+
+# ---------------------------------------------------------------------- simplifying builders
+def _identity_like(op: LinearOperator, n: int) -> LinearOperator:
+    from structmat.basic import Identity
+
+    return Identity(n, dtype=op.dtype, xp=op.xp, device=op.device)
+
+
+def _kind(op: LinearOperator) -> str:
+    return type(op).__name__
+
+
+def scaled(c: complex, op: LinearOperator) -> LinearOperator:
+    """``c * op`` with scalars folded (``2 * (3 * A)`` is ``Scaled(6, A)``)."""
+    if not _is_scalar(c):
+        msg = f"an operator can be scaled by a Python number, got {type(c).__name__}"
+        raise TypeError(msg)
+    if c == 1 and not isinstance(c, complex):
+        return op
+    if isinstance(op, Scaled):
+        return scaled(c * op.scalar, op.operator)
+    return Scaled(c, op)
+
+
+def sum_of(a: LinearOperator, b: LinearOperator) -> LinearOperator:
+    """``a + b``; a ``Zero`` term is dropped."""
+    if a.shape != b.shape:
+        msg = f"cannot add operators of shapes {a.shape} and {b.shape}"
+        raise ValueError(msg)
+    _check_compatible((a, b), "Sum")
+    if _kind(b) == "Zero" and b.dtype == _promote((a, b)):
+        return a
+    if _kind(a) == "Zero" and a.dtype == _promote((a, b)):
+        return b
+    return Sum(a, b)
+
+
+def product(a: LinearOperator, b: LinearOperator) -> LinearOperator:
+    """``a @ b``: scalars move to the front, ``Identity`` is absorbed, products flatten."""
+    if a.shape[1] != b.shape[0]:
+        msg = (
+            f"cannot compose {type(a).__name__} of shape {a.shape} with "
+            f"{type(b).__name__} of shape {b.shape}: inner dimensions {a.shape[1]} != {b.shape[0]}"
+        )
+        raise ValueError(msg)
+    _check_compatible((a, b), "Product")
+    c: complex = 1
+    if isinstance(a, Scaled):
+        c, a = a.scalar, a.operator
+    if isinstance(b, Scaled):
+        c, b = c * b.scalar, b.operator
+    dtype = _promote((a, b))
+    if _kind(a) == "Identity" and b.dtype == dtype:
+        out = b
+    elif _kind(b) == "Identity" and a.dtype == dtype:
+        out = a
+    elif _kind(a) == "Zero" or _kind(b) == "Zero":
+        from structmat.basic import Zero
+
+        out = Zero((a.shape[0], b.shape[1]), dtype=dtype, xp=a.xp, device=a.device)
+    else:
+        out = Product(a, b)
+    return scaled(c, out)
+
+
+def power(op: LinearOperator, k: Any) -> LinearOperator:
+    """``op ** k`` for a square operator and an integer ``k >= 0``."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
+        msg = f"operator powers take an integer exponent >= 0, got {k!r}"
+        raise ValueError(msg)
+    if op.shape[0] != op.shape[1]:
+        msg = f"only a square operator has powers, got shape {op.shape}"
+        raise ValueError(msg)
+    if k == 0:
+        return _identity_like(op, op.shape[0])
+    if k == 1:
+        return op
+    return Power(op, int(k))
