@@ -19,8 +19,8 @@ __all__ = [
     "complex_dtype",
     "dtype_name",
     "eps",
-    "namespace_of",
     "namespace_name",
+    "namespace_of",
     "real_dtype",
     "to_namespace",
 ]
@@ -144,7 +144,7 @@ def to_namespace(x: Any, xp: Any, device: Any = None) -> Any:
     if src is not xp:
         try:
             x = xp.from_dlpack(x)
-        except Exception:  # noqa: BLE001 - any DLPack refusal falls back to the host
+        except Exception:
             host = np.asarray(array_api_compat.to_device(x, "cpu") if not is_numpy(src) else x)
             x = xp.asarray(host)
     if device is not None and array_api_compat.device(x) != device:
@@ -163,7 +163,9 @@ def default_namespace(xp: Any = None) -> Any:
         return xp
     name = getattr(xp, "__name__", "")
     if name in ("numpy", "torch", "cupy", "dask.array"):
-        return array_api_compat.array_namespace(xp.empty(0) if name != "dask.array" else xp.empty((0,)))
+        return array_api_compat.array_namespace(
+            xp.empty(0) if name != "dask.array" else xp.empty((0,))
+        )
     return xp
 
 

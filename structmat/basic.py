@@ -102,7 +102,10 @@ class Identity(LinearOperator):
 
     def _map(self, convert: _Converter) -> LinearOperator:
         return Identity(
-            self.shape[0], dtype=convert.cast_dtype(self.dtype), xp=convert.xp, device=convert.device
+            self.shape[0],
+            dtype=convert.cast_dtype(self.dtype),
+            xp=convert.xp,
+            device=convert.device,
         )
 
     def _parameter_count(self) -> int:
@@ -139,13 +142,17 @@ class Zero(LinearOperator):
         return self.xp.zeros((self.shape[0], X.shape[1]), dtype=X.dtype, device=self.device)
 
     def _batched(self, X: Any) -> Any:
-        return self.xp.zeros((X.shape[0], self.shape[0], X.shape[2]), dtype=X.dtype, device=self.device)
+        return self.xp.zeros(
+            (X.shape[0], self.shape[0], X.shape[2]), dtype=X.dtype, device=self.device
+        )
 
     def _adjoint(self) -> LinearOperator:
         return Zero(self.shape[::-1], dtype=self.dtype, xp=self.xp, device=self.device)
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        return Zero(self.shape, dtype=convert.cast_dtype(self.dtype), xp=convert.xp, device=convert.device)
+        return Zero(
+            self.shape, dtype=convert.cast_dtype(self.dtype), xp=convert.xp, device=convert.device
+        )
 
     def _parameter_count(self) -> int:
         return 0
@@ -178,7 +185,9 @@ class Diagonal(LinearOperator):
 
     def __init__(self, d: Any, /) -> None:
         d, xp = _as_array(d, "Diagonal", 1)
-        super().__init__(shape=(d.shape[0], d.shape[0]), dtype=d.dtype, xp=xp, device=aa.device_of(d))
+        super().__init__(
+            shape=(d.shape[0], d.shape[0]), dtype=d.dtype, xp=xp, device=aa.device_of(d)
+        )
         self.d = d
 
     def _matmat(self, X: Any) -> Any:
@@ -243,7 +252,9 @@ class Permutation(LinearOperator):
     def __init__(self, idx: Any, /, *, dtype: Any = None) -> None:
         idx, xp = _as_array(idx, "Permutation", 1)
         if not xp.isdtype(idx.dtype, "integral"):
-            msg = f"Permutation expects an integer index array, got dtype {aa.dtype_name(idx.dtype)}"
+            msg = (
+                f"Permutation expects an integer index array, got dtype {aa.dtype_name(idx.dtype)}"
+            )
             raise TypeError(msg)
         n = idx.shape[0]
         inverse = aa.inverse_permutation(xp, idx, "Permutation")
@@ -265,7 +276,9 @@ class Permutation(LinearOperator):
         return self.H
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        return _permutation(convert(self.idx), convert(self.inverse), convert.cast_dtype(self.dtype))
+        return _permutation(
+            convert(self.idx), convert(self.inverse), convert.cast_dtype(self.dtype)
+        )
 
     def _parameter_count(self) -> int:
         return self.shape[0]
@@ -286,6 +299,8 @@ def _permutation(idx: Any, inverse: Any, dtype: Any) -> Permutation:
     """A ``Permutation`` from a known-valid index and its inverse (no re-check)."""
     P = Permutation.__new__(Permutation)
     xp = aa.namespace_of(idx)
-    LinearOperator.__init__(P, shape=(idx.shape[0],) * 2, dtype=dtype, xp=xp, device=aa.device_of(idx))
+    LinearOperator.__init__(
+        P, shape=(idx.shape[0],) * 2, dtype=dtype, xp=xp, device=aa.device_of(idx)
+    )
     P.idx, P.inverse = idx, inverse
     return P

@@ -14,6 +14,7 @@ Composites keep their parts (``Product.factors``, ``Sum.terms``,
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,7 +47,9 @@ class _Converter:
 
     def __call__(self, x: Any, *, keep_real: bool = False) -> Any:
         x = aa.to_namespace(x, self.xp, self.device)
-        if self.dtype is None or not self.xp.isdtype(x.dtype, ("real floating", "complex floating")):
+        if self.dtype is None or not self.xp.isdtype(
+            x.dtype, ("real floating", "complex floating")
+        ):
             return x
         return self.xp.astype(x, self.cast_dtype(x.dtype, keep_real=keep_real), copy=False)
 
@@ -97,7 +100,7 @@ class LinearOperator:
     >>> A = sm.Dense(np.array([[1.0, 2.0], [3.0, 4.0]]))
     >>> B = 2 * A @ A.H + sm.Identity(2)
     >>> B
-    Sum(Scaled(2, Product(Dense(2x2, float64), Adjoint(Dense(2x2, float64)))), Identity(2, float64))
+    Sum(Scaled(2, Product(Dense(2x2, float64), Dense(2x2, float64))), Identity(2, float64))
     >>> bool(np.allclose(B.to_dense(), 2 * A.to_dense() @ A.to_dense().T + np.eye(2)))
     True
     """
@@ -231,7 +234,7 @@ class LinearOperator:
                 f"{n} columns (shape ({n},), (k, {n}) or (..., k, {n})), got shape {tuple(x.shape)}"
             )
             raise ValueError(msg)
-        if x.ndim == 0 or not left and x.shape[-1 if x.ndim == 1 else -2] != n:
+        if x.ndim == 0 or (not left and x.shape[-1 if x.ndim == 1 else -2] != n):
             msg = (
                 f"{type(self).__name__} of shape {self.shape} expects input with "
                 f"{n} rows (shape ({n},), ({n}, k) or (..., {n}, k)), got shape {tuple(x.shape)}"
@@ -247,7 +250,9 @@ class LinearOperator:
             x = xp.astype(x, xp.result_type(self.dtype, dtype), copy=False)
         return x
 
-    def _apply(self, x: Any, fn: Callable[[Any], Any], batched: Callable[[Any], Any], m: int) -> Any:
+    def _apply(
+        self, x: Any, fn: Callable[[Any], Any], batched: Callable[[Any], Any], m: int
+    ) -> Any:
         """Route vectors, matrices and stacks to the 2-d or batched kernel."""
         xp = self.xp
         if x.ndim == 1:
@@ -283,7 +288,7 @@ class LinearOperator:
 
     def matvec(self, x: Any) -> Any:
         """``A @ x`` for ``x`` of shape ``(n,)`` or ``(n, 1)`` (SciPy's meaning)."""
-        if x.ndim == 2 and x.shape[1] != 1 or x.ndim > 2:
+        if (x.ndim == 2 and x.shape[1] != 1) or x.ndim > 2:
             msg = f"matvec expects shape ({self.shape[1]},) or ({self.shape[1]}, 1), got {tuple(x.shape)}"
             raise ValueError(msg)
         return self @ x
@@ -448,7 +453,7 @@ class Product(LinearOperator):
         if not factors:
             msg = "Product needs at least one factor"
             raise ValueError(msg)
-        for left, right in zip(factors, factors[1:], strict=False):
+        for left, right in itertools.pairwise(factors):
             if left.shape[1] != right.shape[0]:
                 msg = (
                     f"Product: inner dimensions differ, {type(left).__name__} of shape "
