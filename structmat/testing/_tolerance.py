@@ -43,12 +43,13 @@ def to_numpy(x: Any) -> np.ndarray:
     """A NumPy copy of an array of any backend (host transfer for GPU arrays)."""
     if isinstance(x, np.ndarray | np.generic):
         return np.asarray(x)
-    import array_api_compat
-
-    x = array_api_compat.to_device(x, "cpu") if not hasattr(x, "get") else x.get()
+    if hasattr(x, "get"):  # CuPy: explicit device-to-host copy
+        return np.asarray(x.get())
+    if hasattr(x, "detach"):  # torch: leave autograd, move to host
+        x = x.detach().cpu()
     try:
         return np.from_dlpack(x)
-    except Exception:
+    except Exception:  # not every library exports DLPack; go through the buffer
         return np.asarray(x)
 
 
