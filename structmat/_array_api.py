@@ -22,6 +22,7 @@ __all__ = [
     "namespace_name",
     "namespace_of",
     "real_dtype",
+    "to_host",
     "to_namespace",
 ]
 
@@ -107,8 +108,12 @@ def eps(xp: Any, dtype: Any) -> float:
 
 
 def scalar_dtype(xp: Any, dtype: Any, c: complex) -> Any:
-    """Dtype of ``c * op`` for an operator of dtype ``dtype`` (weak scalar)."""
-    if isinstance(c, complex) and c.imag != 0:
+    """Dtype of ``c * op`` for an operator of dtype ``dtype`` (weak scalar).
+
+    A Python ``complex`` makes it complex (by type, as NumPy does: ``1 + 0j``
+    too); a real scalar keeps ``dtype`` (float32 stays float32).
+    """
+    if isinstance(c, complex):
         return complex_dtype(xp, dtype)
     return dtype
 
@@ -134,6 +139,27 @@ def check_same_backend(xp: Any, device: Any, other_xp: Any, other_device: Any, w
         raise ValueError(msg)
 
 
+def to_host(x: Any) -> np.ndarray:
+    """A NumPy array with the values of ``x`` (any backend, any device).
+
+    DLPack first (no copy for CPU arrays of NumPy, torch, ``array_api_strict``),
+    then the backends' own host transfers (CuPy ``.get()``, torch ``.cpu()``).
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if isinstance(x, np.generic):
+        return np.asarray(x)
+    try:
+        return np.from_dlpack(x)
+    except Exception:  # not DLPack-able on the host: try the transfers below
+        pass
+    if hasattr(x, "get"):  # CuPy
+        return np.asarray(x.get())
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch (also tensors needing grad)
+        return np.asarray(x.detach().cpu().numpy())
+    return np.asarray(x)
+
+
 def to_namespace(x: Any, xp: Any, device: Any = None) -> Any:
     """Move array ``x`` into namespace ``xp`` (and ``device``), explicitly.
 
@@ -145,8 +171,7 @@ def to_namespace(x: Any, xp: Any, device: Any = None) -> Any:
         try:
             x = xp.from_dlpack(x)
         except Exception:
-            host = np.asarray(array_api_compat.to_device(x, "cpu") if not is_numpy(src) else x)
-            x = xp.asarray(host)
+            x = xp.asarray(to_host(x))
     if device is not None and array_api_compat.device(x) != device:
         x = array_api_compat.to_device(x, device)
     return x
@@ -172,12 +197,13 @@ def default_namespace(xp: Any = None) -> Any:
 def as_dtype(xp: Any, dtype: Any) -> Any:
     """``dtype`` in namespace ``xp`` (``numpy.float32`` -> ``torch.float32`` ...)."""
     name = dtype if isinstance(dtype, str) else dtype_name(dtype)
-    out = getattr(xp, name, None)
-    if out is None:
-        msg = f"unsupported dtype {name!r} for {namespace_name(xp)}"
+    if name not in ("float32", "float64", "complex64", "complex128") or not hasattr(xp, name):
+        msg = (
+            f"unsupported dtype for {namespace_name(xp)}: dtype must be float32, float64, "
+            f"complex64 or complex128, got {name}"
+        )
         raise TypeError(msg)
-    check_floating_dtype(xp, out, "dtype")
-    return out
+    return getattr(xp, name)
 
 
 def inverse_permutation(xp: Any, idx: Any, what: str) -> Any:

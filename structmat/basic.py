@@ -88,6 +88,8 @@ class Identity(LinearOperator):
         dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
         super().__init__(shape=(n, n), dtype=dtype, xp=xp, device=device)
 
+    _promote_on_apply = False
+
     def _matmat(self, X: Any) -> Any:
         return X
 
@@ -138,6 +140,8 @@ class Zero(LinearOperator):
         dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
         super().__init__(shape=shape, dtype=dtype, xp=xp, device=device)
 
+    _promote_on_apply = False
+
     def _matmat(self, X: Any) -> Any:
         return self.xp.zeros((self.shape[0], X.shape[1]), dtype=X.dtype, device=self.device)
 
@@ -147,6 +151,9 @@ class Zero(LinearOperator):
         )
 
     def _adjoint(self) -> LinearOperator:
+        return Zero(self.shape[::-1], dtype=self.dtype, xp=self.xp, device=self.device)
+
+    def _transpose(self) -> LinearOperator:
         return Zero(self.shape[::-1], dtype=self.dtype, xp=self.xp, device=self.device)
 
     def _map(self, convert: _Converter) -> LinearOperator:
@@ -189,6 +196,9 @@ class Diagonal(LinearOperator):
             shape=(d.shape[0], d.shape[0]), dtype=d.dtype, xp=xp, device=aa.device_of(d)
         )
         self.d = d
+
+    # An elementwise product mixes real and complex dtypes on every backend.
+    _promote_on_apply = False
 
     def _matmat(self, X: Any) -> Any:
         return self.d[:, None] * X
@@ -263,6 +273,8 @@ class Permutation(LinearOperator):
         self.idx = idx
         self.inverse = inverse
 
+    _promote_on_apply = False
+
     def _matmat(self, X: Any) -> Any:
         return self.xp.take(X, self.idx, axis=0)
 
@@ -289,7 +301,8 @@ class Permutation(LinearOperator):
     def to_dense(self) -> Any:
         xp = self.xp
         n = self.shape[0]
-        return xp.astype(self.idx[:, None] == xp.arange(n, device=self.device)[None, :], self.dtype)
+        cols = xp.arange(n, dtype=self.idx.dtype, device=self.device)
+        return xp.astype(self.idx[:, None] == cols[None, :], self.dtype)
 
     def _repr_args(self) -> str:
         return f"{self.shape[0]}"

@@ -56,6 +56,8 @@ class _Converter:
     def cast_dtype(self, dtype: Any, *, keep_real: bool = False) -> Any:
         """The dtype a floating array or operator of ``dtype`` becomes."""
         xp = self.xp
+        # ``dtype`` may belong to the source namespace: name it in the target one.
+        dtype = getattr(xp, aa.dtype_name(dtype), dtype)
         if self.dtype is None:
             return dtype
         if aa.is_complex(xp, dtype) and not aa.is_complex(xp, self.dtype):
@@ -71,6 +73,27 @@ class _Converter:
 
 def _is_scalar(c: Any) -> bool:
     return isinstance(c, numbers.Number) and not isinstance(c, bool)
+
+
+def _python_scalar(c: Any) -> float | complex:
+    """``c`` as a Python ``float`` (real numbers) or ``complex`` (complex numbers).
+
+    NumPy scalars (``np.float32(2)``, ``np.complex64(1j)``) become Python numbers,
+    so they combine with arrays of any backend as weak scalars. The kind follows
+    the type, not the value: ``1 + 0j`` stays complex.
+    """
+    if isinstance(c, numbers.Real):
+        return float(c)
+    return complex(c)
+
+
+def _check_shape(shape: Any) -> tuple[int, int]:
+    ok = isinstance(shape, tuple | list) and len(shape) == 2
+    ok = ok and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape)
+    if not ok or shape[0] < 0 or shape[1] < 0:
+        msg = f"shape must be a pair of non-negative ints (m, n), got {shape!r}"
+        raise ValueError(msg)
+    return (int(shape[0]), int(shape[1]))
 
 
 class LinearOperator:
@@ -90,9 +113,26 @@ class LinearOperator:
     Notes
     -----
     ``op @ x`` accepts ``x`` of shape ``(n,)``, ``(n, k)`` or ``(..., n, k)``
-    (batch dimensions broadcast as in ``matmul``) and returns an array of the
-    promoted dtype of operator and input, in ``op.xp`` on ``op.device``.
-    Integer and boolean inputs are taken as the operator's dtype.
+    (leading batch dimensions kept, as in ``matmul``) and returns an array of
+    the promoted dtype of operator and input (array-API promotion: float32
+    with float32 stays float32, real with complex is complex), in ``op.xp``
+    on ``op.device``. Integer and boolean inputs are taken as the operator's
+    dtype. An array of another namespace raises ``TypeError``, of another
+    device ``ValueError``: nothing is copied silently.
+
+    Subclassing: call ``super().__init__(shape=, dtype=, xp=, device=)`` and
+    implement ``_matmat(X)`` for ``X`` of shape ``(n, k)``, already checked and
+    in the promoted dtype, and ``_rmatmat(X)`` or ``_adjoint()``. Optional:
+    ``_transpose()``, ``_batched(X)`` for ``(b, n, k)`` stacks, ``_map(convert)``
+    (enables :meth:`to`), ``_parameter_count()``, ``_flops(k)``,
+    ``_repr_args()``, ``to_dense()``. On backends other than NumPy an
+    operator with ``_map`` is converted once (cached) to a wider input dtype
+    before ``_matmat``, so its arrays and ``X`` share one dtype (torch's
+    ``matmul`` refuses mixed dtypes); a class whose multiply mixes dtypes
+    safely, or that only forwards to other operators, sets
+    ``_promote_on_apply = False``. A composite applies its parts to an
+    already-checked ``X`` with ``part._call(X)`` (2-d or 3-d ``X``; skips the
+    checks of ``part @ X``).
 
     Examples
     --------
@@ -108,20 +148,23 @@ class LinearOperator:
     # ndarray @ op must defer to op.__rmatmul__ (NumPy's ufunc machinery opts out).
     __array_ufunc__ = None
     __array_priority__ = 1000
+    # Convert stored arrays to the input dtype before ``_matmat`` on non-NumPy
+    # backends (see ``_at``); composites pass the input on to their parts.
+    _promote_on_apply = True
 
     def __init__(self, *, shape: tuple[int, int], dtype: Any, xp: Any, device: Any = None) -> None:
-        if len(shape) != 2 or any(int(s) != s or s < 0 for s in shape):
-            msg = f"shape must be a pair of non-negative ints, got {shape!r}"
-            raise ValueError(msg)
+        self.shape = _check_shape(tuple(shape) if hasattr(shape, "__len__") else shape)
+        xp = aa.default_namespace(xp)
         aa.check_floating_dtype(xp, dtype, type(self).__name__)
-        self.shape = (int(shape[0]), int(shape[1]))
-        self.dtype = dtype
+        # NumPy arrays skip the namespace and device checks: the fast path of ``@``.
+        self._numpy = aa.is_numpy(xp)
+        # One spelling per dtype: NumPy's ``float64`` class becomes ``dtype('float64')``,
+        # as ``array.dtype`` gives it (the fast path compares dtypes by identity).
+        self.dtype = np.dtype(dtype) if self._numpy else dtype
         self.xp = xp
         if device is None:
             device = aa.device_of(xp.empty(0, dtype=dtype))
         self.device = device
-        # NumPy arrays skip the namespace and device checks: the fast path of ``@``.
-        self._numpy = aa.is_numpy(xp)
 
     # ------------------------------------------------------------------ subclass API
     def _matmat(self, X: Any) -> Any:
@@ -132,7 +175,7 @@ class LinearOperator:
     def _rmatmat(self, X: Any) -> Any:
         """``A^H @ X`` for ``X`` of shape ``(m, k)``."""
         if type(self)._adjoint is not LinearOperator._adjoint:
-            return self.H._matmat(X)
+            return self.H._call(X)
         msg = f"{type(self).__name__} implements neither _rmatmat nor _adjoint"
         raise NotImplementedError(msg)
 
@@ -218,47 +261,115 @@ class LinearOperator:
         return self.H.T
 
     # ------------------------------------------------------------------ applying
-    def _prepare(self, x: Any, n: int, what: str, *, left: bool = False) -> Any:
+    def _prepare(self, x: Any, n: int, what: str | None = None, *, left: bool = False) -> Any:
         """Check ``x`` against the operator; return it in the promoted dtype.
 
-        ``left`` is for ``x @ op``, where the last axis of ``x`` meets the operator.
+        ``left`` is for ``x @ op``, where the last axis of ``x`` meets the
+        operator. ``what`` names the operation in error messages (default
+        ``"<Class> @ x"``). Promotion: integer and boolean inputs take the
+        operator's dtype; floating inputs follow the array-API promotion of
+        the two dtypes (float32 with float32 stays float32; real with complex
+        is complex).
         """
         if self._numpy and type(x) is np.ndarray:
             xp = self.xp
         else:
-            xp = aa.namespace_of(x)
-            aa.check_same_backend(self.xp, self.device, xp, aa.device_of(x), what)
-        if left and x.ndim > 0 and x.shape[-1] != n:
-            msg = (
-                f"x @ {type(self).__name__} of shape {self.shape} expects input with "
-                f"{n} columns (shape ({n},), (k, {n}) or (..., k, {n})), got shape {tuple(x.shape)}"
-            )
-            raise ValueError(msg)
-        if x.ndim == 0 or (not left and x.shape[-1 if x.ndim == 1 else -2] != n):
+            try:
+                xp = aa.namespace_of(x)
+            except TypeError:
+                msg = (
+                    f"{what or self._what(left)}: expected an array of an array-API library, "
+                    f"got {type(x).__name__}"
+                )
+                raise TypeError(msg) from None
+            device = getattr(x, "device", None)  # the array API attribute; compat is slower
+            if device is None:
+                device = aa.device_of(x)
+            aa.check_same_backend(self.xp, self.device, xp, device, what or self._what(left))
+        ndim = x.ndim
+        if left:
+            if ndim == 0 or x.shape[-1] != n:
+                msg = (
+                    f"x @ {type(self).__name__} of shape {self.shape} expects input with "
+                    f"{n} columns (shape ({n},), (k, {n}) or (..., k, {n})), got shape {tuple(x.shape)}"
+                )
+                raise ValueError(msg)
+        elif ndim == 0 or x.shape[-1 if ndim == 1 else -2] != n:
             msg = (
                 f"{type(self).__name__} of shape {self.shape} expects input with "
                 f"{n} rows (shape ({n},), ({n}, k) or (..., {n}, k)), got shape {tuple(x.shape)}"
             )
             raise ValueError(msg)
         dtype = x.dtype
-        if dtype != self.dtype:
-            if xp.isdtype(dtype, ("integral", "bool")):
-                return xp.astype(x, self.dtype)
-            if not xp.isdtype(dtype, ("real floating", "complex floating")):
-                msg = f"{what}: unsupported input dtype {aa.dtype_name(dtype)}"
-                raise TypeError(msg)
-            x = xp.astype(x, xp.result_type(self.dtype, dtype), copy=False)
-        return x
+        if dtype is self.dtype or dtype == self.dtype:
+            return x
+        if xp.isdtype(dtype, ("integral", "bool")):
+            return xp.astype(x, self.dtype)
+        if not xp.isdtype(dtype, ("real floating", "complex floating")):
+            msg = (
+                f"{what or self._what(left)}: unsupported input dtype {aa.dtype_name(dtype)}, "
+                "expected a real or complex floating (or integer) array"
+            )
+            raise TypeError(msg)
+        return xp.astype(x, xp.result_type(self.dtype, dtype), copy=False)
+
+    def _what(self, left: bool = False) -> str:
+        name = type(self).__name__
+        return f"x @ {name}" if left else f"{name} @ x"
+
+    def _at(self, dtype: Any) -> LinearOperator:
+        """The operator to apply to input of (promoted) ``dtype``.
+
+        NumPy multiplies mixed dtypes natively, so on NumPy this is ``self``.
+        Other backends (torch above all) refuse e.g. ``float32 @ complex64`` in
+        ``matmul``: there an operator that stores arrays is converted once to
+        the input's dtype with :meth:`to` (cached per dtype), so every
+        ``_matmat`` sees arrays and input of one dtype. Composites and
+        operators whose multiply mixes dtypes safely set
+        ``_promote_on_apply = False``. An operator without ``_map`` that is
+        real, on complex input of its precision, is applied to the real and
+        imaginary parts separately; otherwise it gets the input as it is.
+        """
+        if self._numpy or not self._promote_on_apply or dtype == self.dtype:
+            return self
+        cache = self.__dict__.setdefault("_by_dtype", {})
+        key = aa.dtype_name(dtype)
+        op = cache.get(key)
+        if op is None:
+            try:
+                op = self._map(_Converter(self.xp, self.device, dtype))
+            except NotImplementedError:
+                xp = self.xp
+                split = (
+                    not aa.is_complex(xp, self.dtype) and aa.complex_dtype(xp, self.dtype) == dtype
+                )
+                op = _RealOnComplex(self) if split else self
+            cache[key] = op
+        return op
+
+    def _call(self, X: Any) -> Any:
+        """Apply to ``X`` of shape ``(n, k)`` or ``(b, n, k)`` that is already checked.
+
+        ``X`` must be in ``op.xp`` on ``op.device`` with a dtype at least as
+        wide as ``op.dtype`` (as composites pass it on to their parts).
+        """
+        op = self if self._numpy else self._at(X.dtype)
+        if X.ndim == 2:
+            return op._matmat(X)
+        return op._batched(X)
 
     def _apply(
         self, x: Any, fn: Callable[[Any], Any], batched: Callable[[Any], Any], m: int
     ) -> Any:
         """Route vectors, matrices and stacks to the 2-d or batched kernel."""
-        xp = self.xp
-        if x.ndim == 1:
-            return xp.reshape(fn(xp.reshape(x, (x.shape[0], 1))), (m,))
-        if x.ndim == 2:
+        ndim = x.ndim
+        if ndim == 2:
             return fn(x)
+        if ndim == 1:
+            return fn(x[:, None])[:, 0]
+        if ndim == 3:
+            return batched(x)
+        xp = self.xp
         lead = tuple(x.shape[:-2])
         b = 1
         for d in lead:
@@ -267,12 +378,20 @@ class LinearOperator:
         return xp.reshape(Y, (*lead, *Y.shape[-2:]))
 
     def __matmul__(self, x: Any) -> Any:
-        if isinstance(x, LinearOperator):
+        if type(x) is np.ndarray and self._numpy and x.dtype is self.dtype:
+            # Fast path: a NumPy operator on a NumPy array of its own dtype.
+            ndim, n = x.ndim, self.shape[1]
+            if ndim == 2 and x.shape[0] == n:
+                return self._matmat(x)
+            if ndim == 1 and x.shape[0] == n:
+                return self._matmat(x[:, None])[:, 0]
+        elif isinstance(x, LinearOperator):
             return product(self, x)
-        if _is_scalar(x):
+        elif _is_scalar(x):
             return NotImplemented
-        x = self._prepare(x, self.shape[1], f"{type(self).__name__} @ x")
-        return self._apply(x, self._matmat, self._batched, self.shape[0])
+        x = self._prepare(x, self.shape[1])
+        op = self if self._numpy else self._at(x.dtype)
+        return op._apply(x, op._matmat, op._batched, self.shape[0])
 
     def __rmatmul__(self, x: Any) -> Any:
         if isinstance(x, LinearOperator):
@@ -280,7 +399,7 @@ class LinearOperator:
         if _is_scalar(x):
             return NotImplemented
         # x @ A == (A^T @ x^T)^T, batch dimensions kept.
-        x = self._prepare(x, self.shape[0], f"x @ {type(self).__name__}", left=True)
+        x = self._prepare(x, self.shape[0], left=True)
         xp = self.xp
         if x.ndim == 1:
             return self.T @ x
@@ -316,8 +435,24 @@ class LinearOperator:
     def to(self, *, xp: Any = None, device: Any = None, dtype: Any = None) -> LinearOperator:
         """The same operator in another namespace, on another device or dtype.
 
-        ``dtype`` sets the precision; real parts of a complex operator keep
-        their kind, and a complex operator cannot become real (``TypeError``).
+        Parameters
+        ----------
+        xp : array namespace or module, optional
+            Target namespace (``numpy``, ``torch``, ``array_api_strict``, a
+            compat namespace...); default: the operator's.
+        device : optional
+            Target device; default: the operator's device when the namespace
+            is unchanged, else the target namespace's default device.
+        dtype : optional
+            The new dtype (named in any namespace, or a string such as
+            ``"complex64"``). A real operator may become complex; a complex
+            operator cannot become real (``TypeError``).
+
+        Notes
+        -----
+        Arrays move through DLPack where possible (no copy on the same
+        device), else through the host. Operators that do not implement
+        ``_map`` raise ``NotImplementedError``.
 
         Examples
         --------
@@ -325,7 +460,7 @@ class LinearOperator:
         >>> sm.Diagonal(np.ones(3)).to(dtype=np.float32).dtype
         dtype('float32')
         """
-        target = self.xp if xp is None else xp
+        target = self.xp if xp is None else aa.default_namespace(xp)
         if device is None and target is self.xp:
             device = self.device
         if dtype is not None:
@@ -385,6 +520,9 @@ class LinearOperator:
 def _check_compatible(ops: Sequence[LinearOperator], what: str) -> None:
     first = ops[0]
     for op in ops[1:]:
+        if not isinstance(op, LinearOperator):
+            msg = f"{what} expects LinearOperator arguments, got {type(op).__name__}"
+            raise TypeError(msg)
         aa.check_same_backend(first.xp, first.device, op.xp, op.device, what)
 
 
@@ -394,28 +532,43 @@ def _promote(ops: Sequence[LinearOperator]) -> Any:
 
 
 class Sum(LinearOperator):
-    """``A_1 + A_2 + ...``; ``terms`` holds the summands (nested sums flatten)."""
+    r"""``A_1 + A_2 + ...``; ``terms`` holds the summands (nested sums flatten).
+
+    Notes
+    -----
+    :math:`(\sum_i A_i)^H = \sum_i A_i^H` and likewise for the transpose. The
+    dtype is the promotion of the terms' dtypes.
+
+    Examples
+    --------
+    >>> import numpy as np, structmat as sm
+    >>> S = sm.Sum(sm.Identity(2), sm.Dense(np.ones((2, 2))))
+    >>> (S @ np.array([1.0, 2.0])).tolist()
+    [4.0, 5.0]
+    """
+
+    _promote_on_apply = False
 
     def __init__(self, *terms: LinearOperator) -> None:
         if not terms:
             msg = "Sum needs at least one term"
             raise ValueError(msg)
+        _check_compatible(terms, "Sum")
         shapes = {t.shape for t in terms}
         if len(shapes) != 1:
             msg = f"Sum terms must share one shape, got {[t.shape for t in terms]}"
             raise ValueError(msg)
-        _check_compatible(terms, "Sum")
         flat: list[LinearOperator] = []
         for t in terms:
             flat.extend(t.terms if isinstance(t, Sum) else (t,))
-        self.terms = tuple(flat)
+        self.terms: tuple[LinearOperator, ...] = tuple(flat)
         t0 = self.terms[0]
         super().__init__(shape=t0.shape, dtype=_promote(self.terms), xp=t0.xp, device=t0.device)
 
     def _matmat(self, X: Any) -> Any:
-        Y = self.terms[0] @ X
+        Y = self.terms[0]._call(X)
         for t in self.terms[1:]:
-            Y = Y + t @ X
+            Y = Y + t._call(X)
         return Y
 
     def _batched(self, X: Any) -> Any:
@@ -437,9 +590,10 @@ class Sum(LinearOperator):
         return sum(t.flops(k) for t in self.terms) + (len(self.terms) - 1) * self.shape[0] * k
 
     def to_dense(self) -> Any:
-        D = self.terms[0].to_dense()
+        xp = self.xp
+        D = xp.astype(self.terms[0].to_dense(), self.dtype, copy=False)
         for t in self.terms[1:]:
-            D = D + t.to_dense()
+            D = D + xp.astype(t.to_dense(), self.dtype, copy=False)
         return D
 
     def __repr__(self) -> str:
@@ -447,12 +601,31 @@ class Sum(LinearOperator):
 
 
 class Product(LinearOperator):
-    """``A_1 @ A_2 @ ...``; ``factors`` lists them leftmost first (flattened)."""
+    r"""``A_1 @ A_2 @ ...``; ``factors`` lists them leftmost first (flattened).
+
+    Notes
+    -----
+    Applied right to left, each factor structurally:
+    :math:`(A_1 \cdots A_p)^H = A_p^H \cdots A_1^H` (a ``Product`` of the
+    factors' adjoints), likewise for the transpose.
+
+    Examples
+    --------
+    >>> import numpy as np, structmat as sm
+    >>> P = sm.Product(sm.Diagonal(np.array([1.0, 2.0])), sm.Dense(np.ones((2, 3))))
+    >>> P.shape, (P @ np.ones(3)).tolist()
+    ((2, 3), [3.0, 6.0])
+    >>> P.H.factors[0] is P.factors[1].H
+    True
+    """
+
+    _promote_on_apply = False
 
     def __init__(self, *factors: LinearOperator) -> None:
         if not factors:
             msg = "Product needs at least one factor"
             raise ValueError(msg)
+        _check_compatible(factors, "Product")
         for left, right in itertools.pairwise(factors):
             if left.shape[1] != right.shape[0]:
                 msg = (
@@ -460,18 +633,17 @@ class Product(LinearOperator):
                     f"{left.shape} @ {type(right).__name__} of shape {right.shape}"
                 )
                 raise ValueError(msg)
-        _check_compatible(factors, "Product")
         flat: list[LinearOperator] = []
         for f in factors:
             flat.extend(f.factors if isinstance(f, Product) else (f,))
-        self.factors = tuple(flat)
+        self.factors: tuple[LinearOperator, ...] = tuple(flat)
         shape = (self.factors[0].shape[0], self.factors[-1].shape[1])
         f0 = self.factors[0]
         super().__init__(shape=shape, dtype=_promote(self.factors), xp=f0.xp, device=f0.device)
 
     def _matmat(self, X: Any) -> Any:
         for f in reversed(self.factors):
-            X = f @ X
+            X = f._call(X)
         return X
 
     def _batched(self, X: Any) -> Any:
@@ -490,14 +662,16 @@ class Product(LinearOperator):
         return sum(f.parameter_count for f in self.factors)
 
     def _flops(self, k: int) -> int:
+        # Each factor sees k columns.
         return sum(f.flops(k) for f in self.factors)
 
     def to_dense(self) -> Any:
         # Multiply from the right starting with the last factor's dense matrix:
-        # every factor is applied structurally once.
-        D = self.factors[-1].to_dense()
+        # every other factor is applied structurally once.
+        xp = self.xp
+        D = xp.astype(self.factors[-1].to_dense(), self.dtype, copy=False)
         for f in reversed(self.factors[:-1]):
-            D = f @ D
+            D = f._call(D)
         return D
 
     def __repr__(self) -> str:
@@ -505,19 +679,39 @@ class Product(LinearOperator):
 
 
 class Scaled(LinearOperator):
-    """``c * A`` for a Python scalar ``c``; ``scalar`` and ``operator``."""
+    r"""``c * A`` for a Python scalar ``c``; ``scalar`` and ``operator``.
+
+    Notes
+    -----
+    :math:`(cA)^H = \bar c A^H`, :math:`(cA)^T = c A^T`. A real ``c`` keeps
+    the operator's dtype (float32 stays float32); a complex ``c`` (by type:
+    ``1 + 0j`` too, as in NumPy) makes it complex of the same precision.
+    NumPy scalars are taken as Python numbers.
+
+    Examples
+    --------
+    >>> import numpy as np, structmat as sm
+    >>> S = sm.Scaled(2j, sm.Identity(2))
+    >>> S.H.scalar, S.dtype
+    (-2j, dtype('complex128'))
+    """
+
+    _promote_on_apply = False
 
     def __init__(self, c: complex, operator: LinearOperator) -> None:
         if not _is_scalar(c):
             msg = f"Scaled expects a Python number, got {type(c).__name__}"
             raise TypeError(msg)
-        self.scalar = complex(c) if isinstance(c, complex) else float(c)
+        if not isinstance(operator, LinearOperator):
+            msg = f"Scaled expects a LinearOperator, got {type(operator).__name__}"
+            raise TypeError(msg)
+        self.scalar = _python_scalar(c)
         self.operator = operator
         dtype = aa.scalar_dtype(operator.xp, operator.dtype, self.scalar)
         super().__init__(shape=operator.shape, dtype=dtype, xp=operator.xp, device=operator.device)
 
     def _matmat(self, X: Any) -> Any:
-        return self.scalar * (self.operator @ X)
+        return self.scalar * self.operator._call(X)
 
     def _batched(self, X: Any) -> Any:
         return self._matmat(X)
@@ -538,7 +732,8 @@ class Scaled(LinearOperator):
         return self.operator.flops(k) + self.shape[0] * k
 
     def to_dense(self) -> Any:
-        return self.scalar * self.operator.to_dense()
+        D = self.xp.astype(self.operator.to_dense(), self.dtype, copy=False)
+        return self.scalar * D
 
     def __repr__(self) -> str:
         c = self.scalar
@@ -547,27 +742,47 @@ class Scaled(LinearOperator):
 
 
 class Adjoint(LinearOperator):
-    """``A^H`` of an operator that only knows ``_rmatmat``; ``operator`` is ``A``."""
+    r"""``A^H`` of an operator that only knows ``_rmatmat``; ``operator`` is ``A``.
+
+    Notes
+    -----
+    ``Adjoint(A) @ X`` calls ``A._rmatmat(X)``; ``Adjoint(A).H is A``.
+    ``A.H`` builds it only when ``A`` gives no ``_adjoint`` of its own.
+
+    Examples
+    --------
+    >>> import numpy as np, structmat as sm
+    >>> A = sm.Dense(np.array([[1.0, 2.0], [3.0, 4.0]]))
+    >>> (sm.Adjoint(A) @ np.array([1.0, 0.0])).tolist()
+    [1.0, 2.0]
+    """
+
+    _promote_on_apply = False
 
     def __init__(self, operator: LinearOperator) -> None:
+        if not isinstance(operator, LinearOperator):
+            msg = f"Adjoint expects a LinearOperator, got {type(operator).__name__}"
+            raise TypeError(msg)
         self.operator = operator
         m, n = operator.shape
         super().__init__(shape=(n, m), dtype=operator.dtype, xp=operator.xp, device=operator.device)
+        self.__dict__["_H"] = operator
 
     def _matmat(self, X: Any) -> Any:
-        return self.operator._rmatmat(X)
+        return self.operator._at(X.dtype)._rmatmat(X)
 
     def _rmatmat(self, X: Any) -> Any:
-        return self.operator._matmat(X)
+        return self.operator._call(X)
 
     def _adjoint(self) -> LinearOperator:
         return self.operator
 
     def _transpose(self) -> LinearOperator:
-        return Transpose(self)
+        # (A^H)^T = conj(A)
+        return _Conjugate(self.operator)
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        return self.operator._map(convert).H
+        return Adjoint(self.operator._map(convert))
 
     def _parameter_count(self) -> int:
         return self.operator.parameter_count
@@ -580,18 +795,39 @@ class Adjoint(LinearOperator):
 
 
 class Transpose(LinearOperator):
-    """``A^T`` computed as ``conj(A^H conj(X))``; ``operator`` is ``A``."""
+    r"""``A^T`` computed as ``conj(A^H conj(X))``; ``operator`` is ``A``.
+
+    Notes
+    -----
+    :math:`A^T X = \overline{A^H \overline{X}}`; ``Transpose(A).T is A``
+    and ``Transpose(A).H`` is the entrywise conjugate of ``A``. ``A.T``
+    builds it only for a complex ``A`` without a ``_transpose`` of its own
+    (for a real operator ``.T`` is ``.H``).
+
+    Examples
+    --------
+    >>> import numpy as np, structmat as sm
+    >>> A = sm.Dense(np.array([[1.0, 2j], [3.0, 4.0]]))
+    >>> bool(np.allclose(sm.Transpose(A).to_dense(), A.to_dense().T))
+    True
+    """
+
+    _promote_on_apply = False
 
     def __init__(self, operator: LinearOperator) -> None:
+        if not isinstance(operator, LinearOperator):
+            msg = f"Transpose expects a LinearOperator, got {type(operator).__name__}"
+            raise TypeError(msg)
         self.operator = operator
         m, n = operator.shape
         super().__init__(shape=(n, m), dtype=operator.dtype, xp=operator.xp, device=operator.device)
+        self.__dict__["_T"] = operator
 
     def _matmat(self, X: Any) -> Any:
         xp = self.xp
         if aa.is_complex(xp, X.dtype):
-            return xp.conj(self.operator.H @ xp.conj(X))
-        return xp.conj(self.operator.H @ X)
+            return xp.conj(self.operator.H._call(xp.conj(X)))
+        return xp.conj(self.operator.H._call(X))
 
     def _adjoint(self) -> LinearOperator:
         # (A^T)^H = conj(A): apply A to conj(X) and conjugate.
@@ -601,7 +837,7 @@ class Transpose(LinearOperator):
         return self.operator
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        return self.operator._map(convert).T
+        return Transpose(self.operator._map(convert))
 
     def _parameter_count(self) -> int:
         return self.operator.parameter_count
@@ -613,8 +849,41 @@ class Transpose(LinearOperator):
         return f"Transpose({self.operator!r})"
 
 
+class _RealOnComplex(LinearOperator):
+    """A real operator on complex input, as ``A Re(X) + i A Im(X)`` (see ``_at``)."""
+
+    _promote_on_apply = False
+
+    def __init__(self, operator: LinearOperator) -> None:
+        self.operator = operator
+        xp = operator.xp
+        super().__init__(
+            shape=operator.shape,
+            dtype=aa.complex_dtype(xp, operator.dtype),
+            xp=xp,
+            device=operator.device,
+        )
+
+    def _combine(self, fn: Callable[[Any], Any], X: Any) -> Any:
+        xp = self.xp
+        re = xp.astype(fn(xp.real(X)), self.dtype)
+        im = xp.astype(fn(xp.imag(X)), self.dtype)
+        return re + im * 1j
+
+    def _matmat(self, X: Any) -> Any:
+        return self._combine(self.operator._matmat, X)
+
+    def _batched(self, X: Any) -> Any:
+        return self._combine(self.operator._batched, X)
+
+    def _rmatmat(self, X: Any) -> Any:
+        return self._combine(self.operator._rmatmat, X)
+
+
 class _Conjugate(LinearOperator):
     """``conj(A)`` for a complex operator, as ``conj(A conj(X))``."""
+
+    _promote_on_apply = False
 
     def __init__(self, operator: LinearOperator) -> None:
         self.operator = operator
@@ -624,7 +893,7 @@ class _Conjugate(LinearOperator):
 
     def _matmat(self, X: Any) -> Any:
         xp = self.xp
-        return xp.conj(self.operator @ xp.conj(X))
+        return xp.conj(self.operator._call(xp.conj(X)))
 
     def _adjoint(self) -> LinearOperator:
         return self.operator.T
@@ -633,7 +902,7 @@ class _Conjugate(LinearOperator):
         return self.operator.H
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        return self.operator._map(convert).conj()
+        return _Conjugate(self.operator._map(convert))
 
     def _parameter_count(self) -> int:
         return self.operator.parameter_count
@@ -646,9 +915,29 @@ class _Conjugate(LinearOperator):
 
 
 class Power(LinearOperator):
-    """``A ** k`` for a square ``A`` and integer ``k >= 2``; ``operator``, ``exponent``."""
+    r"""``A ** k`` for a square ``A`` and integer ``k >= 0``; ``operator``, ``exponent``.
+
+    Notes
+    -----
+    Applied as ``k`` successive multiplies; :math:`(A^k)^H = (A^H)^k`.
+    ``A ** k`` builds it for ``k >= 2`` (``A ** 1`` is ``A`` and ``A ** 0``
+    the identity).
+
+    Examples
+    --------
+    >>> import numpy as np, structmat as sm
+    >>> A = sm.Dense(np.array([[1.0, 1.0], [0.0, 1.0]]))
+    >>> (A ** 3).to_dense().tolist()
+    [[1.0, 3.0], [0.0, 1.0]]
+    """
+
+    _promote_on_apply = False
 
     def __init__(self, operator: LinearOperator, exponent: int) -> None:
+        if not isinstance(operator, LinearOperator):
+            msg = f"Power expects a LinearOperator, got {type(operator).__name__}"
+            raise TypeError(msg)
+        _check_exponent(operator, exponent)
         self.operator = operator
         self.exponent = int(exponent)
         super().__init__(
@@ -657,7 +946,7 @@ class Power(LinearOperator):
 
     def _matmat(self, X: Any) -> Any:
         for _ in range(self.exponent):
-            X = self.operator @ X
+            X = self.operator._call(X)
         return X
 
     def _batched(self, X: Any) -> Any:
@@ -683,6 +972,18 @@ class Power(LinearOperator):
 
 
 # ---------------------------------------------------------------------- simplifying builders
+def _check_exponent(op: LinearOperator, k: Any) -> None:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        msg = f"operator powers take an integer exponent >= 0, got {type(k).__name__} {k!r}"
+        raise TypeError(msg)
+    if k < 0:
+        msg = f"operator powers take an integer exponent >= 0, got {k!r}"
+        raise ValueError(msg)
+    if op.shape[0] != op.shape[1]:
+        msg = f"only a square operator has powers, got shape {op.shape}"
+        raise ValueError(msg)
+
+
 def _identity_like(op: LinearOperator, n: int) -> LinearOperator:
     from structmat.basic import Identity
 
@@ -694,11 +995,12 @@ def _kind(op: LinearOperator) -> str:
 
 
 def scaled(c: complex, op: LinearOperator) -> LinearOperator:
-    """``c * op`` with scalars folded (``2 * (3 * A)`` is ``Scaled(6, A)``)."""
+    """``c * op`` with scalars folded (``2 * (3 * A)`` is ``Scaled(6, A)``; ``1 * A`` is ``A``)."""
     if not _is_scalar(c):
         msg = f"an operator can be scaled by a Python number, got {type(c).__name__}"
         raise TypeError(msg)
-    if c == 1 and not isinstance(c, complex):
+    c = _python_scalar(c)
+    if c == 1 and (isinstance(c, float) or aa.is_complex(op.xp, op.dtype)):
         return op
     if isinstance(op, Scaled):
         return scaled(c * op.scalar, op.operator)
@@ -706,11 +1008,11 @@ def scaled(c: complex, op: LinearOperator) -> LinearOperator:
 
 
 def sum_of(a: LinearOperator, b: LinearOperator) -> LinearOperator:
-    """``a + b``; a ``Zero`` term is dropped."""
+    """``a + b``; a ``Zero`` term is dropped, sums flatten."""
+    _check_compatible((a, b), "Sum")
     if a.shape != b.shape:
         msg = f"cannot add operators of shapes {a.shape} and {b.shape}"
         raise ValueError(msg)
-    _check_compatible((a, b), "Sum")
     if _kind(b) == "Zero" and b.dtype == _promote((a, b)):
         return a
     if _kind(a) == "Zero" and a.dtype == _promote((a, b)):
@@ -720,13 +1022,13 @@ def sum_of(a: LinearOperator, b: LinearOperator) -> LinearOperator:
 
 def product(a: LinearOperator, b: LinearOperator) -> LinearOperator:
     """``a @ b``: scalars move to the front, ``Identity`` is absorbed, products flatten."""
+    _check_compatible((a, b), "Product")
     if a.shape[1] != b.shape[0]:
         msg = (
             f"cannot compose {type(a).__name__} of shape {a.shape} with "
             f"{type(b).__name__} of shape {b.shape}: inner dimensions {a.shape[1]} != {b.shape[0]}"
         )
         raise ValueError(msg)
-    _check_compatible((a, b), "Product")
     c: complex = 1
     if isinstance(a, Scaled):
         c, a = a.scalar, a.operator
@@ -748,12 +1050,7 @@ def product(a: LinearOperator, b: LinearOperator) -> LinearOperator:
 
 def power(op: LinearOperator, k: Any) -> LinearOperator:
     """``op ** k`` for a square operator and an integer ``k >= 0``."""
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 0:
-        msg = f"operator powers take an integer exponent >= 0, got {k!r}"
-        raise ValueError(msg)
-    if op.shape[0] != op.shape[1]:
-        msg = f"only a square operator has powers, got shape {op.shape}"
-        raise ValueError(msg)
+    _check_exponent(op, k)
     if k == 0:
         return _identity_like(op, op.shape[0])
     if k == 1:

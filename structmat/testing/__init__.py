@@ -1,5 +1,10 @@
-"""Verification kit: operator laws (:func:`check_linear_operator`) and Hypothesis strategies."""
+"""Verification kit: operator laws (:func:`check_linear_operator`) and Hypothesis strategies.
+
+``structmat.testing.strategies`` (Hypothesis, imported on demand so that the
+kit works without Hypothesis installed) holds the operator market.
+"""
 
 from structmat.testing._tolerance import assert_close, to_numpy, tolerance
+from structmat.testing.checks import check_linear_operator
 
-__all__ = ["assert_close", "to_numpy", "tolerance"]
+__all__ = ["assert_close", "check_linear_operator", "to_numpy", "tolerance"]
