@@ -1,0 +1,210 @@
+#!/usr/bin/env python
+"""Fourier-family operators against the raw library calls they wrap.
+
+Rows (NumPy inputs, C-contiguous, one process, ratios measured in one run):
+
+- ``DFT(n) @ X`` vs ``scipy.fft.fft(X, axis=0)``, complex128, n = 2^10, 2^16,
+  batch 1 and 64 - issue target: overhead <= 5% (ratio <= 1.05); the same
+  for ``IDFT`` vs ``scipy.fft.ifft``; and (information) float64 input, which
+  the operator base class casts to complex128 before the FFT.
+- ``DCT(n) @ X`` (DCT-II through ``xp.fft``) vs ``scipy.fft.dct(X, axis=0)``,
+  float64 - no target in the issue; shown for information.
+- ``Hadamard(n) @ X`` (fast Walsh-Hadamard) vs the dense
+  ``scipy.linalg.hadamard(n) @ X`` (matrix built outside the timing) and vs a
+  plain radix-2 NumPy FWHT loop written here.
+- ``Circulant(c) @ X`` and ``Toeplitz(c, r) @ X`` vs the dense matrix product.
+
+Timing: ``time.perf_counter``, warm-up calls, then the two contenders of a row
+are called alternately and each gets the median of its repeats (so drifting
+load on a shared machine hits both alike). ``ratio = structmat / reference``:
+below 1 is faster. ``--quick`` uses fewer repeats and skips the largest
+dense references.
+
+If OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, the script re-executes itself
+without them (pass ``--keep-openblas-env`` to keep them), as
+``shared/bench/peers.py`` does. ``--blas-threads=N`` re-executes with N BLAS /
+OpenMP threads, e.g. ``--blas-threads=1`` for a one-thread-each comparison of
+the dense rows (on a loaded 2-core machine multi-threaded BLAS was seen to
+vary 100x between runs).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+_BLAS_THREADS = next(
+    (a.split("=", 1)[1] for a in sys.argv if a.startswith("--blas-threads=")), None
+)
+_env = dict(os.environ)
+if "--keep-openblas-env" not in sys.argv:
+    for _v in _OPENBLAS_VARS:
+        _env.pop(_v, None)
+if _BLAS_THREADS is not None:
+    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        _env[_v] = _BLAS_THREADS
+if _env != dict(os.environ):
+    os.execve(sys.executable, [sys.executable, *sys.argv], _env)
+
+import argparse  # noqa: E402 - after the re-exec on purpose
+import statistics  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.fft  # noqa: E402
+import scipy.linalg  # noqa: E402
+
+try:
+    import structmat as sm
+except ImportError:  # running from a checkout without installing
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+    import structmat as sm
+
+
+def timed_pair(
+    a: Callable[[], object], b: Callable[[], object], reps: int, budget: float
+) -> tuple[float, float]:
+    """Median seconds of ``a`` and ``b``, called alternately (after warm-up)."""
+    for f in (a, b, a, b):
+        f()
+    ta: list[float] = []
+    tb: list[float] = []
+    start = time.perf_counter()
+    while len(ta) < reps or (time.perf_counter() - start < budget and len(ta) < 10 * reps):
+        for f, out in ((a, ta), (b, tb)):
+            t0 = time.perf_counter()
+            f()
+            out.append(time.perf_counter() - t0)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def fwht_numpy(X: np.ndarray) -> np.ndarray:
+    """A plain radix-2 fast Walsh-Hadamard transform along axis 0 (reference)."""
+    n, k = X.shape
+    h = 1
+    while h < n:
+        Y = X.reshape(n // (2 * h), 2, h, k)
+        X = np.concatenate((Y[:, :1] + Y[:, 1:], Y[:, :1] - Y[:, 1:]), axis=1)
+        h *= 2
+    return X.reshape(n, k)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller dense rows")
+    parser.add_argument("--keep-openblas-env", action="store_true")
+    parser.add_argument(
+        "--blas-threads",
+        metavar="N",
+        help="=N: BLAS/OpenMP threads of the dense references (the FFTs use one thread)",
+    )
+    args = parser.parse_args()
+    reps, budget = (5, 0.3) if args.quick else (15, 1.5)
+    rng = np.random.default_rng(0)
+    rows: list[tuple[str, str, float, float, str]] = []
+
+    def row(name: str, size: str, ours: Callable, ref: Callable, target: str) -> None:
+        t_ours, t_ref = timed_pair(ours, ref, reps, budget)
+        rows.append((name, size, t_ours, t_ref, target))
+        r = rows[-1]
+        print(
+            f"  {r[0]:<42} {r[1]:<13} {r[2] * 1e3:10.3f} {r[3] * 1e3:10.3f} "
+            f"{r[2] / r[3]:7.3f}  {r[4]}",
+            flush=True,
+        )
+
+    print(
+        f"{'operation (structmat vs reference)':<44} {'n x batch':<13} "
+        f"{'ours ms':>10} {'ref ms':>10} {'ratio':>7}  target"
+    )
+    for n in (2**10, 2**16):
+        for k in (1, 64):
+            X = rng.standard_normal((n, k)) + 1j * rng.standard_normal((n, k))
+            x = X[:, 0].copy() if k == 1 else X
+            F, G = sm.DFT(n), sm.IDFT(n)
+            row(
+                "DFT @ x vs scipy.fft.fft",
+                f"2^{n.bit_length() - 1} x {k}",
+                lambda F=F, x=x: F @ x,
+                lambda x=x: scipy.fft.fft(x, axis=0),
+                "<= 1.05",
+            )
+            row(
+                "IDFT @ x vs scipy.fft.ifft",
+                f"2^{n.bit_length() - 1} x {k}",
+                lambda G=G, x=x: G @ x,
+                lambda x=x: scipy.fft.ifft(x, axis=0),
+                "<= 1.05",
+            )
+    for n in (2**10, 2**16):
+        for k in (1, 64):
+            Xr = rng.standard_normal((n, k) if k > 1 else (n,))
+            F = sm.DFT(n)
+            row(
+                "DFT @ x (float64 input) vs scipy.fft.fft",
+                f"2^{n.bit_length() - 1} x {k}",
+                lambda F=F, x=Xr: F @ x,
+                lambda x=Xr: scipy.fft.fft(x, axis=0),
+                "info",
+            )
+            C = sm.DCT(n)
+            row(
+                "DCT-II @ x vs scipy.fft.dct",
+                f"2^{n.bit_length() - 1} x {k}",
+                lambda C=C, x=Xr: C @ x,
+                lambda x=Xr: scipy.fft.dct(x, axis=0),
+                "info",
+            )
+    for e in (10, 12) if args.quick else (10, 12, 13):
+        n = 2**e
+        Hd = scipy.linalg.hadamard(n).astype(np.float64)
+        H = sm.Hadamard(n)
+        for k in (1, 64):
+            Xr = rng.standard_normal((n, k))
+            row(
+                "Hadamard @ x vs dense hadamard(n) @ x",
+                f"2^{e} x {k}",
+                lambda H=H, x=Xr: H @ x,
+                lambda D=Hd, x=Xr: D @ x,
+                "< 1 (faster)",
+            )
+            row(
+                "Hadamard @ x vs numpy radix-2 FWHT",
+                f"2^{e} x {k}",
+                lambda H=H, x=Xr: H @ x,
+                lambda x=Xr: fwht_numpy(x),
+                "info",
+            )
+    for n in (2**10, 2**12):
+        c, r = rng.standard_normal(n), rng.standard_normal(n)
+        Cd, Td = scipy.linalg.circulant(c), scipy.linalg.toeplitz(c, r)
+        Cop, Top = sm.Circulant(c), sm.Toeplitz(c, r)
+        for k in (1, 64):
+            Xr = rng.standard_normal((n, k))
+            row(
+                "Circulant @ x vs dense circulant(c) @ x",
+                f"2^{n.bit_length() - 1} x {k}",
+                lambda A=Cop, x=Xr: A @ x,
+                lambda D=Cd, x=Xr: D @ x,
+                "< 1 (faster)",
+            )
+            row(
+                "Toeplitz @ x vs dense toeplitz(c, r) @ x",
+                f"2^{n.bit_length() - 1} x {k}",
+                lambda A=Top, x=Xr: A @ x,
+                lambda D=Td, x=Xr: D @ x,
+                "< 1 (faster)",
+            )
+    ok = [r for r in rows if r[4] == "<= 1.05"]
+    worst = max(r[2] / r[3] for r in ok)
+    at16 = [r[2] / r[3] for r in ok if r[1] == "2^16 x 1" and r[0].startswith("DFT")]
+    print(
+        f"\nDFT/IDFT overhead: worst ratio {worst:.3f} over {len(ok)} rows; "
+        f"DFT at 2^16 x 1 (the issue's target row): {at16[0]:.3f} (target <= 1.05)"
+    )
+
+
+if __name__ == "__main__":
+    main()
