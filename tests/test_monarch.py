@@ -1,0 +1,616 @@
+"""Monarch: operator against the DESIGN.md §4 element formula, projection against per-slice SVD.
+
+Oracles: ``oracle_dense`` (an einsum written from the element formula, itself
+checked against a plain loop), NumPy dense products, and ``numpy.linalg.svd``
+per slice for the optimal projection error. Never the operator's own code.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import structmat as sm
+from structmat.monarch import Monarch, MonarchAdjoint, MonarchTranspose, default_nblocks
+from structmat.testing import assert_close, tolerance
+from structmat.testing.market_monarch import MARKET, monarch_factors
+
+try:
+    from structmat.testing import check_linear_operator
+except ImportError:  # written by another helper; the law tests skip until it lands
+    check_linear_operator = None
+
+DTYPES = ["float32", "float64", "complex64", "complex128"]
+
+
+# ---------------------------------------------------------------------- oracles
+def to_np(x):
+    if isinstance(x, np.ndarray):
+        return x
+    try:
+        return np.from_dlpack(x)
+    except Exception:
+        return np.asarray(x)
+
+
+def oracle_loop(L, R, shape):
+    """M[sigma*J + j, a*p + t] = Σ_rho L[j, sigma, a*r + rho] R[a, rho*J + j, t], as written."""
+    J, s, _ = L.shape
+    K, rJ, p = R.shape
+    r = rJ // J
+    D = np.zeros((s * J, K * p), dtype=np.result_type(L, R))
+    for sg in range(s):
+        for j in range(J):
+            for a in range(K):
+                for t in range(p):
+                    for rho in range(r):
+                        D[sg * J + j, a * p + t] += L[j, sg, a * r + rho] * R[a, rho * J + j, t]
+    return D[: shape[0], : shape[1]]
+
+
+def oracle_dense(L, R, shape):
+    """The element formula as an einsum over the split indices."""
+    L, R = to_np(L), to_np(R)
+    J, s, _ = L.shape
+    K, rJ, p = R.shape
+    r = rJ // J
+    D = np.einsum("jsar,arjt->sjat", L.reshape(J, s, K, r), R.reshape(K, r, J, p))
+    return D.reshape(s * J, K * p)[: shape[0], : shape[1]]
+
+
+def slices(A, K, J):
+    """(J*K, s, p) slices of A zero-padded to (s*J, K*p), with T[sigma, j, a, t]."""
+    m, n = A.shape
+    p, s = -(-n // K), -(-m // J)
+    Ap = np.zeros((s * J, K * p), dtype=A.dtype)
+    Ap[:m, :n] = A
+    return Ap.reshape(s, J, K, p).transpose(1, 2, 0, 3).reshape(J * K, s, p)
+
+
+def optimal_error(A, K, J, r):
+    """Root of the discarded sigma² over all slices, one numpy.linalg.svd per slice."""
+    total = 0.0
+    for S in slices(A, K, J):
+        sv = np.linalg.svd(S.astype(np.complex128), compute_uv=False)
+        total += float(np.sum(sv[r:] ** 2))
+    return math.sqrt(total)
+
+
+def random_matrix(rng, shape, dtype):
+    A = rng.standard_normal(shape)
+    if "complex" in dtype:
+        A = A + 1j * rng.standard_normal(shape)
+    return A.astype(dtype)
+
+
+def monarch_in(xp, f, dtype):
+    L, R = f["L"], f["R"]
+    if dtype.startswith("float"):
+        L, R = L.real, R.real
+    dt = getattr(xp, dtype)
+    return Monarch(xp.asarray(L, dtype=dt), xp.asarray(R, dtype=dt), shape=f["shape"])
+
+
+# ---------------------------------------------------------------------- the oracle itself
+def test_einsum_oracle_matches_loop():
+    rng = np.random.default_rng(0)
+    L = rng.standard_normal((3, 2, 8)) + 1j * rng.standard_normal((3, 2, 8))
+    R = rng.standard_normal((4, 6, 5))
+    for shape in [(6, 20), (5, 17)]:
+        np.testing.assert_allclose(oracle_dense(L, R, shape), oracle_loop(L, R, shape))
+
+
+def test_paper_square_monarch():
+    """K = J = p = s = m, r = 1 is the paper's M = P L Pᵀ R (P the reshape-transpose)."""
+    m = 4
+    rng = np.random.default_rng(1)
+    L, R = rng.standard_normal((m, m, m)), rng.standard_normal((m, m, m))
+    P = np.eye(m * m)[np.arange(m * m).reshape(m, m).T.ravel()]
+    bd = np.zeros((m * m, m * m))
+    bl = np.zeros((m * m, m * m))
+    for b in range(m):
+        bd[b * m : (b + 1) * m, b * m : (b + 1) * m] = R[b]
+        bl[b * m : (b + 1) * m, b * m : (b + 1) * m] = L[b]
+    M = Monarch(L, R)
+    assert_close(M.to_dense(), P @ bl @ P.T @ bd, size=m * m)
+
+
+# ---------------------------------------------------------------------- operator laws
+@given(f=monarch_factors(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_multiply_matches_element_formula(xp, f, dtype, seed):
+    M = monarch_in(xp, f, dtype)
+    D = oracle_dense(M.L, M.R, M.shape)
+    m, n = M.shape
+    size = max(m, n) * M.rank
+    rng = np.random.default_rng(seed)
+    dt = getattr(xp, dtype)
+    assert_close(M.to_dense(), D, size=size, what="to_dense")
+    assert M.to_dense().dtype == dt
+    for shape in [(n,), (n, 1), (n, 3), (2, n, 1), (2, 3, n, 4)]:
+        x = random_matrix(rng, shape, dtype)
+        y = M @ xp.asarray(x)
+        assert y.dtype == dt
+        assert_close(y, D @ x, size=size, what=f"M @ x{shape}")
+    for shape in [(m,), (m, 2), (3, m, 1)]:
+        yv = random_matrix(rng, shape, dtype)
+        assert_close(M.H @ xp.asarray(yv), D.conj().T @ yv, size=size, what="M.H @ y")
+        assert_close(M.T @ xp.asarray(yv), D.T @ yv, size=size, what="M.T @ y")
+    assert_close(M.H.to_dense(), D.conj().T, size=size)
+    assert_close(M.T.to_dense(), D.T, size=size)
+    assert_close(M.T.H.to_dense(), D.conj(), size=size)
+    assert_close(M.H.T.to_dense(), D.conj(), size=size)
+
+
+@given(f=monarch_factors(), dtype=st.sampled_from(DTYPES))
+def test_attributes_and_counts(f, dtype):
+    M = monarch_in(np, f, dtype)
+    J, s, Kr = f["L"].shape
+    K, rJ, p = f["R"].shape
+    assert M.nblocks == (K, J)
+    assert M.rank == rJ // J
+    assert M.shape == f["shape"]
+    assert M.block_shape == (s, p)
+    assert M.parameter_count == f["L"].size + f["R"].size
+    assert M.flops(3) == 3 * (K * rJ * p + J * s * Kr)
+    assert M.H.H is M
+    assert M.T.T is M
+    assert repr(M) == (
+        f"Monarch({M.shape[0]}x{M.shape[1]}, nblocks=({K}, {J}), rank={rJ // J}, {dtype})"
+    )
+    assert repr(M.H) == f"Adjoint({M!r})"
+    assert isinstance(M.H, MonarchAdjoint)
+    assert isinstance(M.H, sm.Adjoint)
+    if "complex" in dtype:
+        assert isinstance(M.T, MonarchTranspose)
+        assert repr(M.T) == f"Transpose({M!r})"
+    else:
+        assert M.T is M.H
+
+
+@pytest.mark.parametrize("name", sorted(MARKET))
+def test_market_laws(xp, name):
+    if check_linear_operator is None:
+        pytest.skip("structmat.testing.check_linear_operator not available yet")
+
+    @settings(max_examples=10)
+    @given(op=MARKET[name](xp))
+    def run(op):
+        check_linear_operator(op)
+
+    run()
+
+
+@given(f=monarch_factors(), dtype=st.sampled_from(DTYPES))
+def test_products_stay_products(f, dtype):
+    M = monarch_in(np, f, dtype)
+    P = M.H @ M
+    assert isinstance(P, sm.Product)
+    assert repr(P) == f"Product(Adjoint({M!r}), {M!r})"
+    D = oracle_dense(M.L, M.R, M.shape)
+    assert_close(P.to_dense(), D.conj().T @ D, size=max(D.shape) ** 2)
+    Q = (M @ M.H) ** 2
+    assert repr(Q) == f"Power(Product({M!r}, Adjoint({M!r})), 2)"
+
+
+def test_to_moves_backend(xp):
+    M = Monarch.square(12, nblocks=3, rank=2, seed=0)
+    N = M.to(xp=xp, dtype=xp.float32)
+    assert isinstance(N, Monarch)
+    assert N.dtype == xp.float32
+    assert N.nblocks == (3, 3)
+    assert_close(N.to_dense(), M.to_dense(), rtol=tolerance(np.float32, 144))
+    assert isinstance(M.H.to(xp=xp), MonarchAdjoint)
+
+
+def test_float32_stays_float32_and_promotes():
+    M = Monarch.square(16, nblocks=4, seed=0, dtype=np.float32)
+    assert (M @ np.ones(16, dtype=np.float32)).dtype == np.float32
+    assert (M @ np.ones((16, 5), dtype=np.float32)).dtype == np.float32
+    assert (M @ np.ones(16)).dtype == np.float64
+    y = M @ (np.ones(16) * 1j)
+    assert y.dtype == np.complex128
+    assert_close(y, M.to_dense().astype(np.float64) @ (np.ones(16) * 1j), rtol=1e-6)
+
+
+def test_tiled_kernel_many_columns():
+    """Column counts around the tile size, with padding and truncation."""
+    rng = np.random.default_rng(3)
+    L, R = rng.standard_normal((7, 9, 12)), rng.standard_normal((6, 14, 11))
+    M = Monarch(L, R, shape=(60, 64))
+    D = oracle_dense(L, R, (60, 64))
+    for k in (2, 127, 128, 129, 300):
+        X = rng.standard_normal((64, k))
+        assert_close(M @ X, D @ X, size=64)
+        Y = rng.standard_normal((60, k))
+        assert_close(M.H @ Y, D.T @ Y, size=64)
+        assert_close(M @ np.asfortranarray(X), D @ X, size=64)
+        assert_close(M @ X[::-1], D @ X[::-1], size=64)
+
+
+# ---------------------------------------------------------------------- constructors
+def test_default_nblocks():
+    assert [default_nblocks(n) for n in (1, 2, 4, 8, 12, 16, 4096, 97, 101)] == [
+        1, 1, 2, 2, 3, 4, 64, 10, 11,
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="positive"):
+        default_nblocks(0)
+
+
+@pytest.mark.parametrize("n", [16, 17, 30, 64])
+@pytest.mark.parametrize("dtype", ["float64", "complex64"])
+def test_square_random_preserves_norm(n, dtype):
+    M = Monarch.square(n, seed=1, dtype=dtype)
+    assert M.shape == (n, n)
+    assert M.dtype == np.dtype(dtype)
+    X = random_matrix(np.random.default_rng(0), (n, 400), "float64")
+    ratio = np.linalg.norm(M @ X) / np.linalg.norm(X)
+    assert 0.7 < ratio < 1.4
+
+
+@pytest.mark.parametrize(
+    ("n", "nblocks", "rank"), [(9, None, 1), (16, 4, 1), (12, 3, 2), (10, (3, 2), 3)]
+)
+def test_identity_init(xp, n, nblocks, rank):
+    M = Monarch.square(n, nblocks, rank, init="identity", xp=xp)
+    assert_close(M.to_dense(), np.eye(n))
+
+
+def test_identity_init_needs_rank():
+    with pytest.raises(ValueError, match="needs rank >= 2"):
+        Monarch.square(12, 3, 1, init="identity")
+    with pytest.raises(ValueError, match="square"):
+        Monarch.random((4, 6), 2, init="identity")
+    with pytest.raises(ValueError, match="init must be"):
+        Monarch.square(4, init="zeros")
+
+
+def test_random_shapes(xp):
+    M = Monarch.random((10, 7), nblocks=(3, 4), rank=2, seed=0, xp=xp, dtype="complex128")
+    assert (M.shape, M.nblocks, M.rank) == ((10, 7), (3, 4), 2)
+    assert (M.L.shape, M.R.shape) == ((4, 3, 6), (3, 8, 3))
+    assert M.xp is sm.Identity(1, xp=xp).xp
+
+
+# ---------------------------------------------------------------------- bad input
+def test_bad_factors():
+    rng = np.random.default_rng(0)
+    L, R = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 2, 5))
+    with pytest.raises(ValueError, match="3-d"):
+        Monarch(L[0], R)
+    with pytest.raises(ValueError, match="multiple of J = 2"):
+        Monarch(L, rng.standard_normal((4, 3, 5)))
+    with pytest.raises(ValueError, match=r"K\*r = 4\*1 = 4"):
+        Monarch(rng.standard_normal((2, 3, 5)), R)
+    with pytest.raises(ValueError, match="n_in <= K\\*p = 20"):
+        Monarch(L, R, shape=(6, 21))
+    with pytest.raises(ValueError, match="n_out <= s\\*J = 6"):
+        Monarch(L, R, shape=(7, 20))
+    with pytest.raises(ValueError, match="empty axis"):
+        Monarch(np.zeros((2, 0, 4)), R)
+    with pytest.raises(TypeError, match="dtype"):
+        Monarch(L.astype(np.int64), R)
+    import array_api_strict
+
+    R_strict = array_api_strict.asarray(R)
+    with pytest.raises(TypeError, match="namespaces"):
+        Monarch(L, R_strict)
+    M = Monarch(L, R)
+    with pytest.raises(ValueError, match="expects input with 20 rows"):
+        M @ np.ones(19)
+
+
+# ---------------------------------------------------------------------- projection
+@given(
+    f=monarch_factors(),
+    m_extra=st.integers(0, 5),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**16),
+)
+def test_projection_optimal_error(xp, f, m_extra, dtype, seed):
+    """error == per-slice SVD oracle == ||A - Â||_F, for every shape and rank."""
+    J = f["L"].shape[0]
+    K, rJ, _ = f["R"].shape
+    r = rJ // J
+    m, n = f["shape"]
+    assume(K <= n and J <= m)
+    rng = np.random.default_rng(seed)
+    A = random_matrix(rng, (m, n), dtype)
+    res = Monarch.project(xp.asarray(A), nblocks=(K, J), rank=r)
+    opt = optimal_error(A, K, J, r)
+    rtol = 1e-10 if dtype in ("float64", "complex128") else 1e-5
+    assert res.exact
+    assert res.onto == "monarch"
+    assert res.params == {"nblocks": (K, J), "rank": r}
+    assert res.error == res.lower_bound == res.upper_bound
+    assert abs(res.error - opt) <= rtol * max(opt, 1e-300) + 1e3 * tolerance(
+        dtype
+    ) * np.linalg.norm(A)
+    assert math.isclose(res.norm, float(np.linalg.norm(A)), rel_tol=rtol)
+    Ahat = to_np(res.operator.to_dense())
+    assert res.operator.shape == (m, n)
+    assert res.operator.dtype == getattr(xp, dtype)
+    assert (res.operator.nblocks, res.operator.rank) == ((K, J), r)
+    direct = float(np.linalg.norm(A.astype(np.complex128) - Ahat))
+    assert abs(direct - opt) <= 10 * rtol * max(opt, 1) + tolerance(dtype, m * n) * np.linalg.norm(
+        A
+    )
+
+
+@given(f=monarch_factors(), dtype=st.sampled_from(DTYPES))
+def test_projection_idempotent_on_members(xp, f, dtype):
+    M = monarch_in(xp, f, dtype)
+    assume(M.nblocks[0] <= M.shape[1] and M.nblocks[1] <= M.shape[0])
+    D = oracle_dense(M.L, M.R, M.shape)
+    res = Monarch.project(M.to_dense(), nblocks=M.nblocks, rank=M.rank)
+    size = max(M.shape) * M.rank
+    assert_close(res.operator.to_dense(), D, size=size * 16)
+    assert res.error <= tolerance(dtype, size * 16) * max(np.linalg.norm(D), 1e-300)
+    again = Monarch.project(res.operator, nblocks=M.nblocks, rank=M.rank)  # operator input
+    assert_close(again.operator.to_dense(), D, size=size * 64)
+
+
+@given(f=monarch_factors(), seed=st.integers(0, 2**16))
+def test_random_members_never_closer(f, seed):
+    J = f["L"].shape[0]
+    K, rJ, _ = f["R"].shape
+    m, n = f["shape"]
+    assume(K <= n and J <= m)
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((m, n))
+    res = Monarch.project(A, nblocks=(K, J), rank=rJ // J)
+    for _ in range(5):
+        Mr = Monarch.random((m, n), (K, J), rJ // J, seed=rng)
+        best = np.linalg.norm(A - Mr.to_dense())
+        # also a perturbation of the optimum itself
+        near = Monarch(res.operator.L + 1e-3 * Mr.L, res.operator.R + 1e-3 * Mr.R, shape=(m, n))
+        assert res.error <= best * (1 + 1e-12)
+        assert res.error <= np.linalg.norm(A - near.to_dense()) * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_projection_prime_and_default_nblocks(dtype):
+    rng = np.random.default_rng(5)
+    A = random_matrix(rng, (37, 37), dtype)
+    res = Monarch.project(A)
+    assert res.params["nblocks"] == (7, 7)  # ceil(sqrt(37)), padding 37 -> 42
+    assert res.operator.shape == (37, 37)
+    rtol = 1e-10 if dtype in ("float64", "complex128") else 1e-5
+    assert math.isclose(res.error, optimal_error(A, 7, 7, 1), rel_tol=rtol)
+    B = random_matrix(rng, (12, 20), dtype)
+    assert Monarch.project(B).params["nblocks"] == (4, 3)
+
+
+def test_projection_rank_above_block_size():
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((6, 6))
+    res = Monarch.project(A, nblocks=3, rank=3)  # blocks are 2x2: rank 2 is exact
+    assert res.operator.rank == 3
+    assert res.error < 1e-13
+    assert_close(res.operator.to_dense(), A, size=36)
+
+
+def test_projection_tiny_gaps_fall_back_to_svd():
+    """Slices with (near-)equal top singular values: the result is still optimal."""
+    rng = np.random.default_rng(4)
+    K = J = 4
+    Q = np.linalg.qr(rng.standard_normal((16, 4, 4)))[0]  # orthogonal slices: all sigma equal
+    Q[3] *= np.diag([1.0, 1.0 - 1e-9, 0.5, 0.1])
+    A = Q.reshape(J, K, 4, 4).transpose(2, 0, 1, 3).reshape(16, 16)
+    for r in (1, 2, 3):
+        res = Monarch.project(A, nblocks=(K, J), rank=r)
+        opt = optimal_error(A, K, J, r)
+        assert math.isclose(res.error, opt, rel_tol=1e-10)
+        assert math.isclose(np.linalg.norm(A - res.operator.to_dense()), opt, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("noise", [1e-6, 1e-9, 1e-12])
+def test_projection_nearly_monarch(noise):
+    """Small discarded energy: the error is computed without cancellation."""
+    rng = np.random.default_rng(6)
+    M = Monarch.random((48, 48), (6, 8), 2, seed=1)
+    A = M.to_dense() + noise * rng.standard_normal((48, 48))
+    res = Monarch.project(A, nblocks=(6, 8), rank=2)
+    opt = optimal_error(A, 6, 8, 2)
+    floor = 1e3 * np.finfo(np.float64).eps * np.linalg.norm(A)
+    assert abs(res.error - opt) <= 1e-10 * opt + floor
+    assert abs(np.linalg.norm(A - res.operator.to_dense()) - opt) <= 1e-8 * opt + floor
+
+
+def test_projection_zero_matrix():
+    res = Monarch.project(np.zeros((8, 8)), nblocks=2, rank=2)
+    assert res.error == 0.0
+    assert not np.any(res.operator.to_dense())
+
+
+@given(f=monarch_factors(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_projection_adjoint_class(xp, f, dtype, seed):
+    J = f["L"].shape[0]
+    K, rJ, _ = f["R"].shape
+    m, n = f["shape"]
+    assume(K <= n and J <= m)
+    A = random_matrix(np.random.default_rng(seed), (n, m), dtype)  # A ≈ Mᴴ, M of shape (m, n)
+    res = Monarch.project_adjoint(xp.asarray(A), nblocks=(K, J), rank=rJ // J)
+    assert res.onto == "monarch_adjoint"
+    assert res.exact
+    assert isinstance(res.operator, MonarchAdjoint)
+    opt = optimal_error(A.conj().T, K, J, rJ // J)
+    rtol = 1e-10 if dtype in ("float64", "complex128") else 1e-5
+    assert abs(res.error - opt) <= rtol * opt + 1e3 * tolerance(dtype) * np.linalg.norm(A)
+    direct = np.linalg.norm(A.astype(np.complex128) - to_np(res.operator.to_dense()))
+    assert abs(direct - opt) <= 10 * rtol * max(opt, 1) + tolerance(dtype, m * n) * np.linalg.norm(
+        A
+    )
+    op_in = Monarch.project_adjoint(sm.Dense(xp.asarray(A)), nblocks=(K, J), rank=rJ // J)
+    assert math.isclose(op_in.error, res.error, rel_tol=1e-6, abs_tol=1e-6)
+
+
+def test_projection_bad_input(xp):
+    A = xp.ones((6, 6))
+    bad = np.ones((6, 6))
+    bad[2, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        Monarch.project(xp.asarray(bad))
+    bad[2, 3] = np.inf
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        Monarch.project_adjoint(xp.asarray(bad))
+    with pytest.raises(ValueError, match="2-d"):
+        Monarch.project(xp.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match="rank must be"):
+        Monarch.project(A, rank=0)
+    with pytest.raises(ValueError, match="does not tile"):
+        Monarch.project(A, nblocks=(7, 2))
+    with pytest.raises(ValueError, match="does not tile"):
+        Monarch.project(A, nblocks=0)
+    with pytest.raises(TypeError, match="nblocks must be"):
+        Monarch.project(A, nblocks="4")
+    with pytest.raises(ValueError, match="non-empty"):
+        Monarch.project(xp.ones((0, 3)))
+
+
+def test_projection_integer_input():
+    res = Monarch.project(np.arange(16).reshape(4, 4), nblocks=2)
+    assert res.operator.dtype == np.float64
+    assert math.isclose(res.error, optimal_error(np.arange(16.0).reshape(4, 4), 2, 2, 1))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+@pytest.mark.parametrize("rank", [1, 3, 9])
+def test_projection_larger_blocks_exact(dtype, rank):
+    """16x16 slices: the inverse-iteration (rank <= 8) and eigh (rank 9) routes, 1e-10 exact."""
+    rng = np.random.default_rng(7)
+    A = random_matrix(rng, (256, 240), dtype)
+    res = Monarch.project(A, nblocks=(15, 16), rank=rank)
+    opt = optimal_error(A, 15, 16, rank)
+    assert math.isclose(res.error, opt, rel_tol=1e-10)
+    assert math.isclose(np.linalg.norm(A - res.operator.to_dense()), opt, rel_tol=1e-10)
+
+
+# ---------------------------------------------------------------------- fast projection engine
+def svd_optimum(A, K, J, r):
+    """Dense SVD optimum (per-slice rank-r truncation, reassembled) and the per-slice sigma."""
+    m, n = A.shape
+    p, s = -(-n // K), -(-m // J)
+    S = slices(A, K, J)
+    U, sv, Vh = np.linalg.svd(S, full_matrices=False)
+    T = (U[:, :, :r] * sv[:, None, :r]) @ Vh[:, :r, :]
+    D = T.reshape(J, K, s, p).transpose(2, 0, 1, 3).reshape(s * J, K * p)[:m, :n]
+    return D, sv
+
+
+@pytest.fixture
+def redo_counter(monkeypatch):
+    """Counts the slices that the engine hands to its full-SVD fallback."""
+    from structmat import _monarch_project as engine
+
+    counts = {"calls": 0, "slices": 0}
+    original = engine._svd_redo
+
+    def spy(xp, S, redo, *args):
+        counts["calls"] += 1
+        counts["slices"] += int(np.sum(to_np(redo)))
+        return original(xp, S, redo, *args)
+
+    monkeypatch.setattr(engine, "_svd_redo", spy)
+    return counts
+
+
+def check_against_svd(A, K, J, r, res, rtol):
+    """error, ||A - Â|| and (where sigma_r is simple) Â itself against the SVD optimum."""
+    opt = optimal_error(A, K, J, r)
+    Dopt, sv = svd_optimum(A.astype(np.complex128), K, J, r)
+    Ahat = to_np(res.operator.to_dense())
+    assert abs(res.error - opt) <= rtol * opt
+    assert abs(np.linalg.norm(A - Ahat) - opt) <= rtol * opt
+    q = sv.shape[1]
+    if r < q:
+        gaps = (sv[:, r - 1] - sv[:, r]) / sv[:, 0]
+        if gaps.min() > 1e-6:
+            assert np.linalg.norm(Ahat - Dopt) <= 100 * rtol * np.linalg.norm(Dopt)
+
+
+@pytest.mark.parametrize(
+    ("shape", "nblocks", "rank"),
+    [
+        ((256, 256), 16, 1),
+        ((256, 256), 16, 2),
+        ((576, 576), 24, 4),
+        ((1024, 1024), 32, 1),
+        ((1024, 1024), 32, 2),
+        ((1024, 1024), 32, 4),
+        ((1000, 990), (31, 30), 2),
+    ],
+)
+def test_fast_projection_matches_svd(shape, nblocks, rank, redo_counter):
+    """The batched-matmul engine agrees with per-slice numpy.linalg.svd to 1e-10."""
+    rng = np.random.default_rng(sum(shape) + rank)
+    A = rng.standard_normal(shape)
+    res = Monarch.project(A, nblocks=nblocks, rank=rank)
+    K, J = res.params["nblocks"]
+    check_against_svd(A, K, J, rank, res, 1e-10)
+    # the certified fast path handles nearly every Gaussian slice itself
+    assert redo_counter["slices"] <= 0.05 * K * J
+
+
+def test_fast_projection_degenerate_slices_fall_back(redo_counter):
+    """Equal or nearly equal singular values at the rank boundary: fallback, still exact."""
+    rng = np.random.default_rng(11)
+    K = J = 32
+    S = rng.standard_normal((J * K, 32, 32))
+    U, sv, Vh = np.linalg.svd(S)
+    sv[::3, 1] = sv[::3, 0]  # sigma_1 = sigma_2 on a third of the slices
+    sv[1::3, 1] = sv[1::3, 0] * (1 - 1e-13)
+    sv[2::7, :] = 1.0  # orthogonal slices: all singular values equal
+    S = (U * sv[:, None, :]) @ Vh
+    A = S.reshape(J, K, 32, 32).transpose(2, 0, 1, 3).reshape(1024, 1024)
+    for r in (1, 2):
+        redo_counter["slices"] = 0
+        res = Monarch.project(A, nblocks=32, rank=r)
+        check_against_svd(A, K, J, r, res, 1e-10)
+        assert redo_counter["slices"] > 0
+    # rank 1 here cannot be certified on the slices with sigma_1 ~ sigma_2
+    assert redo_counter["calls"] >= 2
+
+
+@pytest.mark.parametrize("noise", [1e-5, 1e-9, 1e-13, 0.0])
+def test_fast_projection_nearly_monarch(noise):
+    rng = np.random.default_rng(12)
+    M = Monarch.random((1024, 1024), 32, 2, seed=3)
+    A = M.to_dense() + noise * rng.standard_normal((1024, 1024))
+    res = Monarch.project(A, nblocks=32, rank=2)
+    opt = optimal_error(A, 32, 32, 2)
+    floor = 1e3 * np.finfo(np.float64).eps * np.linalg.norm(A)
+    assert abs(res.error - opt) <= 1e-10 * opt + floor
+    assert abs(np.linalg.norm(A - res.operator.to_dense()) - opt) <= 1e-8 * opt + floor
+    assert_close(res.operator.to_dense(), M.to_dense(), rtol=max(10 * noise, 1e-12) * 100)
+
+
+def test_fast_projection_complex(redo_counter):
+    rng = np.random.default_rng(13)
+    A = rng.standard_normal((1024, 1024)) + 1j * rng.standard_normal((1024, 1024))
+    res = Monarch.project(A, nblocks=32, rank=2)
+    assert res.operator.dtype == np.complex128
+    check_against_svd(A, 32, 32, 2, res, 1e-10)
+    assert redo_counter["slices"] <= 0.05 * 1024
+
+
+@pytest.mark.parametrize("dtype", ["float32", "complex64"])
+def test_fast_projection_single_precision(dtype):
+    rng = np.random.default_rng(14)
+    A = random_matrix(rng, (1024, 1024), dtype)
+    res = Monarch.project(A, nblocks=32, rank=1)
+    assert res.operator.dtype == np.dtype(dtype)
+    opt = optimal_error(A, 32, 32, 1)
+    assert math.isclose(res.error, opt, rel_tol=1e-5)
+    Ahat = res.operator.to_dense().astype(np.complex128)
+    assert math.isclose(np.linalg.norm(A - Ahat), opt, rel_tol=1e-5)
+
+
+def test_fast_projection_backends(xp):
+    rng = np.random.default_rng(15)
+    A = rng.standard_normal((256, 256)) + 1j * rng.standard_normal((256, 256))
+    res = Monarch.project(xp.asarray(A), nblocks=16, rank=1)
+    check_against_svd(A, 16, 16, 1, res, 1e-10)
