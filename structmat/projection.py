@@ -1,0 +1,761 @@
+r"""``project(A, onto, **params)``: the front door to every projection, the exact
+subspace projections, and the structure search :func:`compare`.
+
+Every projection returns a :class:`~structmat.ProjectionResult`. The linear
+classes (circulant, Toeplitz, diagonal, block-diagonal) are subspaces: their
+projection is the orthogonal one (entrywise averages or selection), exact and
+Frobenius-optimal. Kronecker products and low rank are exact through an SVD
+(Van Loan-Pitsianis; Eckart-Young), permutations through an assignment
+problem. Monarch and butterfly projections live in their modules and are
+dispatched to.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import numbers
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from structmat import _array_api as aa
+from structmat._result import ProjectionResult
+from structmat.basic import Diagonal, Permutation
+from structmat.linop import LinearOperator, Sum
+from structmat.lowrank import LowRank, dense_input, frobenius
+
+__all__ = ["Comparison", "ComparisonRow", "compare", "project"]
+
+
+# ---------------------------------------------------------------------- small helpers
+def _int(value: Any, name: str, what: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        msg = f"{what}: {name} must be an int >= {low}, got {value!r}"
+        raise ValueError(msg)
+    if value < low:
+        msg = f"{what}: {name} must be >= {low}, got {value}"
+        raise ValueError(msg)
+    return int(value)
+
+
+def _ints(xp: Any, n: int, device: Any) -> Any:
+    return xp.arange(n, dtype=xp.int64, device=device)
+
+
+def _result(
+    op: LinearOperator, err: float, norm: float, onto: str, params: dict[str, Any], notes: str = ""
+) -> ProjectionResult:
+    return ProjectionResult(
+        operator=op,
+        error=err,
+        norm=norm,
+        lower_bound=err,
+        upper_bound=err,
+        exact=True,
+        onto=onto,
+        params=params,
+        notes=notes,
+    )
+
+
+def _subspace_error(
+    xp: Any, A: Any, kept: Any, weights: Any, residual: Callable[[], Any]
+) -> tuple[float, float]:
+    r"""``(||A - Â||_F, ||A||_F)`` for an orthogonal projection ``Â`` onto a subspace.
+
+    Pythagoras, :math:`\|A - \hat A\|^2 = \|A\|^2 - \|\hat A\|^2` with
+    :math:`\|\hat A\|^2 = \sum_i w_i |k_i|^2` (``kept`` values repeated
+    ``weights`` times; ``weights=None``: once), costs one pass over ``A``. When
+    the difference is below ``1e-3 ||A||^2`` the subtraction would lose
+    digits, so the error is recomputed from the ``residual()`` matrix.
+    """
+    norm2 = frobenius(xp, A) ** 2
+    mag = xp.abs(kept) ** 2
+    kept2 = float(xp.sum(mag if weights is None else weights * mag))
+    err2 = norm2 - kept2
+    if err2 > 1e-3 * norm2:
+        return math.sqrt(err2), math.sqrt(norm2)
+    return frobenius(xp, residual()), math.sqrt(norm2)
+
+
+# ---------------------------------------------------------------------- exact projections
+def _diagonal(A: Any) -> ProjectionResult:
+    """Rectangular diagonal: keep ``A[i, i]``; the residual is the off-diagonal part."""
+    xp = aa.namespace_of(A)
+    m, n = A.shape
+    d = xp.linalg.diagonal(A)
+    dev = aa.device_of(A)
+
+    def residual() -> Any:
+        mask = _ints(xp, m, dev)[:, None] == _ints(xp, n, dev)[None, :]
+        return xp.where(mask, xp.zeros_like(A), A)
+
+    err, norm = _subspace_error(xp, A, d, None, residual)
+    op: LinearOperator = Diagonal(xp.asarray(d, copy=True))
+    if m != n:
+        from structmat.basic import Zero
+        from structmat.blocks import hstack, vstack
+
+        k = min(m, n)
+        if m > n:
+            op = vstack([op, Zero((m - k, n), dtype=A.dtype, xp=xp, device=dev)])
+        else:
+            op = hstack([op, Zero((m, n - k), dtype=A.dtype, xp=xp, device=dev)])
+    return _result(op, err, norm, "diagonal", {})
+
+
+def _skew(xp: Any, P: Any, rows: int, width: int) -> Any:
+    """``S[i, t] = P[i, i + t]`` for ``t < width``: one reshape of the padded rows, no gather.
+
+    Row ``i`` of ``P`` (shape ``(rows, W)``) starts at flat index ``i W``, so
+    viewing the flattened ``P`` with row stride ``W + 1`` shifts row ``i`` by
+    ``i``. Needs ``width <= W - rows + 1``.
+    """
+    W = P.shape[1]
+    flat = xp.reshape(P, (-1,))
+    pad = xp.zeros((rows,), dtype=P.dtype, device=aa.device_of(P))
+    flat = xp.concat((flat, pad))
+    return xp.reshape(flat[: rows * (W + 1)], (rows, W + 1))[:, :width]
+
+
+def _circulant(A: Any) -> ProjectionResult:
+    """Average along wrapped diagonals: ``c_k = mean_i A[i, (i - k) mod n]``."""
+    xp = aa.namespace_of(A)
+    m, n = A.shape
+    if m != n:
+        msg = f"project onto circulant needs a square matrix, got shape {(m, n)}"
+        raise ValueError(msg)
+    # B[i, t] = [A, A][i, i + 1 + t] = A[i, (i + 1 + t) mod n]: wrapped diagonal k = n - 1 - t
+    B = _skew(xp, xp.concat((A[:, 1:], A), axis=1), n, n)
+    means = xp.mean(B, axis=0)
+    err, norm = _subspace_error(xp, A, means, n, lambda: B - means[None, :])
+    from structmat.fourier import Circulant
+
+    return _result(Circulant(xp.flip(means)), err, norm, "circulant", {})
+
+
+def _toeplitz(A: Any) -> ProjectionResult:
+    """Average along diagonals (rectangular): ``t_d = mean_{i-j=d} A[i, j]``."""
+    xp = aa.namespace_of(A)
+    m, n = A.shape
+    dev = aa.device_of(A)
+    # B[i, t] = A[i, i + t - (m-1)] (zero outside A): diagonal i - j = m - 1 - t
+    Z = xp.zeros((m, m - 1), dtype=A.dtype, device=dev)
+    B = _skew(xp, xp.concat((Z, A, Z), axis=1), m, m + n - 1)
+    t = np.arange(m + n - 1)
+    counts = np.minimum(np.minimum(t + 1, m + n - 1 - t), min(m, n))
+    means = xp.sum(B, axis=0) / xp.asarray(counts.astype(np.float64), dtype=A.dtype, device=dev)
+    weights = xp.asarray(counts.astype(np.float64), dtype=aa.real_dtype(xp, A.dtype), device=dev)
+
+    def residual() -> Any:
+        i = xp.arange(m, device=dev)[:, None]
+        j = xp.arange(m + n - 1, device=dev)[None, :] + i - (m - 1)
+        valid = (j >= 0) & (j < n)
+        return xp.where(valid, B - means[None, :], xp.zeros_like(B))
+
+    err, norm = _subspace_error(xp, A, means, weights, residual)
+    from structmat.fourier import Toeplitz
+
+    return _result(Toeplitz(xp.flip(means[:m]), means[m - 1 :]), err, norm, "toeplitz", {})
+
+
+def _tiling(sizes: Any, shape: tuple[int, int], what: str) -> list[tuple[int, int]]:
+    if isinstance(sizes, str) or not isinstance(sizes, Sequence) or len(sizes) == 0:
+        msg = f"{what}: sizes must be a non-empty list of (m_i, n_i), got {sizes!r}"
+        raise ValueError(msg)
+    out = []
+    for s in sizes:
+        ok = isinstance(s, Sequence) and len(s) == 2
+        ok = ok and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in s)
+        if not ok or s[0] < 1 or s[1] < 1:
+            msg = f"{what}: each block size must be a pair of ints >= 1, got {s!r}"
+            raise ValueError(msg)
+        out.append((int(s[0]), int(s[1])))
+    tot = (sum(s[0] for s in out), sum(s[1] for s in out))
+    if tot != tuple(shape):
+        msg = f"{what}: blocks {out} do not tile the matrix: they cover {tot}, A has shape {tuple(shape)}"
+        raise ValueError(msg)
+    return out
+
+
+def _block_diagonal(A: Any, nblocks: Any = None, sizes: Any = None) -> ProjectionResult:
+    """Keep the diagonal blocks; the residual is everything off them."""
+    from structmat.blocks import BlockDiagonal
+
+    what = "project onto block_diagonal"
+    xp = aa.namespace_of(A)
+    m, n = A.shape
+    dev = aa.device_of(A)
+    if (nblocks is None) == (sizes is None):
+        msg = f"{what}: give exactly one of nblocks=int or sizes=[(m_i, n_i), ...]"
+        raise ValueError(msg)
+    if nblocks is not None:
+        k = _int(nblocks, "nblocks", what)
+        if m % k or n % k:
+            msg = f"{what}: nblocks={k} does not tile a matrix of shape {(m, n)} (must divide both sides)"
+            raise ValueError(msg)
+        blocks = [(m // k, n // k)] * k
+        params: dict[str, Any] = {"nblocks": k}
+    else:
+        blocks = _tiling(sizes, (m, n), what)
+        params = {"sizes": blocks}
+    r0 = np.cumsum([0] + [b[0] for b in blocks])
+    c0 = np.cumsum([0] + [b[1] for b in blocks])
+    if len(set(blocks)) == 1:
+        k, (mb, nb) = len(blocks), blocks[0]
+        T = xp.reshape(
+            xp.permute_dims(xp.reshape(A, (k, mb, k, nb)), (0, 2, 1, 3)), (k * k, mb, nb)
+        )
+        stack = xp.take(T, _ints(xp, k, dev) * (k + 1), axis=0)
+        op = BlockDiagonal(stack)
+    else:
+        op = BlockDiagonal(
+            [
+                xp.asarray(A[int(r0[b]) : int(r0[b + 1]), int(c0[b]) : int(c0[b + 1])], copy=True)
+                for b in range(len(blocks))
+            ]
+        )
+
+    def residual() -> Any:
+        row_id = xp.asarray(np.repeat(np.arange(len(blocks)), [b[0] for b in blocks]), device=dev)
+        col_id = xp.asarray(np.repeat(np.arange(len(blocks)), [b[1] for b in blocks]), device=dev)
+        inside = row_id[:, None] == col_id[None, :]
+        return xp.where(inside, xp.zeros_like(A), A)
+
+    kept = (
+        op.stack
+        if op.stack is not None
+        else xp.concat([xp.reshape(b.to_dense(), (-1,)) for b in op.blocks])
+    )
+    err, norm = _subspace_error(xp, A, kept, None, residual)
+    return _result(op, err, norm, "block_diagonal", params)
+
+
+def _kron_shapes(shapes: Any, shape: tuple[int, int], what: str) -> tuple[int, int, int, int]:
+    try:
+        (m1, n1), (m2, n2) = shapes
+        dims = [m1, n1, m2, n2]
+    except (TypeError, ValueError):
+        msg = f"{what}: shapes must be ((m1, n1), (m2, n2)), got {shapes!r}"
+        raise ValueError(msg) from None
+    if (
+        not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in dims)
+        or min(int(v) for v in dims) < 1
+    ):
+        msg = f"{what}: shapes must hold ints >= 1, got {shapes!r}"
+        raise ValueError(msg)
+    if (m1 * m2, n1 * n2) != tuple(shape):
+        msg = (
+            f"{what}: shapes {shapes!r} do not tile the matrix: kron gives "
+            f"{(m1 * m2, n1 * n2)}, A has shape {tuple(shape)}"
+        )
+        raise ValueError(msg)
+    return int(m1), int(n1), int(m2), int(n2)
+
+
+def _kronecker(A: Any, shapes: Any = None, rank: Any = 1) -> ProjectionResult:
+    r"""Van Loan-Pitsianis: the rearrangement turns ``B ⊗ C`` into ``vec(B) vec(C)ᵀ``."""
+    from structmat.blocks import Kronecker
+
+    what = "project onto kronecker"
+    if shapes is None:
+        msg = f"{what} needs shapes=((m1, n1), (m2, n2))"
+        raise ValueError(msg)
+    xp = aa.namespace_of(A)
+    m1, n1, m2, n2 = _kron_shapes(shapes, A.shape, what)
+    r = _int(rank, "rank", what)
+    if r > min(m1 * n1, m2 * n2):
+        msg = f"{what}: rank must be <= min(m1*n1, m2*n2) = {min(m1 * n1, m2 * n2)}, got {r}"
+        raise ValueError(msg)
+    # R[i1*n1 + j1, i2*n2 + j2] = A[i1*m2 + i2, j1*n2 + j2]
+    R = xp.reshape(
+        xp.permute_dims(xp.reshape(A, (m1, m2, n1, n2)), (0, 2, 1, 3)), (m1 * n1, m2 * n2)
+    )
+    U, S, Vh = xp.linalg.svd(R, full_matrices=False)
+    root = xp.astype(xp.sqrt(S[:r]), A.dtype)
+    Bs = xp.reshape(xp.matrix_transpose(U[:, :r] * root[None, :]), (r, m1, n1))
+    Cs = xp.reshape(Vh[:r, :] * root[:, None], (r, m2, n2))
+    terms = [Kronecker(Bs[k, ...], Cs[k, ...]) for k in range(r)]
+    op: LinearOperator = terms[0] if r == 1 else Sum(*terms)
+    err = math.sqrt(float(xp.sum(S[r:] ** 2))) if S.shape[0] > r else 0.0
+    norm = math.sqrt(float(xp.sum(S**2)))
+    params = {"shapes": ((m1, n1), (m2, n2)), "rank": r}
+    return _result(op, err, norm, "kronecker", params)
+
+
+def _permutation(A: Any) -> ProjectionResult:
+    """Nearest permutation: maximize ``Re Σ_i A[i, idx_i]`` (Hungarian algorithm, on the host)."""
+    from scipy.optimize import linear_sum_assignment
+
+    xp = aa.namespace_of(A)
+    m, n = A.shape
+    if m != n:
+        msg = f"project onto permutation needs a square matrix, got shape {(m, n)}"
+        raise ValueError(msg)
+    H = aa.to_host(A)  # the one host transfer (n*n values)
+    rows, cols = linear_sum_assignment(np.real(H), maximize=True)
+    idx = np.empty(n, dtype=np.int64)
+    idx[rows] = cols
+    R = np.array(H, dtype=np.result_type(H.dtype, np.float64), copy=True)
+    R[np.arange(n), idx] -= 1
+    err = float(np.linalg.norm(R))
+    op = Permutation(aa.to_namespace(idx, xp, aa.device_of(A)), dtype=A.dtype)
+    notes = "assignment solved on the host (scipy.optimize.linear_sum_assignment)"
+    return _result(op, err, float(np.linalg.norm(H)), "permutation", {}, notes)
+
+
+# ---------------------------------------------------------------------- dispatch
+def _monarch(A: Any, nblocks: Any = None, rank: Any = 1) -> ProjectionResult:
+    from structmat.monarch import Monarch
+
+    return Monarch.project(A, nblocks=nblocks, rank=rank)
+
+
+def _monarch_adjoint(A: Any, nblocks: Any = None, rank: Any = 1) -> ProjectionResult:
+    from structmat.monarch import Monarch
+
+    return Monarch.project_adjoint(A, nblocks=nblocks, rank=rank)
+
+
+def _butterfly(A: Any, permutation: Any = None, certificate: bool = True) -> ProjectionResult:
+    from structmat.butterfly import Butterfly
+
+    return Butterfly.project(A, permutation=permutation, certificate=certificate)
+
+
+def _lowrank(A: Any, rank: Any = None, **kw: Any) -> ProjectionResult:
+    if rank is None:
+        msg = "project onto lowrank needs rank=int >= 1"
+        raise ValueError(msg)
+    return LowRank.project(A, rank, **kw)
+
+
+@dataclass(frozen=True)
+class _Method:
+    fn: Callable[..., ProjectionResult]
+    params: tuple[str, ...]
+    dense: bool  # densify a LinearOperator and validate it here
+
+
+_METHODS: dict[str, _Method] = {
+    "monarch": _Method(_monarch, ("nblocks", "rank"), False),
+    "monarch_adjoint": _Method(_monarch_adjoint, ("nblocks", "rank"), False),
+    "butterfly": _Method(_butterfly, ("permutation", "certificate"), False),
+    "lowrank": _Method(
+        _lowrank,
+        ("rank", "method", "oversample", "power_iterations", "seed", "error_probes"),
+        False,
+    ),
+    "kronecker": _Method(_kronecker, ("shapes", "rank"), True),
+    "circulant": _Method(_circulant, (), True),
+    "toeplitz": _Method(_toeplitz, (), True),
+    "diagonal": _Method(_diagonal, (), True),
+    "block_diagonal": _Method(_block_diagonal, ("nblocks", "sizes"), True),
+    "permutation": _Method(_permutation, (), True),
+}
+
+_CLASS_NAMES = {
+    "Monarch": "monarch",
+    "MonarchAdjoint": "monarch_adjoint",
+    "Butterfly": "butterfly",
+    "LowRank": "lowrank",
+    "Kronecker": "kronecker",
+    "Circulant": "circulant",
+    "Toeplitz": "toeplitz",
+    "Diagonal": "diagonal",
+    "BlockDiagonal": "block_diagonal",
+    "Permutation": "permutation",
+}
+
+
+def _resolve(onto: Any) -> str:
+    if isinstance(onto, type) and issubclass(onto, LinearOperator):
+        name = _CLASS_NAMES.get(onto.__name__)
+        if name is None:
+            msg = (
+                f"project: no projection onto class {onto.__name__}; valid classes: "
+                f"{', '.join(_CLASS_NAMES)}"
+            )
+            raise ValueError(msg)
+        return name
+    if isinstance(onto, str) and onto in _METHODS:
+        return onto
+    msg = f"project: unknown onto={onto!r}; valid names: {', '.join(_METHODS)}"
+    raise ValueError(msg)
+
+
+def project(A: Any, /, onto: Any, **params: Any) -> ProjectionResult:
+    r"""The Frobenius-nearest member of a structured class to ``A``.
+
+    Parameters
+    ----------
+    A : array of shape (m, n) or LinearOperator
+        Any array-API backend. A ``LinearOperator`` is densified with
+        ``A.to_dense()`` for every class except ``lowrank`` with
+        ``method="randomized"`` (which only multiplies by ``A`` and ``Aᴴ``).
+    onto : str or class
+        ``"monarch"``, ``"monarch_adjoint"``, ``"butterfly"``, ``"lowrank"``,
+        ``"kronecker"``, ``"circulant"``, ``"toeplitz"``, ``"diagonal"``,
+        ``"block_diagonal"``, ``"permutation"``, or the operator class
+        (``Monarch``, ``LowRank``, ``Kronecker``, ``BlockDiagonal``...).
+    **params
+        The class parameters (DESIGN.md §8):
+
+        - monarch, monarch_adjoint: ``nblocks=int or (K, J)``, ``rank=1``
+          (:meth:`structmat.Monarch.project`);
+        - butterfly: ``permutation=None | "bitrev" | indices``,
+          ``certificate=True`` (:meth:`structmat.Butterfly.project`);
+        - lowrank: ``rank``, ``method="svd" | "randomized"``, ``oversample``,
+          ``power_iterations``, ``seed``, ``error_probes``
+          (:meth:`structmat.LowRank.project`);
+        - kronecker: ``shapes=((m1, n1), (m2, n2))``, ``rank=1``;
+        - block_diagonal: ``nblocks=int`` (equal blocks) or
+          ``sizes=[(m_i, n_i), ...]``;
+        - circulant, toeplitz, diagonal, permutation: none.
+
+    Returns
+    -------
+    ProjectionResult
+        ``operator``, ``error = ||A - Â||_F``, ``relative_error``,
+        ``lower_bound``, ``upper_bound``, ``exact`` and ``summary()``.
+
+    Raises
+    ------
+    ValueError
+        NaN or Inf in ``A``, a rank below 1, blocks or shapes that do not
+        tile ``A``, an unknown ``onto`` (the message lists the valid names)
+        or an unknown parameter (the message lists the accepted ones).
+
+    Notes
+    -----
+    Exact projections (``exact=True``; ``error == lower_bound ==
+    upper_bound``, the distance from ``A`` to the class):
+
+    - **circulant** (square) and **toeplitz** (any shape) are subspaces with
+      the orthogonal basis of (wrapped) diagonal indicator matrices, so the
+      projection replaces each (wrapped) diagonal by its mean:
+      :math:`c_k = \frac1n\sum_i A_{i,(i-k) \bmod n}` and
+      :math:`t_d = \operatorname{mean}_{i-j=d} A_{ij}`. Returns
+      ``Circulant(c)`` / ``Toeplitz(c, r)``.
+    - **diagonal** (any shape) keeps :math:`A_{ii}` (``Diagonal``, padded
+      with a ``Zero`` block when rectangular); **block_diagonal** keeps the
+      diagonal blocks (``BlockDiagonal``).
+    - **kronecker** (Van Loan-Pitsianis): the rearrangement
+      :math:`\mathcal R(A)[i_1 n_1 + j_1, i_2 n_2 + j_2] = A[i_1 m_2 + i_2,
+      j_1 n_2 + j_2]` is an isometry with
+      :math:`\mathcal R(B \otimes C) = \mathrm{vec}(B)\,\mathrm{vec}(C)^T`,
+      so the best sum of ``rank`` Kronecker products is the truncated SVD of
+      :math:`\mathcal R(A)`; error :math:`\sqrt{\sum_{k>r}\sigma_k^2}`.
+      Returns ``Kronecker(B, C)`` (``np.kron`` convention) or a ``Sum``.
+    - **permutation** (square):
+      :math:`\|A - P\|_F^2 = \|A\|_F^2 - 2\,\mathrm{Re}\sum_i A_{i,
+      \pi(i)} + n`, so the nearest ``P`` solves the linear assignment
+      problem maximizing :math:`\sum_i \mathrm{Re} A_{i,\pi(i)}`
+      (``scipy.optimize.linear_sum_assignment``, on the host: ``A`` is
+      copied there once, the index array back).
+    - **lowrank** ``method="svd"``: Eckart-Young.
+
+    For the subspace classes the error is computed from the residual
+    (entries off the structure, or deviations from the diagonal means), not
+    by subtracting norms, so it stays accurate when ``A`` is close to the
+    class.
+
+    References
+    ----------
+    C. F. Van Loan, N. Pitsianis, "Approximation with Kronecker products",
+    in Linear Algebra for Large Scale and Real-Time Applications (1993).
+    H. W. Kuhn, "The Hungarian method for the assignment problem" (1955).
+
+    Examples
+    --------
+    >>> import numpy as np, structmat as sm
+    >>> rng = np.random.default_rng(0)
+    >>> B, C = rng.standard_normal((2, 3)), rng.standard_normal((4, 2))
+    >>> res = sm.project(np.kron(B, C), "kronecker", shapes=((2, 3), (4, 2)))
+    >>> res.exact, bool(res.error < 1e-12)
+    (True, True)
+    >>> A = rng.standard_normal((5, 5))
+    >>> res = sm.project(A, "toeplitz")
+    >>> T = res.operator.to_dense()
+    >>> bool(np.isclose(T[3, 1], np.mean([A[2, 0], A[3, 1], A[4, 2]])))
+    True
+    >>> bool(np.isclose(res.error, np.linalg.norm(A - T)))
+    True
+    """
+    name = _resolve(onto)
+    method = _METHODS[name]
+    unknown = sorted(set(params) - set(method.params))
+    if unknown:
+        accepted = ", ".join(method.params) if method.params else "none"
+        msg = (
+            f"project onto {name}: unknown parameter(s) {', '.join(unknown)}; accepted: {accepted}"
+        )
+        raise ValueError(msg)
+    if method.dense:
+        A = dense_input(A, f"project onto {name}")
+    return method.fn(A, **params)
+
+
+# ---------------------------------------------------------------------- structure search
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One fitted class in a :class:`Comparison`."""
+
+    onto: str
+    params: dict[str, Any]
+    parameter_count: int
+    relative_error: float
+    exact: bool
+    result: ProjectionResult = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Fitted classes sorted by relative error (ties at rounding level: fewer parameters first).
+
+    Attributes
+    ----------
+    rows : list of ComparisonRow
+        ``onto``, ``params``, ``parameter_count``, ``relative_error``,
+        ``exact`` and the full ``result`` of each fit.
+    budget : float
+        The parameter budget as a fraction of ``m * n``.
+    shape : (int, int)
+        Shape of the compared matrix.
+    """
+
+    rows: list[ComparisonRow]
+    budget: float
+    shape: tuple[int, int]
+
+    @property
+    def best(self) -> ComparisonRow:
+        """The first row: the lowest relative error."""
+        return self.rows[0]
+
+    def __iter__(self) -> Iterator[ComparisonRow]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i: int) -> ComparisonRow:
+        return self.rows[i]
+
+    def __str__(self) -> str:
+        m, n = self.shape
+        head = f"structure search, {m}x{n}, budget {self.budget:.3g} ({int(self.budget * m * n)} parameters)"
+        cells = [("class", "parameters", "count", "compression", "rel. error", "exact")]
+        for r in self.rows:
+            params = ", ".join(f"{k}={v!r}" for k, v in r.params.items() if k != "method")
+            cells.append(
+                (
+                    r.onto,
+                    params,
+                    str(r.parameter_count),
+                    f"{r.parameter_count / (m * n):.2%}",
+                    f"{r.relative_error:.4g}",
+                    "yes" if r.exact else "no",
+                )
+            )
+        widths = [max(len(c[i]) for c in cells) for i in range(6)]
+        lines = [head]
+        for k, c in enumerate(cells):
+            lines.append("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)).rstrip())
+            if k == 0:
+                lines.append("  ".join("-" * w for w in widths))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        best = (
+            f"{self.best.onto}, relative_error={self.best.relative_error:.3g}" if self.rows else "-"
+        )
+        return f"Comparison({len(self.rows)} fits, best: {best})"
+
+
+_COMPARE_CLASSES = (
+    "lowrank",
+    "monarch",
+    "butterfly",
+    "kronecker",
+    "block_diagonal",
+    "toeplitz",
+    "circulant",
+    "diagonal",
+)
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _candidates(name: str, m: int, n: int, cap: float) -> list[dict[str, Any]]:
+    """Parameter sets of class ``name`` with at most ``cap`` stored numbers."""
+    out: list[dict[str, Any]] = []
+    if name == "lowrank":
+        r = min(int(cap // (m + n + 1)), m, n)
+        if r >= 1:
+            out.append({"rank": r})
+    elif name == "monarch":
+        # K | n and J | m (no padding); for fixed blocks a larger rank is never worse
+        # (the classes are nested), so each (K, J) takes its largest rank in budget.
+        pairs = [(k, k) for k in _divisors(math.gcd(m, n)) if 1 < k < min(m, n)]
+        if m != n:
+            from structmat.monarch import default_nblocks
+
+            pairs.append((default_nblocks(n), default_nblocks(m)))
+        for K, J in dict.fromkeys(pairs):
+            p, s = -(-n // K), -(-m // J)
+            r = min(int(cap // (K * J * (s + p))), s, p)
+            if r >= 1:
+                out.append({"nblocks": (K, J), "rank": r})
+    elif name == "butterfly":
+        if m == n and n >= 2 and n & (n - 1) == 0 and 2 * n * (n.bit_length() - 1) <= cap:
+            out.append({"certificate": False})
+    elif name == "kronecker":
+        shapes = [
+            ((m1, n1), (m // m1, n // n1))
+            for m1 in _divisors(m)
+            for n1 in _divisors(n)
+            if 1 < m1 * n1 < m * n
+        ]
+        # balanced factors first; at most 16 shapes (one SVD of m*n entries each)
+        shapes.sort(key=lambda sh: abs(math.log(sh[0][0] * sh[0][1] / (sh[1][0] * sh[1][1]))))
+        for sh in shapes[:16]:
+            per = sh[0][0] * sh[0][1] + sh[1][0] * sh[1][1]
+            r = min(int(cap // per), sh[0][0] * sh[0][1], sh[1][0] * sh[1][1])
+            if r >= 1:
+                out.append({"shapes": sh, "rank": r})
+    elif name == "block_diagonal":
+        for k in _divisors(math.gcd(m, n)):
+            if k > 1 and m * n // k <= cap:
+                out.append({"nblocks": k})
+    elif name == "toeplitz":
+        if m + n - 1 <= cap:
+            out.append({})
+    elif name in ("circulant", "diagonal"):
+        if (m == n or name == "diagonal") and min(m, n) <= cap:
+            out.append({})
+    return out
+
+
+# Tie-break of fits equal in error and size (a diagonal is also 1x1 blocks).
+_SIMPLER_FIRST = (
+    "diagonal",
+    "circulant",
+    "toeplitz",
+    "block_diagonal",
+    "lowrank",
+    "kronecker",
+    "butterfly",
+    "monarch",
+)
+
+_MODULES = {"monarch": "structmat.monarch", "butterfly": "structmat.butterfly"}
+
+
+def compare(A: Any, /, budget: float = 0.25, *, classes: Any = None) -> Comparison:
+    r"""Which structure fits ``A`` best with at most ``budget * m * n`` parameters?
+
+    Parameters
+    ----------
+    A : array of shape (m, n) or LinearOperator
+        Densified once (``A.to_dense()``) if an operator.
+    budget : float
+        ``0 < budget <= 1``: the parameter budget as a fraction of the dense
+        count ``m * n``.
+    classes : sequence of str, optional
+        Classes to fit (default: all of ``lowrank``, ``monarch``,
+        ``butterfly``, ``kronecker``, ``block_diagonal``, ``toeplitz``,
+        ``circulant``, ``diagonal``). Classes whose module cannot be imported
+        are skipped.
+
+    Returns
+    -------
+    Comparison
+        Rows sorted by relative error; ``str()`` is a table and ``.best`` the
+        winner.
+
+    Notes
+    -----
+    Candidates within the budget:
+
+    - low rank: the largest rank ``r`` with ``r (m + n + 1)`` parameters;
+    - Monarch: ``nblocks=(k, k)`` for every common divisor ``1 < k <
+      min(m, n)`` of ``m`` and ``n`` (plus the default blocks when
+      rectangular), each with its largest rank in budget (for fixed blocks
+      the rank classes are nested, so a larger rank is never worse);
+    - butterfly: square ``n = 2^L`` with ``2 n L`` parameters (hierarchical
+      projection, ``exact=False``);
+    - Kronecker: every factorization ``m = m1 m2``, ``n = n1 n2``
+      (at most 16, the most balanced first), each with its largest number of
+      terms in budget;
+    - block-diagonal: every common divisor ``k > 1`` with ``m n / k``
+      parameters in budget;
+    - Toeplitz, circulant (square), diagonal: when within budget.
+
+    Every fit is the class's projection (exact except butterfly), so each
+    row's error is the distance of ``A`` to that class at those parameters.
+    Relative errors below the rounding level
+    :math:`16\sqrt{mn}\,\epsilon` count as equal; ties go to fewer
+    parameters, then to the simpler class (diagonal, circulant, Toeplitz,
+    block-diagonal, low rank, Kronecker, butterfly, Monarch).
+
+    Examples
+    --------
+    >>> import numpy as np, structmat as sm
+    >>> rng = np.random.default_rng(0)
+    >>> A = np.kron(rng.standard_normal((4, 4)), rng.standard_normal((8, 8)))
+    >>> table = sm.compare(A, budget=0.25)
+    >>> table.best.onto
+    'kronecker'
+    >>> print(str(table).splitlines()[0])
+    structure search, 32x32, budget 0.25 (256 parameters)
+    """
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Real):
+        msg = f"compare: budget must be a number in (0, 1], got {budget!r}"
+        raise ValueError(msg)
+    if not 0 < budget <= 1:
+        msg = f"compare: budget must be in (0, 1], got {budget!r}"
+        raise ValueError(msg)
+    if classes is None:
+        names: Sequence[str] = _COMPARE_CLASSES
+    else:
+        if isinstance(classes, str) or not isinstance(classes, Sequence):
+            msg = f"compare: classes must be a list of names, got {classes!r}"
+            raise ValueError(msg)
+        names = [_resolve(c) for c in classes]
+        bad = [c for c in names if c not in _COMPARE_CLASSES]
+        if bad:
+            msg = f"compare: cannot search over {bad}; valid: {', '.join(_COMPARE_CLASSES)}"
+            raise ValueError(msg)
+    A = dense_input(A, "compare")
+    m, n = (int(d) for d in A.shape)
+    cap = budget * m * n
+    rows = []
+    for name in names:
+        if name in _MODULES:
+            try:
+                importlib.import_module(_MODULES[name])
+            except ImportError:
+                continue
+        for params in _candidates(name, m, n, cap):
+            res = _METHODS[name].fn(A, **params)
+            shown = {k: v for k, v in params.items() if k != "certificate"}
+            rows.append(
+                ComparisonRow(
+                    onto=name,
+                    params=shown,
+                    parameter_count=res.parameter_count,
+                    relative_error=res.relative_error,
+                    exact=res.exact,
+                    result=res,
+                )
+            )
+    floor = 16 * math.sqrt(m * n) * aa.eps(aa.namespace_of(A), A.dtype)
+    simpler = {name: i for i, name in enumerate(_SIMPLER_FIRST)}
+    rows.sort(key=lambda r: (max(r.relative_error, floor), r.parameter_count, simpler[r.onto]))
+    return Comparison(rows=rows, budget=float(budget), shape=(m, n))
