@@ -1,0 +1,592 @@
+"""The ``structmat`` command: verify constructions, project and compare matrices, run benchmarks.
+
+Run ``structmat --help`` (or ``python -m structmat --help``) for the commands;
+each has its own ``--help`` with examples. Exit codes: 0 success, 1 a check
+or benchmark failed, 2 bad input (missing or corrupt file, unknown class,
+bad parameters) - reported as one line on stderr, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+BENCHMARKS = ("bench_core", "bench_monarch", "bench_fourier", "bench_butterfly", "bench_projection")
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit code 2."""
+
+
+# ---------------------------------------------------------------------- small output helpers
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table with aligned columns (numbers right-aligned)."""
+    text = [[str(c) for c in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in text:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def is_num(cell: str) -> bool:
+        return bool(re.fullmatch(r"[-+]?[\d.,]+(e[-+]?\d+)?%?x?", cell))
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if is_num(c) else c.ljust(w) for c, w in zip(cells, widths, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line(list(headers)), "  ".join("-" * w for w in widths)]
+    out.extend(line(row) for row in text)
+    return "\n".join(out)
+
+
+class Progress:
+    """A tiny progress bar on a stream (one line per step when the stream is not a terminal)."""
+
+    def __init__(
+        self, total: int, label: str, stream: TextIO | None = None, *, enabled: bool = True
+    ):
+        self.total, self.label, self.enabled = total, label, enabled
+        self.stream = sys.stderr if stream is None else stream
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.t0 = time.perf_counter()
+
+    def step(self, done: int, what: str = "") -> None:
+        if not self.enabled:
+            return
+        width = 24
+        filled = int(width * done / max(self.total, 1))
+        bar = "#" * filled + "." * (width - filled)
+        elapsed = time.perf_counter() - self.t0
+        msg = f"{self.label} [{bar}] {done}/{self.total} {elapsed:6.1f}s {what}"
+        if self.tty:
+            self.stream.write("\r" + msg[:120].ljust(120))
+            if done >= self.total:
+                self.stream.write("\n")
+        else:  # a log file: about ten lines, not one per step
+            every = max(-(-self.total // 10), 1)
+            if done % every and done < self.total:
+                return
+            self.stream.write(msg + "\n")
+        self.stream.flush()
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("structmat")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _namespace(name: str) -> Any:
+    """The array namespace of a backend name, or a UsageError when it is not installed."""
+    if name == "numpy":
+        return None
+    module = {"torch": "torch", "array_api_strict": "array_api_strict", "cupy": "cupy"}[name]
+    if importlib.util.find_spec(module) is None:
+        msg = f"backend {name!r} is not installed (pip install {module.replace('_', '-')})"
+        raise UsageError(msg)
+    if name == "array_api_strict":
+        return importlib.import_module("array_api_strict")
+    import array_api_compat
+
+    mod = importlib.import_module(module)
+    return array_api_compat.array_namespace(mod.empty(0))
+
+
+# ---------------------------------------------------------------------- verify
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from structmat import _verify
+
+    xp = _namespace(args.backend)
+    want_symbolic = args.symbolic
+    if want_symbolic is None:  # default: run the proofs when SymPy is installed
+        want_symbolic = importlib.util.find_spec("sympy") is not None
+        skipped_symbolic = not want_symbolic
+    else:
+        skipped_symbolic = False
+        if want_symbolic and importlib.util.find_spec("sympy") is None:
+            msg = "--symbolic needs SymPy: pip install 'structmat[verify]'"
+            raise UsageError(msg)
+
+    cases = _verify.cases(args.n)
+    if not cases:
+        msg = f"no construction applies to the sizes {args.n}"
+        raise UsageError(msg)
+    print(f"structmat {_version()}: constructions vs independent references ({args.backend})")
+    progress = Progress(len(cases), "verify", enabled=not args.quiet)
+    results = []
+    for i, case in enumerate(cases):
+        results.append(_verify.run_case(case, xp))
+        progress.step(i + 1, case.function)
+    rows = []
+    for r in results:
+        rows.append(
+            [
+                f"{r.case.label} ({r.case.function})",
+                r.structure or "-",
+                r.case.n,
+                "-" if r.error != r.error else f"{r.error:.1e}",
+                "yes" if r.ok else "NO",
+            ]
+        )
+    headers = ["construction", "built from", "n", "max rel. error", "ok"]
+    print(format_table(headers, rows))
+    failures = [r for r in results if not r.ok]
+    for r in failures:
+        print(f"FAILED {r.case.function}(n={r.case.n}): {r.failure}")
+    print(
+        f"{len(results) - len(failures)} of {len(results)} constructions within "
+        f"{_verify.TOLERANCE:.0e} relative error (float64; multiply and to_dense both checked)"
+    )
+
+    proof_failed = 0
+    if want_symbolic:
+        progress_t0 = time.perf_counter()
+        try:
+            proofs = _verify.run_proofs(args.symbolic_n)
+        except ModuleNotFoundError as exc:
+            proofs = []
+            print(f"symbolic checks unavailable: {exc}")
+        if proofs:
+            print()
+            print("exact checks with SymPy (no floating point):")
+            prow = [[p.name, p.n, "yes" if p.exact else "NO", p.detail[:60]] for p in proofs]
+            print(format_table(["identity", "n", "exact", "detail"], prow))
+            proof_failed = sum(not p.exact for p in proofs)
+            print(
+                f"{len(proofs) - proof_failed} of {len(proofs)} exact checks hold "
+                f"({time.perf_counter() - progress_t0:.1f} s)"
+            )
+    elif skipped_symbolic:
+        print(
+            "exact SymPy checks skipped: SymPy is not installed (pip install 'structmat[verify]')"
+        )
+    return EXIT_FAILED if failures or proof_failed else EXIT_OK
+
+
+# ---------------------------------------------------------------------- project / compare
+def _parse_value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _parse_nblocks(text: str) -> int | tuple[int, int]:
+    parts = [p for p in re.split(r"[,x ]+", text.strip()) if p]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) == 1:
+        return values[0]
+    if len(values) == 2:
+        return (values[0], values[1])
+    msg = f"--nblocks takes an integer K or a pair K,J, got {text!r}"
+    raise UsageError(msg)
+
+
+def _project_params(args: argparse.Namespace) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if args.nblocks is not None:
+        params["nblocks"] = _parse_nblocks(args.nblocks)
+    if args.rank is not None:
+        params["rank"] = args.rank
+    if args.method is not None:
+        params["method"] = args.method
+    if args.permutation is not None:
+        params["permutation"] = args.permutation
+    for item in args.param or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            msg = f"--param takes KEY=VALUE, got {item!r}"
+            raise UsageError(msg)
+        params[key] = _parse_value(value)
+    return params
+
+
+def _read(path: str, key: str | None) -> dict[str, np.ndarray]:
+    from structmat import io
+
+    matrices = io.read_matrices(path, key)
+    return {name: io._finite_float(a) for name, a in matrices.items()}
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "matrix"
+
+
+def _cmd_project(args: argparse.Namespace) -> int:
+    import structmat
+    from structmat import io
+
+    params = _project_params(args)
+    matrices = _read(args.file, args.key)
+    many = len(matrices) > 1
+    out = Path(args.output)
+    if many:
+        if out.suffix == ".npz":
+            msg = f"{args.file!r} holds {len(matrices)} matrices: give a directory for -o (not {args.output!r}), or pick one with --key"
+            raise UsageError(msg)
+        out.mkdir(parents=True, exist_ok=True)
+    elif out.parent and not out.parent.exists():
+        msg = f"cannot write {args.output!r}: folder {str(out.parent)!r} does not exist"
+        raise UsageError(msg)
+
+    big = max(max(a.shape) for a in matrices.values()) >= 8192
+    progress = Progress(len(matrices), "project", enabled=(many or big) and not args.quiet)
+    rows = []
+    written = []
+    for i, (name, A) in enumerate(matrices.items()):
+        if big and not many and not args.quiet:
+            print(
+                f"projecting {name} {A.shape[0]}x{A.shape[1]} onto {args.onto} ...", file=sys.stderr
+            )
+        result = structmat.project(A, args.onto, **params)
+        target = out / f"{_safe_name(name)}.npz" if many else out
+        io.save(target, result)
+        written.append(str(target))
+        cert = (
+            "exact"
+            if result.exact
+            else f"[{result.lower_bound / result.norm if result.norm else 0:.3g}, "
+            f"{result.upper_bound / result.norm if result.norm else 0:.3g}]"
+        )
+        rows.append(
+            [
+                name,
+                f"{A.shape[0]}x{A.shape[1]}",
+                f"{result.relative_error:.4g}",
+                cert,
+                result.parameter_count,
+                f"{result.compression:.2%}",
+            ]
+        )
+        progress.step(i + 1, name)
+    params_text = ", ".join(f"{k}={v!r}" for k, v in params.items())
+    print(f"projection onto {args.onto}({params_text})")
+    headers = ["matrix", "shape", "rel. error", "certificate", "parameters", "compression"]
+    print(format_table(headers, rows))
+    if many:
+        print(
+            f"wrote {len(written)} operators to {str(out)!r} (structmat.load(path) rebuilds each)"
+        )
+    else:
+        print(f"wrote {written[0]!r} (structmat.load({written[0]!r}) rebuilds the operator)")
+    return EXIT_OK
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    import structmat
+
+    if not 0 < args.budget <= 1:
+        msg = f"--budget is a fraction of the dense parameter count in (0, 1], got {args.budget}"
+        raise UsageError(msg)
+    matrices = _read(args.file, args.key)
+    progress = Progress(len(matrices), "compare", enabled=len(matrices) > 1 and not args.quiet)
+    for i, (name, A) in enumerate(matrices.items()):
+        comparison = structmat.compare(A, budget=args.budget)
+        if i:
+            print()
+        if len(matrices) > 1:
+            print(f"== {name}")
+        print(comparison)
+        if len(comparison):
+            best = comparison.best
+            params = ", ".join(f"{k}={v!r}" for k, v in best.params.items() if k != "method")
+            print(
+                f"best: {best.onto}({params}), relative error {best.relative_error:.4g} "
+                f"with {best.parameter_count} parameters"
+            )
+        progress.step(i + 1, name)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- bench
+def find_benchmarks() -> Path | None:
+    """The ``benchmarks/`` folder of the source checkout (or ``$STRUCTMAT_BENCHMARKS``)."""
+    env = os.environ.get("STRUCTMAT_BENCHMARKS")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parent.parent / "benchmarks")
+    candidates.append(Path.cwd() / "benchmarks")
+    for c in candidates:
+        if c.is_dir() and any(c.glob("bench_*.py")):
+            return c
+    return None
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    folder = Path(args.dir) if args.dir else find_benchmarks()
+    if folder is None or not folder.is_dir():
+        msg = (
+            "no benchmarks/ folder found: the benchmarks ship with the source checkout, not the "
+            "installed package; run from a clone, or pass --dir PATH (or set STRUCTMAT_BENCHMARKS)"
+        )
+        raise UsageError(msg)
+    scripts = [folder / f"{name}.py" for name in BENCHMARKS if (folder / f"{name}.py").is_file()]
+    scripts += sorted(p for p in folder.glob("bench_*.py") if p not in scripts)
+    if args.only:
+        wanted = {o.removesuffix(".py") for o in args.only}
+        unknown = wanted - {p.stem for p in scripts}
+        if unknown:
+            msg = f"no benchmark named {', '.join(sorted(unknown))} in {str(folder)!r}; there are {', '.join(p.stem for p in scripts)}"
+            raise UsageError(msg)
+        scripts = [p for p in scripts if p.stem in wanted]
+    if not scripts:
+        msg = f"no bench_*.py scripts in {str(folder)!r}"
+        raise UsageError(msg)
+    failed = []
+    for script in scripts:
+        cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
+        print(f"== {script.name}{' --quick' if args.quick else ''}", flush=True)
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, check=False, cwd=folder.parent)
+        status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+        print(f"== {script.name}: {status} in {time.perf_counter() - t0:.1f} s\n", flush=True)
+        if proc.returncode:
+            failed.append(script.name)
+    if failed:
+        print(f"{len(failed)} benchmark(s) failed: {', '.join(failed)}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- the parser
+_RAW = argparse.RawDescriptionHelpFormatter
+
+VERIFY_EPILOG = """\
+examples:
+  structmat verify                    every construction at default sizes, plus SymPy proofs
+  structmat verify --n 64 1024        at n = 64 and 1024 (where each construction applies)
+  structmat verify --no-symbolic      numerical checks only
+  structmat verify --backend torch    run the operators on PyTorch
+
+Exit code 1 if any construction differs from its reference by more than 1e-11
+(relative Frobenius norm) or an exact check fails.
+"""
+
+PROJECT_EPILOG = """\
+examples:
+  structmat project W.npy --onto monarch --nblocks 16 -o W_monarch.npz
+  structmat project W.npy --onto lowrank --rank 32 -o W_lr.npz
+  structmat project W.npy --onto butterfly --permutation bitrev -o W_bf.npz
+  structmat project weights.npz --key fc1 --onto monarch -o fc1.npz
+  structmat project model.safetensors --onto monarch --nblocks 4,4 -o out_dir/
+  structmat project W.npy --onto kronecker --param "shapes=((16, 16), (32, 32))" -o W_kron.npz
+
+Then in Python: op = structmat.load("W_monarch.npz").
+Classes: monarch, monarch_adjoint, butterfly, lowrank, kronecker, circulant, toeplitz,
+diagonal, block_diagonal, permutation.  A file with several 2-d arrays (and no --key)
+projects each of them; -o is then a directory, one .npz per matrix.
+"""
+
+COMPARE_EPILOG = """\
+examples:
+  structmat compare W.npy                        which structure fits W best at 25% of its parameters
+  structmat compare W.npy --budget 0.1
+  structmat compare model.safetensors --key encoder.layer.0.output.dense.weight
+"""
+
+BENCH_EPILOG = """\
+examples:
+  structmat bench --quick                 every benchmark, small sizes (a minute or two)
+  structmat bench                         the full tables (several minutes)
+  structmat bench --only bench_monarch    one script
+
+The scripts live in benchmarks/ of the source checkout (not in the installed package).
+"""
+
+MAIN_EPILOG = """\
+examples:
+  structmat verify
+  structmat project W.npy --onto monarch -o W_monarch.npz
+  structmat compare W.npy --budget 0.25
+  structmat bench --quick
+
+Run 'structmat COMMAND --help' for each command.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="structmat",
+        description="Structured matrices (Monarch, butterfly, Fourier, low rank) as linear operators.",
+        epilog=MAIN_EPILOG,
+        formatter_class=_RAW,
+    )
+    parser.add_argument("--version", action="version", version=f"structmat {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument("-q", "--quiet", action="store_true", help="no progress output on stderr")
+
+    p = sub.add_parser(
+        "verify",
+        parents=[quiet],
+        help="check every construction against independent references",
+        description="Build every construction of structmat.constructions (DFT, IDFT, Hadamard, "
+        "DCT, circulant, Toeplitz, convolution as Monarch and as butterfly; butterfly -> Monarch) "
+        "and compare each, through its multiply and its to_dense(), with numpy.fft, scipy.fft, "
+        "scipy.linalg and numpy.convolve. Then check the constructions exactly with SymPy.",
+        epilog=VERIFY_EPILOG,
+        formatter_class=_RAW,
+    )
+    p.add_argument(
+        "--n", type=int, nargs="+", metavar="N", help="sizes to check (default: per construction)"
+    )
+    sym = p.add_mutually_exclusive_group()
+    sym.add_argument(
+        "--symbolic",
+        dest="symbolic",
+        action="store_true",
+        default=None,
+        help="run the SymPy proofs (default: when SymPy is installed)",
+    )
+    sym.add_argument(
+        "--no-symbolic", dest="symbolic", action="store_false", help="skip the SymPy proofs"
+    )
+    p.add_argument(
+        "--symbolic-n",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="sizes of the exact SymPy checks (default 2 4 8 16)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=["numpy", "torch", "array_api_strict", "cupy"],
+        default="numpy",
+        help="array backend the operators run on (default numpy)",
+    )
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser(
+        "project",
+        parents=[quiet],
+        help="project a matrix from a file onto a structured class and save the result",
+        description="Read a matrix (.npy, .npz or .safetensors, never with pickle), project it "
+        "onto a structured class (structmat.project), print the relative error, parameter count "
+        "and compression, and save the operator (structmat.load rebuilds it).",
+        epilog=PROJECT_EPILOG,
+        formatter_class=_RAW,
+    )
+    p.add_argument("file", help="a .npy, .npz or .safetensors file")
+    p.add_argument(
+        "--onto", required=True, metavar="CLASS", help="the class: monarch, lowrank, butterfly, ..."
+    )
+    p.add_argument(
+        "--key",
+        help="the array to read from a .npz or .safetensors file (default: every 2-d array)",
+    )
+    p.add_argument("--nblocks", help="Monarch/block-diagonal blocks: K, or K,J")
+    p.add_argument("--rank", type=int, help="rank (Monarch, low rank, Kronecker)")
+    p.add_argument("--method", help="low rank: svd or randomized")
+    p.add_argument("--permutation", help="butterfly: bitrev")
+    p.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="any other parameter of structmat.project (a Python literal); repeatable",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="the .npz file to write (a directory when the file holds several matrices)",
+    )
+    p.set_defaults(func=_cmd_project)
+
+    p = sub.add_parser(
+        "compare",
+        parents=[quiet],
+        help="which structured class fits a matrix best at a parameter budget",
+        description="Fit every applicable class (low rank, Monarch over a grid of blocks and "
+        "ranks, butterfly, Kronecker, block-diagonal) within a parameter budget and print the "
+        "table sorted by relative error (structmat.compare).",
+        epilog=COMPARE_EPILOG,
+        formatter_class=_RAW,
+    )
+    p.add_argument("file", help="a .npy, .npz or .safetensors file")
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=0.25,
+        help="fraction of the dense parameter count (default 0.25)",
+    )
+    p.add_argument(
+        "--key",
+        help="the array to read from a .npz or .safetensors file (default: every 2-d array)",
+    )
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser(
+        "bench",
+        help="run the benchmark scripts and print their tables",
+        description="Run the scripts of benchmarks/ (bench_core, bench_monarch, bench_fourier, "
+        "bench_butterfly, bench_projection - those present), each printing a table of ratios "
+        "measured in one run next to its target.",
+        epilog=BENCH_EPILOG,
+        formatter_class=_RAW,
+    )
+    p.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    p.add_argument(
+        "--only", nargs="+", metavar="NAME", help="run only these scripts (e.g. bench_monarch)"
+    )
+    p.add_argument(
+        "--dir", help="the benchmarks folder (default: benchmarks/ of the source checkout)"
+    )
+    p.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, KeyError) and exc.args:
+        text = str(exc.args[0])
+    return " ".join(text.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``structmat`` command with ``argv`` (``sys.argv[1:]`` by default); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or an argparse usage error (code 2)
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except (UsageError, OSError, ValueError, TypeError, KeyError, ImportError) as exc:
+        sys.stdout.flush()
+        print(f"structmat {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"structmat {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,487 @@
+"""The ``structmat`` command: run in-process through ``main([...])``, and once as a subprocess."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import structmat
+from structmat import _verify, cli, io
+from structmat.testing import assert_close
+
+HAS = {
+    m: importlib.util.find_spec(f"structmat.{m}") is not None
+    for m in ("projection", "constructions", "monarch", "lowrank", "symbolic")
+}
+needs_projection = pytest.mark.skipif(
+    not HAS["projection"], reason="structmat.projection not built yet"
+)
+needs_constructions = pytest.mark.skipif(
+    not HAS["constructions"], reason="structmat.constructions not built yet"
+)
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *fragments):
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("structmat ")
+    assert "error:" in lines[0]
+    assert "Traceback" not in err
+    for f in fragments:
+        assert f in lines[0], (f, lines[0])
+
+
+@pytest.fixture
+def matrix_file(tmp_path):
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((64, 64))
+    path = tmp_path / "A.npy"
+    np.save(path, A)
+    return path, A
+
+
+# ---------------------------------------------------------------------- help and version
+@pytest.mark.parametrize("command", ["verify", "project", "compare", "bench"])
+def test_help_has_examples(capsys, command):
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    assert f"usage: structmat {command}" in out
+    assert "examples:" in out
+    assert f"structmat {command}" in out.split("examples:")[1]
+
+
+def test_main_help_version_and_no_command(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("verify", "project", "compare", "bench"):
+        assert command in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0
+    assert out.startswith("structmat ")
+    code, out, _ = run(capsys)
+    assert code == 2
+    assert "usage: structmat" in out
+
+
+def test_argparse_errors_exit_2(capsys):
+    code, _, err = run(capsys, "project", "x.npy")  # no --onto, no -o
+    assert code == 2
+    assert "required" in err
+    assert "Traceback" not in err
+    code, _, err = run(capsys, "verify", "--backend", "jax")
+    assert code == 2
+    assert "invalid choice" in err
+
+
+# ---------------------------------------------------------------------- verify
+@needs_constructions
+def test_verify_small_sizes(capsys):
+    code, out, _ = run(capsys, "verify", "--n", "16", "-q", "--no-symbolic")
+    assert "construction" in out
+    assert "max rel. error" in out
+    for name in (
+        "dft_as_monarch",
+        "dft_as_butterfly",
+        "hadamard_as_monarch",
+        "circulant_as_monarch",
+        "butterfly_to_monarch",
+    ):
+        assert name in out
+    assert "FAILED" not in out, out
+    assert code == 0
+
+
+def _fake_case(reference):
+    import structmat as sm
+
+    return _verify.Case(
+        "fake", "fake_as_diagonal", 3, lambda: sm.Diagonal(np.arange(1.0, 4.0)), reference
+    )
+
+
+def test_verify_reports_failure_with_exit_1(capsys, monkeypatch):
+    good = _fake_case(lambda: np.diag([1.0, 2.0, 3.0]))
+    bad = _fake_case(lambda: np.diag([1.0, 2.0, 3.0 + 1e-6]))
+    monkeypatch.setattr(_verify, "cases", lambda sizes=None: [good, bad])
+    code, out, _ = run(capsys, "verify", "-q", "--no-symbolic")
+    assert code == 1
+    assert "FAILED fake_as_diagonal(n=3): relative error" in out
+    assert "1 of 2 constructions within" in out
+    monkeypatch.setattr(_verify, "cases", lambda sizes=None: [good])
+    code, out, _ = run(capsys, "verify", "-q", "--no-symbolic")
+    assert code == 0
+    assert "1 of 1 constructions within" in out
+
+
+def test_verify_flags_unstructured_and_broken_constructions(capsys, monkeypatch):
+    import structmat as sm
+
+    dense = _verify.Case("dense", "dense_cheat", 2, lambda: sm.Dense(np.eye(2)), lambda: np.eye(2))
+
+    def boom():
+        msg = "no such construction"
+        raise RuntimeError(msg)
+
+    broken = _verify.Case("broken", "broken_one", 2, boom, lambda: np.eye(2))
+    monkeypatch.setattr(_verify, "cases", lambda sizes=None: [dense, broken])
+    code, out, _ = run(capsys, "verify", "-q", "--no-symbolic")
+    assert code == 1
+    assert "FAILED dense_cheat(n=2): built from Dense, not only structured classes" in out
+    assert "FAILED broken_one(n=2): RuntimeError: no such construction" in out
+
+
+def test_verify_unknown_sizes_and_missing_backend(capsys, monkeypatch):
+    monkeypatch.setattr(_verify, "cases", lambda sizes=None: [])
+    code, _, err = run(capsys, "verify", "--n", "1")
+    assert_one_line_error(code, err, "no construction applies to the sizes [1]")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "cupy" else real(name, *a)
+    )
+    code, _, err = run(capsys, "verify", "--backend", "cupy")
+    assert_one_line_error(code, err, "backend 'cupy' is not installed")
+
+
+def test_verify_backend_torch(capsys, monkeypatch):
+    pytest.importorskip("torch")
+    import structmat as sm
+
+    case = _verify.Case(
+        "fake",
+        "fake_perm",
+        3,
+        lambda: sm.Diagonal(np.arange(1.0, 4.0)) @ sm.Diagonal(np.ones(3)),
+        lambda: np.diag([1.0, 2.0, 3.0]),
+    )
+    monkeypatch.setattr(_verify, "cases", lambda sizes=None: [case])
+    code, out, _ = run(capsys, "verify", "-q", "--no-symbolic", "--backend", "torch")
+    assert code == 0, out
+    assert "(torch)" in out
+
+
+def test_dense_butterfly_reference_is_the_dft_with_bitrev():
+    """The independent butterfly oracle of `structmat verify`, checked against numpy.fft."""
+    n, L = 16, 4
+    tw = np.zeros((L, n // 2, 2, 2), dtype=complex)
+    for lev in range(L):
+        s = 2**lev
+        for g in range(n // (2 * s)):
+            for o in range(s):
+                w = np.exp(-2j * np.pi * o / (2 * s))
+                tw[lev, g * s + o] = [[1, w], [1, -w]]
+    bitrev = [int(format(i, "04b")[::-1], 2) for i in range(n)]
+    assert_close(_verify.dense_butterfly(tw) @ np.eye(n)[bitrev], np.fft.fft(np.eye(n), axis=0))
+
+
+# ---------------------------------------------------------------------- project
+@needs_projection
+def test_project_saves_a_loadable_operator(capsys, tmp_path, matrix_file):
+    path, A = matrix_file
+    out_path = tmp_path / "lr.npz"
+    code, out, err = run(
+        capsys, "project", str(path), "--onto", "lowrank", "--rank", "8", "-o", str(out_path)
+    )
+    assert code == 0, err
+    assert "rel. error" in out
+    assert "parameters" in out
+    assert "compression" in out
+    op = structmat.load(out_path)
+    U, s, Vh = np.linalg.svd(A)  # oracle: truncated SVD
+    best = (U[:, :8] * s[:8]) @ Vh[:8]
+    assert_close(op.to_dense(), best, rtol=1e-10)
+    rel = np.linalg.norm(A - best) / np.linalg.norm(A)
+    assert f"{rel:.4g}" in out
+    result = io.load_result(out_path)
+    assert result.onto == "lowrank"
+    assert abs(result.relative_error - rel) < 1e-12
+
+
+@needs_projection
+@pytest.mark.skipif(not HAS["monarch"], reason="structmat.monarch not built yet")
+def test_project_monarch_nblocks_pair(capsys, tmp_path, matrix_file):
+    path, A = matrix_file
+    out_path = tmp_path / "m.npz"
+    code, _out, err = run(
+        capsys, "project", str(path), "--onto", "monarch", "--nblocks", "8,8", "-o", str(out_path)
+    )
+    assert code == 0, err
+    op = structmat.load(out_path)
+    assert type(op).__name__ == "Monarch"
+    # oracle: per-slice rank-1 SVD error of DESIGN.md §4 (K = J = 8, s = p = 8)
+    T = A.reshape(8, 8, 8, 8)  # [sigma, j, a, t]
+    err2 = sum(
+        np.sum(np.linalg.svd(T[:, j, a, :], compute_uv=False)[1:] ** 2)
+        for j in range(8)
+        for a in range(8)
+    )
+    assert abs(np.linalg.norm(A - op.to_dense()) - np.sqrt(err2)) < 1e-9 * np.linalg.norm(A)
+
+
+@needs_projection
+def test_project_many_matrices_to_a_directory(capsys, tmp_path):
+    rng = np.random.default_rng(2)
+    mats = {"layer.0/w": rng.standard_normal((8, 8)), "layer.1/w": rng.standard_normal((8, 6))}
+    src = tmp_path / "w.npz"
+    np.savez(src, **mats, bias=np.ones(8))
+    out_dir = tmp_path / "out"
+    code, _out, err = run(
+        capsys, "project", str(src), "--onto", "lowrank", "--rank", "2", "-o", str(out_dir)
+    )
+    assert code == 0, err
+    assert "project [" in err  # the progress bar, on stderr
+    files = sorted(p.name for p in out_dir.iterdir())
+    assert files == ["layer.0_w.npz", "layer.1_w.npz"]
+    assert structmat.load(out_dir / "layer.1_w.npz").shape == (8, 6)
+    code, _, err = run(
+        capsys,
+        "project",
+        str(src),
+        "--onto",
+        "lowrank",
+        "--rank",
+        "2",
+        "-o",
+        str(tmp_path / "one.npz"),
+    )
+    assert_one_line_error(code, err, "holds 2 matrices: give a directory for -o")
+
+
+def test_project_missing_and_corrupt_files(capsys, tmp_path):
+    code, _, err = run(
+        capsys,
+        "project",
+        str(tmp_path / "nope.npy"),
+        "--onto",
+        "lowrank",
+        "-o",
+        str(tmp_path / "o.npz"),
+    )
+    assert_one_line_error(code, err, "no such file", "nope.npy")
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"\x93NUMPY\x01\x00garbage")
+    code, _, err = run(
+        capsys, "project", str(bad), "--onto", "lowrank", "-o", str(tmp_path / "o.npz")
+    )
+    assert_one_line_error(code, err, "not a readable .npy file")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\xff" * 20)
+    code, _, err = run(
+        capsys, "project", str(bad), "--onto", "lowrank", "-o", str(tmp_path / "o.npz")
+    )
+    assert_one_line_error(code, err, "not a readable .safetensors file")
+    txt = tmp_path / "w.csv"
+    txt.write_text("1,2\n3,4\n")
+    code, _, err = run(
+        capsys, "project", str(txt), "--onto", "lowrank", "-o", str(tmp_path / "o.npz")
+    )
+    assert_one_line_error(code, err, "unsupported file type '.csv'")
+
+
+def test_project_bad_parameters_before_any_work(capsys, tmp_path, matrix_file):
+    path, _ = matrix_file
+    o = str(tmp_path / "o.npz")
+    code, _, err = run(
+        capsys, "project", str(path), "--onto", "monarch", "--nblocks", "a,b", "-o", o
+    )
+    assert_one_line_error(code, err, "--nblocks takes an integer K or a pair K,J, got 'a,b'")
+    code, _, err = run(
+        capsys, "project", str(path), "--onto", "monarch", "--param", "oops", "-o", o
+    )
+    assert_one_line_error(code, err, "--param takes KEY=VALUE, got 'oops'")
+    code, _, err = run(capsys, "project", str(path), "--onto", "lowrank", "--key", "k", "-o", o)
+    assert_one_line_error(code, err, "--key selects an array")
+    code, _, err = run(
+        capsys,
+        "project",
+        str(path),
+        "--onto",
+        "lowrank",
+        "-o",
+        str(tmp_path / "no" / "dir" / "o.npz"),
+    )
+    assert_one_line_error(code, err, "does not exist")
+
+
+@needs_projection
+def test_project_bad_class_and_values(capsys, tmp_path, matrix_file):
+    path, _ = matrix_file
+    o = str(tmp_path / "o.npz")
+    code, _, err = run(capsys, "project", str(path), "--onto", "hexagonal", "-o", o)
+    assert_one_line_error(code, err, "hexagonal", "lowrank")
+    code, _, err = run(capsys, "project", str(path), "--onto", "lowrank", "--rank", "0", "-o", o)
+    assert_one_line_error(code, err, "rank")
+    code, _, err = run(
+        capsys, "project", str(path), "--onto", "lowrank", "--param", "colour=3", "-o", o
+    )
+    assert_one_line_error(code, err, "colour")
+    nan = tmp_path / "nan.npy"
+    np.save(nan, np.full((4, 4), np.nan))
+    code, _, err = run(capsys, "project", str(nan), "--onto", "lowrank", "--rank", "1", "-o", o)
+    assert_one_line_error(code, err)
+    assert not Path(o).exists()
+
+
+# ---------------------------------------------------------------------- compare
+@needs_projection
+def test_compare_prints_the_table(capsys, tmp_path):
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((64, 4)) @ rng.standard_normal((4, 64))  # rank 4: low rank must win
+    path = tmp_path / "A.npz"
+    np.savez(path, lowrank=A)
+    code, out, err = run(capsys, "compare", str(path), "--budget", "0.25")
+    assert code == 0, err
+    assert "best: lowrank(rank=" in out  # a rank-4 matrix: low rank must win
+    assert "rel. error" in out
+    assert "== lowrank" not in out  # one matrix: no per-matrix header
+    np.savez(path, a=A, b=A.T)
+    code, out, err = run(capsys, "compare", str(path), "-q")
+    assert code == 0, err
+    assert out.count("best: lowrank(rank=") == 2
+    assert "== a" in out
+    assert "== b" in out
+    code, _, err = run(capsys, "compare", str(path), "--budget", "1.5")
+    assert_one_line_error(code, err, "--budget is a fraction")
+
+
+def test_compare_missing_file(capsys, tmp_path):
+    code, _, err = run(capsys, "compare", str(tmp_path / "none.npz"))
+    assert_one_line_error(code, err, "no such file")
+
+
+# ---------------------------------------------------------------------- bench
+def _fake_benchmarks(folder: Path, fail: bool = False) -> None:
+    folder.mkdir()
+    ok = textwrap.dedent(
+        """
+        import sys
+        print("table of", __file__.rsplit("/", 1)[-1], "quick" if "--quick" in sys.argv else "full")
+        """
+    )
+    (folder / "bench_core.py").write_text(ok)
+    (folder / "bench_zeta.py").write_text(ok)
+    (folder / "bench_monarch.py").write_text(ok + ("\nsys.exit(3)\n" if fail else ""))
+
+
+def test_bench_runs_scripts_in_order(tmp_path, capfd):
+    folder = tmp_path / "benchmarks"
+    _fake_benchmarks(folder)
+    code = cli.main(["bench", "--quick", "--dir", str(folder)])
+    out = capfd.readouterr().out
+    assert code == 0
+    order = [
+        out.index(f"== {name}.py --quick\n")
+        for name in ("bench_core", "bench_monarch", "bench_zeta")
+    ]
+    assert order == sorted(order)
+    assert "table of bench_monarch.py quick" in out
+    code = cli.main(["bench", "--only", "bench_zeta", "--dir", str(folder)])
+    out = capfd.readouterr().out
+    assert code == 0
+    assert "table of bench_zeta.py full" in out
+    assert "bench_core" not in out
+
+
+def test_bench_failures_and_missing_folder(tmp_path, capfd, monkeypatch):
+    folder = tmp_path / "benchmarks"
+    _fake_benchmarks(folder, fail=True)
+    code = cli.main(["bench", "--dir", str(folder)])
+    out = capfd.readouterr().out
+    assert code == 1
+    assert "bench_monarch.py: FAILED (exit 3)" in out
+    code = cli.main(["bench", "--only", "bench_nope", "--dir", str(folder)])
+    err = capfd.readouterr().err
+    assert_one_line_error(code, err, "no benchmark named bench_nope")
+    monkeypatch.setattr(cli, "find_benchmarks", lambda: None)
+    code = cli.main(["bench"])
+    err = capfd.readouterr().err
+    assert_one_line_error(code, err, "no benchmarks/ folder found")
+
+
+def test_find_benchmarks_env(tmp_path, monkeypatch):
+    folder = tmp_path / "b"
+    _fake_benchmarks(folder)
+    monkeypatch.setenv("STRUCTMAT_BENCHMARKS", str(folder))
+    assert cli.find_benchmarks() == folder
+
+
+# ---------------------------------------------------------------------- helpers
+def test_table_and_progress():
+    import io as stdio
+
+    text = cli.format_table(["name", "error"], [["dft", "1.0e-15"], ["hadamard_long", "0.0e+00"]])
+    lines = text.splitlines()
+    assert lines[0].startswith("name")
+    assert len({len(line) for line in lines[1:]}) == 1  # numbers right-aligned
+    stream = stdio.StringIO()
+    bar = cli.Progress(4, "work", stream)
+    bar.step(2, "half")
+    assert "work [############............] 2/4" in stream.getvalue()
+    quiet = stdio.StringIO()
+    cli.Progress(4, "work", quiet, enabled=False).step(1)
+    assert quiet.getvalue() == ""
+
+
+# ---------------------------------------------------------------------- as a subprocess
+@needs_constructions
+def test_python_m_structmat_verify_subprocess():
+    has_sympy = importlib.util.find_spec("sympy") is not None and HAS["symbolic"]
+    symbolic = ["--symbolic", "--symbolic-n", "4"] if has_sympy else ["--no-symbolic"]
+    env = dict(os.environ)
+    root = str(Path(structmat.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [sys.executable, "-m", "structmat", "verify", "--n", "16", *symbolic],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "dft_as_monarch" in proc.stdout
+    if symbolic:
+        assert "exact checks hold" in proc.stdout
+        assert "dft_monarch_exponents" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_python_m_structmat_error_subprocess(tmp_path):
+    env = dict(os.environ)
+    root = str(Path(structmat.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "structmat",
+            "project",
+            str(tmp_path / "x.npy"),
+            "--onto",
+            "monarch",
+            "-o",
+            "o.npz",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1
+    assert "no such file" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,46 @@
+"""The README's Python example runs and shows what it claims (doctest of its ```python blocks)."""
+
+from __future__ import annotations
+
+import doctest
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+NEEDED = ("structmat.constructions", "structmat.monarch", "structmat.projection")
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
+
+
+def test_readme_opens_with_the_two_commands():
+    text = README.read_text()
+    first_block = re.search(r"```bash\n(.*?)```", text, flags=re.DOTALL).group(1)
+    lines = [line.split("#")[0].strip() for line in first_block.strip().splitlines()]
+    assert lines == [
+        "pip install '.[verify]' && structmat verify",
+        "pip install '.[test]' && python -m pytest",
+    ]
+    assert text.index("```bash") < text.index("structmat is a Python toolkit")
+
+
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in NEEDED),
+    reason="README example needs constructions, monarch and projection",
+)
+def test_readme_python_example():
+    blocks = python_blocks(README.read_text())
+    assert blocks, "README has no ```python block"
+    parser = doctest.DocTestParser()
+    flags = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    runner = doctest.DocTestRunner(optionflags=flags)
+    for i, block in enumerate(blocks):
+        test = parser.get_doctest(block, {}, f"README block {i}", str(README), 0)
+        assert test.examples, f"README block {i} has no >>> examples"
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} README example(s) failed (see output above)"
