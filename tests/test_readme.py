@@ -44,3 +44,11 @@ def test_readme_python_example():
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, f"{result.failed} README example(s) failed (see output above)"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    text = README.read_text()
+    first_block = re.search(r"```bash\n(.*?)```", text, flags=re.DOTALL).group(1)
+    test_command = first_block.strip().splitlines()[1].split("#")[0].strip()
+    ci = (README.parent / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1].strip() == test_command
