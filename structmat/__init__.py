@@ -1,18 +1,33 @@
 """structmat: structured matrices (Monarch, butterfly, Fourier, low rank) as linear operators.
 
-Public names only. Names of modules still being built resolve lazily.
+Public names only. The operator core is imported eagerly; the families,
+projections and I/O resolve on first use (PEP 562), so ``import structmat``
+stays fast and SciPy's sparse/optimize modules load only when needed.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from structmat._result import ProjectionResult
 from structmat.basic import Dense, Diagonal, Identity, Permutation, Zero
 from structmat.linop import Adjoint, LinearOperator, Power, Product, Scaled, Sum, Transpose
 
-# name -> module, resolved on first use
+if TYPE_CHECKING:  # the lazy names below, spelled out for type checkers and IDEs
+    from structmat import constructions, symbolic, testing
+    from structmat.blocks import BlockDiagonal, Kronecker, block, hstack, vstack
+    from structmat.butterfly import Butterfly
+    from structmat.fourier import DCT, DFT, DST, IDFT, Circulant, Convolution, Hadamard, Toeplitz
+    from structmat.interop import aslinearoperator
+    from structmat.io import load, save
+    from structmat.lowrank import LowRank
+    from structmat.monarch import Monarch
+    from structmat.projection import compare, project
+
+__version__ = "0.1.0"
+
+# name -> module that defines it, imported on first use
 _LAZY = {
     "BlockDiagonal": "structmat.blocks",
     "Kronecker": "structmat.blocks",
@@ -36,28 +51,59 @@ _LAZY = {
     "load": "structmat.io",
     "save": "structmat.io",
 }
+# submodules reachable as attributes: ``sm.constructions.dft_as_monarch(8)``
+_SUBMODULES = ("constructions", "symbolic", "testing")
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"structmat.{name}")
     msg = f"module 'structmat' has no attribute {name!r}"
     raise AttributeError(msg)
 
 
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 __all__ = [
+    "DCT",
+    "DFT",
+    "DST",
+    "IDFT",
     "Adjoint",
+    "BlockDiagonal",
+    "Butterfly",
+    "Circulant",
+    "Convolution",
     "Dense",
     "Diagonal",
+    "Hadamard",
     "Identity",
+    "Kronecker",
     "LinearOperator",
+    "LowRank",
+    "Monarch",
     "Permutation",
     "Power",
     "Product",
     "ProjectionResult",
     "Scaled",
     "Sum",
+    "Toeplitz",
     "Transpose",
     "Zero",
-    *_LAZY,
+    "aslinearoperator",
+    "block",
+    "compare",
+    "constructions",
+    "hstack",
+    "load",
+    "project",
+    "save",
+    "symbolic",
+    "testing",
+    "vstack",
 ]
