@@ -584,3 +584,28 @@ def test_real_transforms_with_a_complex_dtype(cls):
     assert_close(op.to_dense(), real)
     assert_close(op.T.to_dense(), real.T)
     assert_close(op.H.to_dense(), real.T)
+
+
+@pytest.mark.parametrize(
+    ("op_dtype", "x_dtype", "expected"),
+    [
+        ("complex128", "float64", "complex128"),
+        ("complex128", "float32", "complex128"),  # promotion, not the input's precision
+        ("complex64", "float32", "complex64"),
+        ("complex64", "float64", "complex128"),
+    ],
+)
+def test_dft_real_input_promotes_like_the_array_api(xp, op_dtype, x_dtype, expected):
+    # The DFT takes real input of its precision without a complex copy; the
+    # result dtype must still be the array-API promotion of the two dtypes.
+    n = 12
+    x = np.random.default_rng(3).standard_normal((n, 2)).astype(x_dtype)
+    F = sm.DFT(n, dtype=getattr(xp, op_dtype), xp=xp)
+    y = F @ xp.asarray(x)
+    assert y.dtype == getattr(xp, expected)
+    assert_close(y, np.fft.fft(x.astype(np.float64), axis=0), rtol=smt.tolerance(expected, n))
+    assert_close(
+        F @ xp.asarray(x[:, 0]),
+        np.fft.fft(x[:, 0].astype(np.float64)),
+        rtol=smt.tolerance(expected, n),
+    )
