@@ -614,3 +614,29 @@ def test_fast_projection_backends(xp):
     A = rng.standard_normal((256, 256)) + 1j * rng.standard_normal((256, 256))
     res = Monarch.project(xp.asarray(A), nblocks=16, rank=1)
     check_against_svd(A, 16, 16, 1, res, 1e-10)
+
+
+def test_fast_projection_top_vector_orthogonal_to_start():
+    """White-box: top right singular vectors orthogonal to the engine's seeded start block.
+
+    Rounding puts a tiny component on them that the filters amplify; the
+    result must still be the optimum (the certificate alone could not see a
+    missed eigenvector).
+    """
+    from structmat import _monarch_project as engine
+
+    q, r = 32, 1
+    b = r + max(r, engine._EXTRA)
+    start = np.random.default_rng(12345).standard_normal((q, b))  # the engine's start
+    Qs = np.linalg.qr(start)[0]
+    rng = np.random.default_rng(16)
+    S = 0.1 * rng.standard_normal((1024, q, q))
+    for i in range(0, 1024, 3):
+        v = rng.standard_normal(q)
+        v -= Qs @ (Qs.T @ v)
+        v /= np.linalg.norm(v)
+        u = rng.standard_normal(q)
+        S[i] = S[i] - np.outer(S[i] @ v, v) + 10 * np.outer(u / np.linalg.norm(u), v)
+    A = S.reshape(32, 32, q, q).transpose(2, 0, 1, 3).reshape(1024, 1024)
+    res = Monarch.project(A, nblocks=32, rank=r)
+    check_against_svd(A, 32, 32, r, res, 1e-10)

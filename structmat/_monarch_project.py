@@ -1,0 +1,325 @@
+r"""The exact Monarch projection engine (private; :meth:`structmat.Monarch.project` calls it).
+
+The optimal Monarch splits into ``J*K`` independent rank-``r`` truncated SVDs
+of ``s x p`` slices (DESIGN.md §4). The paper's code runs one full SVD per
+slice; per-slice LAPACK calls on thousands of small matrices are slow, so the
+common path here is built from batched matrix products, with three small
+batched QR/``eigh`` calls on ``q x b`` / ``b x b`` blocks and one batched LU
+``solve``, and proves per slice that its result is the optimum. For slices
+with ``q = min(s, p) >= 2b`` (``b = k + max(k, 6)`` block vectors,
+``k = min(r, q)``), in chunks of slices whose Gram matrices fit in cache
+(``_CHUNK_BYTES``):
+
+1. ``G``: the smaller Gram matrix of every slice (:math:`S^H S` or
+   :math:`S S^H`, ``q x q``), one batched matmul; its trace is
+   :math:`\|S\|_F^2`.
+2. A block of ``b`` vectors from a fixed seeded dense start: ``_POWER_STEPS``
+   power steps (the first one GEMM for all slices on NumPy), QR,
+   Rayleigh-Ritz; then a Chebyshev filter of degree ``_CHEB_DEGREE`` that
+   damps ``[0, max(1.2 θ_b, 0.05 θ_1)]`` (the unwanted part of the
+   spectrum), QR, Rayleigh-Ritz.
+3. One step of shifted inverse iteration for the top-``k`` Ritz vectors with
+   shifts just above the wanted eigenvalues, :math:`\mu_i = \theta_i +
+   \rho_i^2/(\theta_i - \theta_{i+1})` (Kato-Temple; :math:`2\rho_i` when the Ritz
+   values are not separated) plus a rounding margin; QR; a final
+   Rayleigh-Ritz with the original ``G``.
+4. Certificate per slice: with residuals :math:`\rho_i = \|G x_i - \theta_i x_i\|`
+   and the gap :math:`g = \theta_k - \theta_{k+1} - \rho_{k+1}`, the wanted
+   invariant subspace is accurate to :math:`\max_{i\le k} \rho_i / g`
+   (Davis-Kahan) and the captured energy to :math:`\sum_i \rho_i^2 / g`
+   (Kato-Temple). Slices where the subspace bound exceeds ``1e-10``
+   (``1e3 ε`` in single precision) or the energy bound exceeds ``tol`` times
+   the slice's discarded energy plus a rounding floor are redone with a
+   batched full SVD (``_svd_redo``).
+
+Slices with ``2 b > q`` (small blocks) take a batched ``eigh`` of ``G``
+instead, certified by the Gram route's rounding bound. Ritz values are lower
+bounds of the eigenvalues (Cauchy interlacing); the certificate assumes that
+the block holds the top eigenvectors, which the dense seeded start and the
+filters give for any slice not built against that start (the residual test
+cannot see an eigenvector that the block misses entirely).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from structmat import _array_api as aa
+
+# Extra block vectors beyond the rank, and the Chebyshev filter degree.
+_EXTRA = 6
+_CHEB_DEGREE = 12
+_POWER_STEPS = 3
+_CHUNK_BYTES = 1 << 22
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _ct(xp: Any, X: Any, cplx: bool) -> Any:
+    """Conjugate transpose of the last two axes."""
+    XT = xp.matrix_transpose(X)
+    return xp.conj(XT) if cplx else XT
+
+
+def _colnorms(xp: Any, X: Any) -> Any:
+    """Column norms of a stack (N, q, b) -> (N, b), real."""
+    return xp.sqrt(xp.sum(xp.abs(X) ** 2, axis=1))
+
+
+def _apply_shared(xp: Any, G: Any, X0: Any) -> Any:
+    """``G[i] @ X0`` for every slice; on NumPy one GEMM over the stacked rows."""
+    N, q, _ = G.shape
+    if aa.is_numpy(xp):
+        return xp.reshape(xp.reshape(G, (N * q, q)) @ X0, (N, q, X0.shape[1]))
+    return xp.matmul(G, X0)
+
+
+def _rayleigh_ritz(xp: Any, G: Any, Q: Any, cplx: bool, rdtype: Any) -> tuple[Any, Any, Any]:
+    """Ritz values (descending, (N, b)), Ritz vectors ``X`` and ``G X`` for the basis ``Q``."""
+    W = xp.matmul(G, Q)
+    H = xp.matmul(_ct(xp, Q, cplx), W)
+    H = (H + _ct(xp, H, cplx)) / 2
+    theta, Z = xp.linalg.eigh(H)
+    theta = xp.astype(theta, rdtype) if theta.dtype != rdtype else theta
+    b = Z.shape[-1]
+    rev = xp.arange(b - 1, -1, -1)
+    theta = xp.take(theta, rev, axis=1)
+    Z = xp.take(Z, rev, axis=2)
+    return theta, xp.matmul(Q, Z), xp.matmul(W, Z)
+
+
+def _gram(xp: Any, S: Any, right: bool, cplx: bool) -> Any:
+    """SᴴS (``right``) or SSᴴ of every slice."""
+    SH = _ct(xp, S, cplx)
+    return xp.matmul(SH, S) if right else xp.matmul(S, SH)
+
+
+def _trace(xp: Any, G: Any, cplx: bool) -> Any:
+    """Traces of a Gram stack: ``||S||_F²`` per slice (real)."""
+    diag = xp.linalg.diagonal(G)
+    return xp.sum(xp.real(diag) if cplx else diag, axis=1)
+
+
+def _shift_stack(xp: Any, G: Any, mu: Any) -> Any:
+    """``G[i] - mu[i, j] I`` as a stack (N, k, q, q)."""
+    N, q, _ = G.shape
+    k = mu.shape[1]
+    mu = xp.astype(mu, G.dtype)
+    if aa.is_numpy(xp):  # one copy of G, the diagonal shifted in place
+        out = np.repeat(G[:, None, :, :], k, axis=1)
+        diag = out.reshape(N, k, q * q)[:, :, :: q + 1]
+        diag -= mu[:, :, None]
+        out.reshape(N, k, q * q)[:, :, :: q + 1] = diag
+        return out
+    eye = xp.eye(q, dtype=G.dtype, device=aa.device_of(G))
+    return G[:, None, :, :] - mu[:, :, None, None] * eye
+
+
+def _orth(xp: Any, Y: Any) -> Any:
+    Q, _ = xp.linalg.qr(Y)
+    return Q
+
+
+def _top_subspace(
+    xp: Any, G: Any, k: int, b: int, cplx: bool, rdtype: Any, eps: float
+) -> tuple[Any, Any, Any]:
+    """Top-``k`` Ritz vectors of the Hermitian PSD stack ``G``, certified.
+
+    Returns ``(V, ok, trace)``: ``V`` (N, q, k) orthonormal, ``ok`` (N,) where
+    the certificate holds (elsewhere ``V`` is to be replaced) and the traces.
+    """
+    trace = _trace(xp, G, cplx)
+    q = G.shape[1]
+    dtype, device = G.dtype, aa.device_of(G)
+    # Unit trace per slice: no overflow in the filters whatever the scale of A.
+    scale = xp.where(trace > 0, trace, 1.0)
+    G = G / xp.astype(scale, dtype)[:, None, None]
+    unit = trace / scale
+    start = np.random.default_rng(12345).standard_normal((q, b))
+    X0 = xp.asarray(start, dtype=dtype, device=device)
+    Y = _apply_shared(xp, G, X0)
+    for _ in range(_POWER_STEPS - 1):
+        nrm = _colnorms(xp, Y)
+        Y = xp.matmul(G, Y / xp.astype(xp.where(nrm > 0, nrm, 1.0), dtype)[:, None, :])
+    theta, X, GX = _rayleigh_ritz(xp, G, _orth(xp, Y), cplx, rdtype)
+    # Chebyshev filter damping [0, hi]; hi >= a fraction of theta_1 bounds the growth.
+    hi = xp.maximum(1.2 * theta[:, b - 1], 0.05 * theta[:, 0])
+    hi = xp.where(hi > 0, hi, 1.0)
+    e = xp.astype(hi / 2, dtype)[:, None, None]
+    c = e
+    Y0, Y1 = X, (GX - e * X) / c
+    for _ in range(_CHEB_DEGREE - 1):
+        Y0, Y1 = Y1, 2 * (xp.matmul(G, Y1) - e * Y1) / c - Y0
+    theta, X, GX = _rayleigh_ritz(xp, G, _orth(xp, Y1), cplx, rdtype)
+    theta, X, GX = _inverse_step(xp, G, theta, X, GX, k, cplx, rdtype, eps)
+    ok = _certify(xp, theta, X, GX, unit, k, eps)
+    if not bool(xp.all(ok)):
+        # A second inverse step on the slices not certified yet (slow convergence).
+        bad = ~ok
+        idx = xp.nonzero(bad)[0]
+        sub = [xp.take(T, idx, axis=0) for T in (G, theta, X, GX, unit)]
+        th2, X2, GX2 = _inverse_step(xp, sub[0], sub[1], sub[2], sub[3], k, cplx, rdtype, eps)
+        ok2 = _certify(xp, th2, X2, GX2, sub[4], k, eps)
+        pos = xp.clip(xp.cumulative_sum(xp.astype(bad, xp.int64)) - 1, 0, None)
+        X = xp.where(bad[:, None, None], xp.take(X2, pos, axis=0), X)
+        ok = xp.where(bad, xp.take(ok2, pos, axis=0), ok)
+    return X[:, :, :k], ok, trace
+
+
+def _inverse_step(
+    xp: Any, G: Any, theta: Any, X: Any, GX: Any, k: int, cplx: bool, rdtype: Any, eps: float
+) -> tuple[Any, Any, Any]:
+    """One shifted inverse step for the top-``k`` Ritz vectors, then QR and Rayleigh-Ritz."""
+    q, b = X.shape[1], X.shape[2]
+    dtype = G.dtype
+    rho = _colnorms(xp, GX - X * xp.astype(theta, dtype)[:, None, :])
+    tiny = float(xp.finfo(rdtype).smallest_normal) ** 0.5
+    # Kato-Temple: lambda_i - theta_i <= rho_i^2 / (gap to the next Ritz value) when separated.
+    sep = theta[:, :k] - theta[:, 1 : k + 1]
+    kt = rho[:, :k] ** 2 / xp.where(sep > 0, sep, 1.0)
+    delta = xp.where(sep > 2 * rho[:, :k], kt, 2 * rho[:, :k])
+    mu = theta[:, :k] + delta + (4 * q * eps) * theta[:, :1] + tiny
+    shifted = _shift_stack(xp, G, mu)
+    rhs = xp.permute_dims(X[:, :, :k], (0, 2, 1))[..., None]  # (N, k, q, 1)
+    Yk = xp.permute_dims(xp.linalg.solve(shifted, rhs)[..., 0], (0, 2, 1))  # (N, q, k)
+    nrm = _colnorms(xp, Yk)
+    Yk = Yk / xp.astype(xp.where(nrm > 0, nrm, 1.0), dtype)[:, None, :]
+    Y = xp.concat([Yk, X[:, :, k:]], axis=2) if b > k else Yk
+    return _rayleigh_ritz(xp, G, _orth(xp, Y), cplx, rdtype)
+
+
+def _certify(xp: Any, theta: Any, X: Any, GX: Any, unit: Any, k: int, eps: float) -> Any:
+    """Per-slice certificate: residuals of the wanted Ritz pairs against the gap to the rest."""
+    q = X.shape[1]
+    rho = _colnorms(xp, GX - X * xp.astype(theta, X.dtype)[:, None, :])
+    rho_k = xp.max(rho[:, :k], axis=1)
+    gap = theta[:, k - 1] - theta[:, k] - rho[:, k]
+    vtol = max(1e-10, 1e3 * eps)
+    tol = max(1e-11, eps)
+    floor = (8 * q * eps) * xp.clip(theta[:, 0], 0.0, None)
+    # energy bound: sum rho_i^2 / gap against the discarded energy of the slice
+    loss = xp.sum(rho[:, :k] ** 2, axis=1) / xp.where(gap > 0, gap, 1.0)
+    discarded = xp.clip(unit - xp.sum(theta[:, :k], axis=1), 0.0, None)
+    return (gap > 0) & (rho_k <= vtol * gap) & (loss <= tol * discarded + floor**2)
+
+
+def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, float, float]:
+    """Optimal ``(L, R)`` for ``A`` (finite, 2-d), the squared error and ``||A||²``."""
+    m, n = A.shape
+    dtype = A.dtype
+    device = aa.device_of(A)
+    cplx = aa.is_complex(xp, dtype)
+    rdtype = aa.real_dtype(xp, dtype)
+    p, s = _ceil_div(n, K), _ceil_div(m, J)
+    if (m, n) != (s * J, K * p):
+        Ap = xp.zeros((s * J, K * p), dtype=dtype, device=device)
+        Ap[:m, :n] = A
+        A = Ap
+    # Slices S[j*K + a] = T[:, j, a, :] of T[sigma, j, a, t] = A[sigma*J + j, a*p + t].
+    S = xp.reshape(xp.permute_dims(xp.reshape(A, (s, J, K, p)), (1, 2, 0, 3)), (J * K, s, p))
+    nslices = J * K
+    q = min(s, p)
+    k = min(r, q)
+    right = p <= s  # Gram on the right: SᴴS (p x p), else S Sᴴ (s x s)
+    eps = aa.eps(xp, dtype)
+    tol = max(1e-11, eps)
+    b = min(q, k + max(k, _EXTRA))
+    if 2 * b <= q:
+        # Slices in chunks whose Gram matrices stay in cache across the iterations.
+        itemsize = 16 if cplx else 8
+        step = max(1, _CHUNK_BYTES // (q * q * itemsize))
+        parts = [
+            _top_subspace(
+                xp,
+                _gram(xp, S[c0 : min(c0 + step, nslices), ...], right, cplx),
+                k,
+                b,
+                cplx,
+                rdtype,
+                eps,
+            )
+            for c0 in range(0, nslices, step)
+        ]
+        if len(parts) == 1:
+            Vk, ok, trace = parts[0]
+        else:
+            Vk = xp.concat([part[0] for part in parts], axis=0)
+            ok = xp.concat([part[1] for part in parts], axis=0)
+            trace = xp.concat([part[2] for part in parts], axis=0)
+        norm2 = float(xp.sum(trace))
+        redo = ~ok
+    else:
+        G = _gram(xp, S, right, cplx)
+        trace = _trace(xp, G, cplx)
+        norm2 = float(xp.sum(trace))
+        w, V = xp.linalg.eigh(G)
+        w = xp.astype(w, rdtype) if w.dtype != rdtype else w
+        Vk = V[:, :, q - k :]  # top-k eigenvectors, ascending order
+        # Rounding certificate of the Gram route (eigenvalue error E ~ q eps lambda_1).
+        lam1 = xp.clip(w[:, q - 1], 0.0, None)
+        E = (q * eps) * lam1
+        if k < q:
+            discarded = xp.sum(xp.clip(w[:, : q - k], 0.0, None), axis=1)
+            gap = w[:, q - k] - w[:, q - k - 1]
+            second = xp.where(gap > 0, k * E * E / xp.where(gap > 0, gap, 1.0), 2 * k * E)
+            loss = xp.minimum(2 * k * E, second)
+        else:
+            discarded = trace * 0.0
+            loss = trace * 0.0
+        floor = (8 * q * eps) ** 2 * trace
+        redo = loss > tol * discarded + floor
+    # Factors from the Gram eigenvectors: the slice approximation is S V Vᴴ (or U Uᴴ S).
+    if right:
+        SV = xp.matmul(S, Vk)  # (nslices, s, k) = U Σ
+        sig = _colnorms(xp, SV)  # (nslices, k)
+        root = xp.sqrt(sig)
+        safe = xp.where(sig > 0, root, 1.0)
+        Lc = SV / xp.astype(safe, dtype)[:, None, :]
+        Rr = xp.astype(root, dtype)[:, :, None] * _ct(xp, Vk, cplx)
+    else:
+        UHS = xp.matmul(_ct(xp, Vk, cplx), S)
+        sig = xp.sqrt(xp.sum(xp.abs(UHS) ** 2, axis=2))  # (nslices, k)
+        root = xp.sqrt(sig)
+        safe = xp.where(sig > 0, root, 1.0)
+        Lc = Vk * xp.astype(root, dtype)[:, None, :]
+        Rr = UHS / xp.astype(safe, dtype)[:, :, None]
+    captured = xp.sum(sig**2, axis=1)
+    if bool(xp.any(redo)):
+        Lc, Rr, captured = _svd_redo(xp, S, redo, Lc, Rr, captured, k)
+    # Discarded energy: ||S||² - captured, safe when it is not tiny against ||A||².
+    err2 = float(xp.sum(xp.clip(trace - captured, 0.0, None)))
+    if err2 * tol <= q * eps * norm2:
+        resid = S - xp.matmul(Lc, Rr)
+        err2 = float(xp.sum(xp.abs(resid) ** 2))
+    if k < r:  # rank above min(s, p): the extra components are zero
+        Lc = xp.concat([Lc, xp.zeros((nslices, s, r - k), dtype=dtype, device=device)], axis=2)
+        Rr = xp.concat([Rr, xp.zeros((nslices, r - k, p), dtype=dtype, device=device)], axis=1)
+    # L[j, sigma, a*r + rho] = Lc[j*K + a, sigma, rho];  R[a, rho*J + j, t] = Rr[j*K + a, rho, t].
+    L = xp.reshape(xp.permute_dims(xp.reshape(Lc, (J, K, s, r)), (0, 2, 1, 3)), (J, s, K * r))
+    R = xp.reshape(xp.permute_dims(xp.reshape(Rr, (J, K, r, p)), (1, 2, 0, 3)), (K, r * J, p))
+    return L, R, err2, norm2
+
+
+def _svd_redo(
+    xp: Any, S: Any, redo: Any, Lc: Any, Rr: Any, captured: Any, k: int
+) -> tuple[Any, Any, Any]:
+    """Full SVD for the slices flagged in ``redo``, merged back without scatter."""
+    dtype = S.dtype
+    idx = xp.nonzero(redo)[0]
+    U, sv, Vh = xp.linalg.svd(xp.take(S, idx, axis=0), full_matrices=False)
+    sv = sv[:, :k]
+    root = xp.astype(xp.sqrt(sv), dtype)
+    Lf = U[:, :, :k] * root[:, None, :]
+    Rf = root[:, :, None] * Vh[:, :k, :]
+    capf = xp.sum(sv**2, axis=1)
+    # position of slice i among the redone ones (gather + where = scatter on every backend)
+    pos = xp.cumulative_sum(xp.astype(redo, xp.int64)) - 1
+    pos = xp.clip(pos, 0, None)
+    Lc = xp.where(redo[:, None, None], xp.take(Lf, pos, axis=0), Lc)
+    Rr = xp.where(redo[:, None, None], xp.take(Rf, pos, axis=0), Rr)
+    captured = xp.where(redo, xp.take(capf, pos, axis=0), captured)
+    return Lc, Rr, captured
