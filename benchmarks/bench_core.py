@@ -32,16 +32,13 @@ from __future__ import annotations
 import os
 import sys
 
-_OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-if "--keep-openblas-env" not in sys.argv and any(v in os.environ for v in _OPENBLAS_VARS):
-    _env = {k: v for k, v in os.environ.items() if k not in _OPENBLAS_VARS}
-    os.execve(sys.executable, [sys.executable, *sys.argv], _env)
+import _common
 
 # BLAS threads (before NumPy loads): one thread by default, so that the
 # comparison is not dominated by thread scheduling on a shared machine.
-_THREADS = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv else "1"
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = _THREADS
+_THREADS = _common.flag_value("--threads", "1")
+_common.setup_blas(_THREADS)
+_common.use_checkout()
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
@@ -51,11 +48,7 @@ from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-try:
-    import structmat as sm
-except ImportError:  # run from a source checkout without installing
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-    import structmat as sm
+import structmat as sm  # noqa: E402
 
 TARGET_US_SMALL = 5.0  # n = 16: absolute overhead per call
 TARGET_RATIO_LARGE = 1.05  # n = 4096: relative overhead

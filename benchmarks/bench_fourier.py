@@ -22,7 +22,7 @@ dense references.
 
 If OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are set, the script re-executes itself
 without them (pass ``--keep-openblas-env`` to keep them), as
-``shared/bench/peers.py`` does. ``--blas-threads=N`` re-executes with N BLAS /
+``shared/bench/peers.py`` does. ``--blas-threads=N`` runs with N BLAS /
 OpenMP threads, e.g. ``--blas-threads=1`` for a one-thread-each comparison of
 the dense rows (on a loaded 2-core machine multi-threaded BLAS was seen to
 vary 100x between runs).
@@ -30,24 +30,17 @@ vary 100x between runs).
 
 from __future__ import annotations
 
-import os
 import sys
 
-_OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+import _common
+
 _BLAS_THREADS = next(
     (a.split("=", 1)[1] for a in sys.argv if a.startswith("--blas-threads=")), None
 )
-_env = dict(os.environ)
-if "--keep-openblas-env" not in sys.argv:
-    for _v in _OPENBLAS_VARS:
-        _env.pop(_v, None)
-if _BLAS_THREADS is not None:
-    for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        _env[_v] = _BLAS_THREADS
-if _env != dict(os.environ):
-    os.execve(sys.executable, [sys.executable, *sys.argv], _env)
+_common.setup_blas(_BLAS_THREADS)
+_common.use_checkout()
 
-import argparse  # noqa: E402 - after the re-exec on purpose
+import argparse  # noqa: E402 - after the BLAS set-up on purpose
 import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -56,11 +49,7 @@ import numpy as np  # noqa: E402
 import scipy.fft  # noqa: E402
 import scipy.linalg  # noqa: E402
 
-try:
-    import structmat as sm
-except ImportError:  # running from a checkout without installing
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-    import structmat as sm
+import structmat as sm  # noqa: E402
 
 
 def timed_pair(

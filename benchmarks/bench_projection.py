@@ -25,17 +25,10 @@ without them (``--keep-openblas-env`` keeps them).
 
 from __future__ import annotations
 
-import os
-import sys
+import _common
 
-_OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-if "--keep-openblas-env" not in sys.argv and any(v in os.environ for v in _OPENBLAS_VARS):
-    _env = {k: v for k, v in os.environ.items() if k not in _OPENBLAS_VARS}
-    os.execve(sys.executable, [sys.executable, *sys.argv], _env)
-if "--threads" in sys.argv:
-    _threads = sys.argv[sys.argv.index("--threads") + 1]
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[_var] = _threads
+_common.setup_blas(_common.flag_value("--threads"))
+_common.use_checkout()
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
@@ -45,11 +38,7 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-try:
-    import structmat as sm
-except ImportError:  # run from a checkout without installing
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    import structmat as sm
+import structmat as sm  # noqa: E402
 
 
 def bench(fn: Callable[[], Any], *, budget: float = 1.0, min_reps: int = 3) -> float:
