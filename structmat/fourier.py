@@ -1,6 +1,10 @@
 r"""Fourier-family operators, fast and FFT-backed: DFT, IDFT, DCT, DST, Hadamard,
 Circulant, Toeplitz, Convolution.
 
+The FFT-convolution operators (``Circulant``, ``Toeplitz``, ``Convolution``)
+are defined in :mod:`structmat.convolution` and re-exported here; the notes
+below cover both modules.
+
 Every operator multiplies in :math:`O(n \log n)` through the ``fft`` extension
 of the array API (``xp.fft.fft/ifft/rfft/irfft``), so the same code runs on
 NumPy, ``array_api_strict``, torch and CuPy, for every length ``n`` (primes
@@ -10,7 +14,8 @@ column by column, exactly like ``numpy.fft.fft(x, axis=0)`` on a matrix.
 
 FFT routing
 -----------
-All transforms go through one private helper, :func:`_fft`. For NumPy arrays
+All transforms go through one private helper, :func:`_fft`
+(in ``structmat._fftcore``). For NumPy arrays
 it calls ``scipy.fft`` (pocketfft in C++, faster than ``numpy.fft`` and
 single-precision preserving), with ``workers`` left to SciPy's context
 (``with scipy.fft.set_workers(4): op @ X`` makes batched transforms use four
@@ -56,14 +61,22 @@ lengths with large prime factors the real cost is a small constant higher
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
-import scipy.fft
 
 from structmat import _array_api as aa
+from structmat._fftcore import (
+    _by_parts,
+    _Cache,
+    _check_choice,
+    _check_n,
+    _fft,
+    _fft_cost,
+    _ints,
+)
 from structmat.basic import Diagonal
+from structmat.convolution import Circulant, Convolution, Toeplitz
 from structmat.linop import LinearOperator, Product, _Converter
 
 __all__ = [
@@ -79,68 +92,9 @@ __all__ = [
 
 _NORMS = ("backward", "ortho", "forward")
 _SWAP_NORM = {"backward": "forward", "ortho": "ortho", "forward": "backward"}
-_MODES = ("full", "same", "valid")
 
 
 # ---------------------------------------------------------------------- helpers
-def _fft(xp: Any, x: Any, kind: str, *, n: int | None = None, norm: str = "backward") -> Any:
-    """``kind`` in {"fft", "ifft", "rfft", "irfft"} of ``x`` along axis ``-2``.
-
-    The one place that picks the FFT implementation (see the module notes):
-    ``scipy.fft`` for NumPy arrays (on the transposed view when there is more
-    than one column), ``xp.fft`` otherwise. ``n`` pads/crops the transformed
-    axis as in ``numpy.fft``.
-    """
-    if aa.is_numpy(xp):
-        f = getattr(scipy.fft, kind)
-        if x.shape[-1] > 1:
-            return np.swapaxes(f(np.swapaxes(x, -1, -2), n=n, axis=-1, norm=norm), -1, -2)
-        # one column: the contiguous 1-d transform is a few percent faster than axis=-2
-        return f(x[..., 0], n=n, axis=-1, norm=norm)[..., None]
-    if kind in ("fft", "ifft") and not aa.is_complex(xp, x.dtype):
-        x = xp.astype(x, aa.complex_dtype(xp, x.dtype))
-    return getattr(xp.fft, kind)(x, n=n, axis=-2, norm=norm)
-
-
-def _fft_cost(n: int) -> int:
-    """Multiply-adds of a complex FFT of length ``n`` (radix-2 estimate)."""
-    return n * math.ceil(math.log2(n)) if n > 1 else 0
-
-
-def _fast_len(n: int) -> int:
-    """The smallest ``2^a 3^b 5^c >= n`` (a fast FFT length on every backend)."""
-    best = 1 << max(n - 1, 0).bit_length()
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            p = p35
-            while p < n:
-                p *= 2
-            best = min(best, p)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
-def _check_n(n: Any, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        msg = f"{what} expects an integer size n, got {type(n).__name__} {n!r}"
-        raise TypeError(msg)
-    if n < 1:
-        msg = f"{what} expects a size n >= 1, got {n}"
-        raise ValueError(msg)
-    return int(n)
-
-
-def _check_choice(value: Any, choices: tuple[Any, ...], what: str) -> Any:
-    if value not in choices:
-        valid = ", ".join(repr(c) for c in choices)
-        msg = f"{what} must be one of {valid}; got {value!r}"
-        raise ValueError(msg)
-    return value
-
-
 def _check_norm(norm: Any, what: str) -> str:
     return str(_check_choice("backward" if norm is None else norm, _NORMS, f"{what} norm"))
 
@@ -155,18 +109,6 @@ def _namespace_dtype(xp: Any, dtype: Any, default: str, what: str) -> Any:
     return xp, dtype
 
 
-def _vector(a: Any, what: str) -> tuple[Any, Any]:
-    xp = aa.namespace_of(a)
-    if a.ndim != 1:
-        msg = f"{what} expects a 1-d array, got shape {tuple(a.shape)}"
-        raise ValueError(msg)
-    if a.shape[0] < 1:
-        msg = f"{what} expects a non-empty array, got length 0"
-        raise ValueError(msg)
-    aa.check_floating_dtype(xp, a.dtype, what)
-    return a, xp
-
-
 def _cis(xp: Any, num: Any, den: int, dtype: Any) -> Any:
     """``exp(-2 pi i num / den)`` for an integer array ``num``, in complex ``dtype``.
 
@@ -177,39 +119,6 @@ def _cis(xp: Any, num: Any, den: int, dtype: Any) -> Any:
     re = xp.astype(xp.cos(theta), dtype)
     im = xp.astype(xp.sin(theta), dtype)
     return re + im * xp.asarray(1j, dtype=dtype, device=aa.device_of(num))
-
-
-def _complex(xp: Any, re: Any, im: Any) -> Any:
-    """``re + 1j * im`` for real arrays, in the complex dtype of their precision."""
-    c = aa.complex_dtype(xp, re.dtype)
-    return xp.astype(re, c) + xp.astype(im, c) * xp.asarray(1j, dtype=c, device=aa.device_of(re))
-
-
-def _by_parts(xp: Any, X: Any, real_fn: Any) -> Any:
-    """Apply a real linear map ``real_fn`` to ``X`` (complex: to both parts, in one call)."""
-    if not aa.is_complex(xp, X.dtype):
-        return real_fn(X)
-    k = X.shape[-1]
-    Y = real_fn(xp.concat((xp.real(X), xp.imag(X)), axis=-1))
-    return _complex(xp, Y[..., :k], Y[..., k:])
-
-
-def _ints(xp: Any, n: int, device: Any) -> Any:
-    return xp.arange(n, dtype=xp.int64, device=device)
-
-
-class _Cache:
-    """Per-precision arrays (twiddles, spectra) computed on first use."""
-
-    def __init__(self) -> None:
-        self.store: dict[str, Any] = {}
-
-    def get(self, key: str, make: Any) -> Any:
-        out = self.store.get(key)
-        if out is None:
-            out = make()
-            self.store[key] = out
-        return out
 
 
 # ---------------------------------------------------------------------- DFT / IDFT
@@ -732,277 +641,3 @@ class Hadamard(LinearOperator):
     def _repr_args(self) -> str:
         extra = "" if self.dtype == self.xp.float64 else f", dtype={aa.dtype_name(self.dtype)}"
         return f"{self.n}, norm={self.norm!r}{extra}"
-
-
-# ---------------------------------------------------------------------- convolution family
-class _ConvBase(LinearOperator):
-    r"""``y[i] = sum_j v[off + i - j] x[j]`` (``v`` zero outside ``[0, K)``), via FFT.
-
-    One circular convolution of length ``N >= max(K + n - 1 - off, off + m)``
-    computes the rows ``off .. off + m - 1`` of the full linear convolution
-    without aliasing; a circulant is the case ``N = n``, ``off = 0``.
-    """
-
-    # the spectrum is cached per input precision: mixed dtypes are safe
-    _promote_on_apply = False
-
-    def _setup(self, v: Any, off: int, shape: tuple[int, int], nfft: int, xp: Any) -> None:
-        self._v, self._off, self._nfft = v, off, nfft
-        super().__init__(shape=shape, dtype=v.dtype, xp=xp, device=aa.device_of(v))
-        self._cache = _Cache()
-
-    def _spectrum(self, dtype: Any) -> Any:
-        """``fft(v, N)`` (``rfft`` for real dtype) in the precision of ``dtype``."""
-        xp = self.xp
-
-        def make() -> Any:
-            v = xp.astype(self._v, dtype)
-            kind = "fft" if aa.is_complex(xp, dtype) else "rfft"
-            return _fft(xp, v[:, None], kind, n=self._nfft)[:, 0]
-
-        return self._cache.get(aa.dtype_name(dtype), make)
-
-    def _real_conv(self, X: Any) -> Any:
-        xp, N = self.xp, self._nfft
-        V = self._spectrum(X.dtype)
-        return _fft(xp, V[:, None] * _fft(xp, X, "rfft", n=N), "irfft", n=N)
-
-    def _matmat(self, X: Any) -> Any:
-        xp, N, off, m = self.xp, self._nfft, self._off, self.shape[0]
-        if aa.is_complex(xp, self.dtype):
-            V = self._spectrum(X.dtype)
-            Y = _fft(xp, V[:, None] * _fft(xp, X, "fft", n=N), "ifft", n=N)
-        else:
-            Y = _by_parts(xp, X, self._real_conv)
-        return Y[..., off : off + m, :]
-
-    _batched = _matmat
-
-    def _kernel_at(self, idx: Any) -> Any:
-        """``v[idx]`` with zeros outside ``[0, K)``, for an integer array ``idx``."""
-        xp = self.xp
-        K = self._v.shape[0]
-        ext = xp.concat((self._v, xp.zeros(1, dtype=self.dtype, device=self.device)))
-        inside = (idx >= 0) & (idx < K)
-        flat = xp.reshape(xp.where(inside, idx, xp.full_like(idx, K)), (-1,))
-        return xp.reshape(xp.take(ext, flat), idx.shape)
-
-    def _toeplitz_cr(self) -> tuple[Any, Any]:
-        """First column and first row of the (Toeplitz) matrix."""
-        xp = self.xp
-        m, n = self.shape
-        c = self._kernel_at(self._off + _ints(xp, m, self.device))
-        r = self._kernel_at(self._off - _ints(xp, n, self.device))
-        return c, r
-
-    def to_dense(self) -> Any:
-        xp = self.xp
-        m, n = self.shape
-        i, j = _ints(xp, m, self.device), _ints(xp, n, self.device)
-        return self._kernel_at(self._off + i[:, None] - j[None, :])
-
-    def _flops(self, k: int) -> int:
-        N = self._nfft
-        if aa.is_complex(self.xp, self.dtype):
-            return k * (2 * _fft_cost(N) + N)
-        return k * (_fft_cost(N) + N // 2 + 1)
-
-    def _conj(self, a: Any) -> Any:
-        return self.xp.conj(a) if aa.is_complex(self.xp, self.dtype) else a
-
-
-class Circulant(_ConvBase):
-    r"""Circulant matrix with first column ``c``, equal to ``scipy.linalg.circulant(c)``.
-
-    Parameters
-    ----------
-    c : array of shape (n,)
-        First column (float32/64 or complex64/128; the operator's dtype).
-
-    Notes
-    -----
-    :math:`C_{ij} = c_{(i-j) \bmod n}`, so :math:`Cx = c \circledast x =
-    \mathrm{ifft}(\mathrm{fft}(c) \odot \mathrm{fft}(x))` (real FFTs for real
-    ``c`` and ``x``). The spectrum is computed once per precision.
-    :math:`C^H` is the circulant of :math:`\overline{c_{-i \bmod n}}`
-    (a ``Circulant``), :math:`C^T` that of :math:`c_{-i \bmod n}`.
-
-    Examples
-    --------
-    >>> import numpy as np, scipy.linalg, structmat as sm
-    >>> c = np.array([1.0, 2.0, 0.0, -1.0, 3.0])
-    >>> x = np.arange(5.0)
-    >>> bool(np.allclose(sm.Circulant(c) @ x, scipy.linalg.circulant(c) @ x))
-    True
-    >>> sm.Circulant(c).H
-    Circulant(5, float64)
-    """
-
-    def __init__(self, c: Any, /) -> None:
-        c, xp = _vector(c, "Circulant")
-        n = c.shape[0]
-        self.c = c
-        self._setup(c, 0, (n, n), n, xp)
-
-    def _reflected(self) -> Any:
-        xp, c = self.xp, self.c
-        return xp.concat((c[:1], xp.flip(c[1:])))
-
-    def _adjoint(self) -> LinearOperator:
-        return Circulant(self._conj(self._reflected()))
-
-    def _transpose(self) -> LinearOperator:
-        return Circulant(self._reflected())
-
-    def _map(self, convert: _Converter) -> LinearOperator:
-        return Circulant(convert(self.c))
-
-    def _parameter_count(self) -> int:
-        return self.shape[0]
-
-    def to_dense(self) -> Any:
-        xp = self.xp
-        n = self.shape[0]
-        i = _ints(xp, n, self.device)
-        idx = (i[:, None] - i[None, :]) % n
-        return xp.reshape(xp.take(self.c, xp.reshape(idx, (-1,))), (n, n))
-
-    def _repr_args(self) -> str:
-        return f"{self.shape[0]}, {aa.dtype_name(self.dtype)}"
-
-
-class Toeplitz(_ConvBase):
-    r"""Toeplitz matrix with first column ``c`` and first row ``r``, as ``scipy.linalg.toeplitz``.
-
-    Parameters
-    ----------
-    c : array of shape (m,)
-        First column.
-    r : array of shape (n,), optional
-        First row; ``r[0]`` is ignored (SciPy's rule: the first row is
-        ``[c[0], r[1:]]``). Default ``conj(c)`` (a Hermitian matrix when
-        ``c[0]`` is real), as in SciPy.
-
-    Attributes
-    ----------
-    c, r : arrays
-        The first column and the first row actually used (``r[0] == c[0]``),
-        in the operator's dtype (the promoted dtype of ``c`` and ``r``).
-
-    Notes
-    -----
-    :math:`T_{ij} = c_{i-j}` for :math:`i \ge j`, :math:`r_{j-i}` otherwise;
-    any shape ``m x n``. Multiply by circulant embedding: with
-    :math:`v = (r_{n-1}, \dots, r_1, c_0, \dots, c_{m-1})`,
-    :math:`(Tx)_i = (v * x)_{i+n-1}`, one circular convolution of a fast length
-    :math:`N \ge m + n - 1` (``2^a 3^b 5^c``). :math:`T^H` is
-    ``Toeplitz(conj(r), conj(c))``, :math:`T^T` is ``Toeplitz(r, c)``.
-
-    Examples
-    --------
-    >>> import numpy as np, scipy.linalg, structmat as sm
-    >>> c, r = np.array([1.0, 2.0, 3.0]), np.array([9.0, 4.0, 5.0, 6.0])
-    >>> T = sm.Toeplitz(c, r)
-    >>> bool(np.allclose(T.to_dense(), scipy.linalg.toeplitz(c, r)))
-    True
-    >>> bool(np.allclose(T @ np.ones(4), scipy.linalg.toeplitz(c, r) @ np.ones(4)))
-    True
-    >>> T.H
-    Toeplitz(4x3, float64)
-    """
-
-    def __init__(self, c: Any, /, r: Any = None) -> None:
-        c, xp = _vector(c, "Toeplitz c")
-        if r is None:
-            r = xp.conj(c) if aa.is_complex(xp, c.dtype) else c
-        r, xp_r = _vector(r, "Toeplitz r")
-        aa.check_same_backend(xp, aa.device_of(c), xp_r, aa.device_of(r), "Toeplitz(c, r)")
-        dtype = xp.result_type(c.dtype, r.dtype)
-        c, r = xp.astype(c, dtype, copy=False), xp.astype(r, dtype, copy=False)
-        r = xp.concat((c[:1], r[1:]))
-        self.c, self.r = c, r
-        m, n = c.shape[0], r.shape[0]
-        v = xp.concat((xp.flip(r[1:]), c))
-        self._setup(v, n - 1, (m, n), _fast_len(m + n - 1), xp)
-
-    def _adjoint(self) -> LinearOperator:
-        return Toeplitz(self._conj(self.r), self._conj(self.c))
-
-    def _transpose(self) -> LinearOperator:
-        return Toeplitz(self.r, self.c)
-
-    def _map(self, convert: _Converter) -> LinearOperator:
-        return Toeplitz(convert(self.c), convert(self.r))
-
-    def _parameter_count(self) -> int:
-        return self.shape[0] + self.shape[1] - 1
-
-    def _repr_args(self) -> str:
-        m, n = self.shape
-        return f"{m}x{n}, {aa.dtype_name(self.dtype)}"
-
-
-class Convolution(_ConvBase):
-    r"""The matrix of ``numpy.convolve(h, x, mode)`` for ``x`` of length ``n``.
-
-    Parameters
-    ----------
-    h : array of shape (L,)
-        The filter (float32/64 or complex64/128; the operator's dtype).
-    n : int
-        Input length.
-    mode : {"full", "same", "valid"}, optional
-        NumPy's modes. Output length ``L + n - 1``, ``max(L, n)`` and
-        ``max(L, n) - min(L, n) + 1``.
-
-    Notes
-    -----
-    :math:`y_i = \sum_j h_{o + i - j} x_j` (``h`` zero outside ``[0, L)``),
-    the rows ``o .. o + m - 1`` of the full convolution, with NumPy's offsets
-    ``o = 0`` (full), ``(min(L, n) - 1) // 2`` (same) and ``min(L, n) - 1``
-    (valid) - NumPy swaps its arguments so the longer one comes first, so
-    these hold whether ``h`` or ``x`` is longer. The product is one FFT
-    convolution of a fast length ``N >= max(L + n - 1 - o, o + m)``. The
-    adjoint is a correlation, returned as a ``Toeplitz`` (as is the transpose
-    of a complex filter).
-
-    Examples
-    --------
-    >>> import numpy as np, structmat as sm
-    >>> h, x = np.array([1.0, -2.0, 0.5]), np.arange(6.0)
-    >>> bool(np.allclose(sm.Convolution(h, 6, "same") @ x, np.convolve(h, x, "same")))
-    True
-    >>> sm.Convolution(h, 6).H
-    Toeplitz(6x8, float64)
-    """
-
-    def __init__(self, h: Any, /, n: int, mode: str = "full") -> None:
-        h, xp = _vector(h, "Convolution h")
-        n = _check_n(n, "Convolution")
-        self.mode = str(_check_choice(mode, _MODES, "Convolution mode"))
-        self.h, self.n = h, n
-        L = h.shape[0]
-        lo, hi = min(L, n), max(L, n)
-        m, off = {
-            "full": (L + n - 1, 0),
-            "same": (hi, (lo - 1) // 2),
-            "valid": (hi - lo + 1, lo - 1),
-        }[self.mode]
-        self._setup(h, off, (m, n), _fast_len(max(L + n - 1 - off, off + m)), xp)
-
-    def _adjoint(self) -> LinearOperator:
-        c, r = self._toeplitz_cr()
-        return Toeplitz(self._conj(r), self._conj(c))
-
-    def _transpose(self) -> LinearOperator:
-        c, r = self._toeplitz_cr()
-        return Toeplitz(r, c)
-
-    def _map(self, convert: _Converter) -> LinearOperator:
-        return Convolution(convert(self.h), self.n, self.mode)
-
-    def _parameter_count(self) -> int:
-        return self.h.shape[0]
-
-    def _repr_args(self) -> str:
-        return f"{self.h.shape[0]}, {self.n}, mode={self.mode!r}, {aa.dtype_name(self.dtype)}"

@@ -300,21 +300,21 @@ for _name in ("DCT", "DST"):
     )
 _register(
     "Circulant",
-    "structmat.fourier",
+    "structmat.convolution",
     lambda op: ({}, {"c": op.c}, []),
-    lambda p, a, c: _cls("structmat.fourier", "Circulant")(a["c"]),
+    lambda p, a, c: _cls("structmat.convolution", "Circulant")(a["c"]),
 )
 _register(
     "Toeplitz",
-    "structmat.fourier",
+    "structmat.convolution",
     lambda op: ({}, {"c": op.c, "r": op.r}, []),
-    lambda p, a, c: _cls("structmat.fourier", "Toeplitz")(a["c"], a["r"]),
+    lambda p, a, c: _cls("structmat.convolution", "Toeplitz")(a["c"], a["r"]),
 )
 _register(
     "Convolution",
-    "structmat.fourier",
+    "structmat.convolution",
     lambda op: ({"n": op.shape[1], "mode": op.mode}, {"h": op.h}, []),
-    lambda p, a, c: _cls("structmat.fourier", "Convolution")(a["h"], p["n"], mode=p["mode"]),
+    lambda p, a, c: _cls("structmat.convolution", "Convolution")(a["h"], p["n"], mode=p["mode"]),
 )
 
 #: Names of the operator classes :func:`save` knows how to write.

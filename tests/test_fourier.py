@@ -17,12 +17,14 @@ import numpy as np
 import pytest
 import scipy.fft
 import scipy.linalg
+from _helpers import random_array
 from hypothesis import given
 from hypothesis import strategies as st
 
 import structmat as sm
 import structmat.testing as smt
 from structmat import _array_api as aa
+from structmat._fftcore import _fast_len
 from structmat.basic import Diagonal
 from structmat.fourier import (
     DCT,
@@ -33,10 +35,9 @@ from structmat.fourier import (
     Convolution,
     Hadamard,
     Toeplitz,
-    _fast_len,
 )
 from structmat.linop import Product
-from structmat.testing import assert_close as _assert_close
+from structmat.testing import assert_close, to_numpy
 from structmat.testing.market_fourier import MARKET
 
 REAL = ["float32", "float64"]
@@ -48,24 +49,6 @@ SIZES = st.one_of(
 # input layouts: vector (None), matrix (k,), batch of matrices (b, k)
 LAYOUTS = st.sampled_from([None, (1,), (3,), (2, 2)])
 SEEDS = st.integers(0, 2**32 - 1)
-
-
-def to_numpy(x) -> np.ndarray:
-    """Host copy of any backend's array.
-
-    ``structmat.testing.to_numpy`` currently fails on array_api_strict arrays
-    (``to_device(x, "cpu")`` is refused by strict); this keeps the tests
-    independent of it.
-    """
-    if isinstance(x, np.ndarray):
-        return x
-    if hasattr(x, "get"):
-        return x.get()
-    return np.asarray(x)
-
-
-def assert_close(actual, desired, **kwargs):
-    _assert_close(to_numpy(actual), to_numpy(desired), **kwargs)
 
 
 def conv_rtol(y, kernel, x, expected, size):
@@ -81,11 +64,7 @@ def conv_rtol(y, kernel, x, expected, size):
 
 
 def rand(seed, shape, dtype):
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal(shape)
-    if dtype.startswith("complex"):
-        a = a + 1j * rng.standard_normal(shape)
-    return a.astype(dtype)
+    return random_array(np.random.default_rng(seed), shape, dtype)
 
 
 def make_input(seed, n, layout, dtype):

@@ -1,0 +1,108 @@
+"""FFT helpers shared by :mod:`structmat.fourier` and :mod:`structmat.convolution`.
+
+:func:`_fft` is the one place that picks the FFT implementation (see the
+notes of :mod:`structmat.fourier`); the rest are argument checks, the radix-2
+cost estimate and small array utilities of both modules.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+import scipy.fft
+
+from structmat import _array_api as aa
+
+
+def _fft(xp: Any, x: Any, kind: str, *, n: int | None = None, norm: str = "backward") -> Any:
+    """``kind`` in {"fft", "ifft", "rfft", "irfft"} of ``x`` along axis ``-2``.
+
+    The one place that picks the FFT implementation (see the module notes):
+    ``scipy.fft`` for NumPy arrays (on the transposed view when there is more
+    than one column), ``xp.fft`` otherwise. ``n`` pads/crops the transformed
+    axis as in ``numpy.fft``.
+    """
+    if aa.is_numpy(xp):
+        f = getattr(scipy.fft, kind)
+        if x.shape[-1] > 1:
+            return np.swapaxes(f(np.swapaxes(x, -1, -2), n=n, axis=-1, norm=norm), -1, -2)
+        # one column: the contiguous 1-d transform is a few percent faster than axis=-2
+        return f(x[..., 0], n=n, axis=-1, norm=norm)[..., None]
+    if kind in ("fft", "ifft") and not aa.is_complex(xp, x.dtype):
+        x = xp.astype(x, aa.complex_dtype(xp, x.dtype))
+    return getattr(xp.fft, kind)(x, n=n, axis=-2, norm=norm)
+
+
+def _fft_cost(n: int) -> int:
+    """Multiply-adds of a complex FFT of length ``n`` (radix-2 estimate)."""
+    return n * math.ceil(math.log2(n)) if n > 1 else 0
+
+
+def _fast_len(n: int) -> int:
+    """The smallest ``2^a 3^b 5^c >= n`` (a fast FFT length on every backend)."""
+    best = 1 << max(n - 1, 0).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def _check_n(n: Any, what: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        msg = f"{what} expects an integer size n, got {type(n).__name__} {n!r}"
+        raise TypeError(msg)
+    if n < 1:
+        msg = f"{what} expects a size n >= 1, got {n}"
+        raise ValueError(msg)
+    return int(n)
+
+
+def _check_choice(value: Any, choices: tuple[Any, ...], what: str) -> Any:
+    if value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        msg = f"{what} must be one of {valid}; got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+def _complex(xp: Any, re: Any, im: Any) -> Any:
+    """``re + 1j * im`` for real arrays, in the complex dtype of their precision."""
+    c = aa.complex_dtype(xp, re.dtype)
+    return xp.astype(re, c) + xp.astype(im, c) * xp.asarray(1j, dtype=c, device=aa.device_of(re))
+
+
+def _by_parts(xp: Any, X: Any, real_fn: Any) -> Any:
+    """Apply a real linear map ``real_fn`` to ``X`` (complex: to both parts, in one call)."""
+    if not aa.is_complex(xp, X.dtype):
+        return real_fn(X)
+    k = X.shape[-1]
+    Y = real_fn(xp.concat((xp.real(X), xp.imag(X)), axis=-1))
+    return _complex(xp, Y[..., :k], Y[..., k:])
+
+
+def _ints(xp: Any, n: int, device: Any) -> Any:
+    return xp.arange(n, dtype=xp.int64, device=device)
+
+
+class _Cache:
+    """Per-precision arrays (twiddles, spectra) computed on first use."""
+
+    def __init__(self) -> None:
+        self.store: dict[str, Any] = {}
+
+    def get(self, key: str, make: Any) -> Any:
+        out = self.store.get(key)
+        if out is None:
+            out = make()
+            self.store[key] = out
+        return out

@@ -1,0 +1,314 @@
+r"""FFT-convolution operators: Circulant, Toeplitz, Convolution.
+
+Each is one circular convolution computed with FFTs (``rfft``/``irfft`` for
+real data) through the same FFT routing as :mod:`structmat.fourier` (which
+re-exports these classes); see that module's notes for the backends, dtypes
+and flop counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from structmat import _array_api as aa
+from structmat._fftcore import (
+    _by_parts,
+    _Cache,
+    _check_choice,
+    _check_n,
+    _fast_len,
+    _fft,
+    _fft_cost,
+    _ints,
+)
+from structmat.linop import LinearOperator, _Converter
+
+__all__ = ["Circulant", "Convolution", "Toeplitz"]
+
+_MODES = ("full", "same", "valid")
+
+
+def _vector(a: Any, what: str) -> tuple[Any, Any]:
+    xp = aa.namespace_of(a)
+    if a.ndim != 1:
+        msg = f"{what} expects a 1-d array, got shape {tuple(a.shape)}"
+        raise ValueError(msg)
+    if a.shape[0] < 1:
+        msg = f"{what} expects a non-empty array, got length 0"
+        raise ValueError(msg)
+    aa.check_floating_dtype(xp, a.dtype, what)
+    return a, xp
+
+
+# ---------------------------------------------------------------------- convolution family
+class _ConvBase(LinearOperator):
+    r"""``y[i] = sum_j v[off + i - j] x[j]`` (``v`` zero outside ``[0, K)``), via FFT.
+
+    One circular convolution of length ``N >= max(K + n - 1 - off, off + m)``
+    computes the rows ``off .. off + m - 1`` of the full linear convolution
+    without aliasing; a circulant is the case ``N = n``, ``off = 0``.
+    """
+
+    # the spectrum is cached per input precision: mixed dtypes are safe
+    _promote_on_apply = False
+
+    def _setup(self, v: Any, off: int, shape: tuple[int, int], nfft: int, xp: Any) -> None:
+        self._v, self._off, self._nfft = v, off, nfft
+        super().__init__(shape=shape, dtype=v.dtype, xp=xp, device=aa.device_of(v))
+        self._cache = _Cache()
+
+    def _spectrum(self, dtype: Any) -> Any:
+        """``fft(v, N)`` (``rfft`` for real dtype) in the precision of ``dtype``."""
+        xp = self.xp
+
+        def make() -> Any:
+            v = xp.astype(self._v, dtype)
+            kind = "fft" if aa.is_complex(xp, dtype) else "rfft"
+            return _fft(xp, v[:, None], kind, n=self._nfft)[:, 0]
+
+        return self._cache.get(aa.dtype_name(dtype), make)
+
+    def _real_conv(self, X: Any) -> Any:
+        xp, N = self.xp, self._nfft
+        V = self._spectrum(X.dtype)
+        return _fft(xp, V[:, None] * _fft(xp, X, "rfft", n=N), "irfft", n=N)
+
+    def _matmat(self, X: Any) -> Any:
+        xp, N, off, m = self.xp, self._nfft, self._off, self.shape[0]
+        if aa.is_complex(xp, self.dtype):
+            V = self._spectrum(X.dtype)
+            Y = _fft(xp, V[:, None] * _fft(xp, X, "fft", n=N), "ifft", n=N)
+        else:
+            Y = _by_parts(xp, X, self._real_conv)
+        return Y[..., off : off + m, :]
+
+    _batched = _matmat
+
+    def _kernel_at(self, idx: Any) -> Any:
+        """``v[idx]`` with zeros outside ``[0, K)``, for an integer array ``idx``."""
+        xp = self.xp
+        K = self._v.shape[0]
+        ext = xp.concat((self._v, xp.zeros(1, dtype=self.dtype, device=self.device)))
+        inside = (idx >= 0) & (idx < K)
+        flat = xp.reshape(xp.where(inside, idx, xp.full_like(idx, K)), (-1,))
+        return xp.reshape(xp.take(ext, flat), idx.shape)
+
+    def _toeplitz_cr(self) -> tuple[Any, Any]:
+        """First column and first row of the (Toeplitz) matrix."""
+        xp = self.xp
+        m, n = self.shape
+        c = self._kernel_at(self._off + _ints(xp, m, self.device))
+        r = self._kernel_at(self._off - _ints(xp, n, self.device))
+        return c, r
+
+    def to_dense(self) -> Any:
+        xp = self.xp
+        m, n = self.shape
+        i, j = _ints(xp, m, self.device), _ints(xp, n, self.device)
+        return self._kernel_at(self._off + i[:, None] - j[None, :])
+
+    def _flops(self, k: int) -> int:
+        N = self._nfft
+        if aa.is_complex(self.xp, self.dtype):
+            return k * (2 * _fft_cost(N) + N)
+        return k * (_fft_cost(N) + N // 2 + 1)
+
+    def _conj(self, a: Any) -> Any:
+        return self.xp.conj(a) if aa.is_complex(self.xp, self.dtype) else a
+
+
+class Circulant(_ConvBase):
+    r"""Circulant matrix with first column ``c``, equal to ``scipy.linalg.circulant(c)``.
+
+    Parameters
+    ----------
+    c : array of shape (n,)
+        First column (float32/64 or complex64/128; the operator's dtype).
+
+    Notes
+    -----
+    :math:`C_{ij} = c_{(i-j) \bmod n}`, so :math:`Cx = c \circledast x =
+    \mathrm{ifft}(\mathrm{fft}(c) \odot \mathrm{fft}(x))` (real FFTs for real
+    ``c`` and ``x``). The spectrum is computed once per precision.
+    :math:`C^H` is the circulant of :math:`\overline{c_{-i \bmod n}}`
+    (a ``Circulant``), :math:`C^T` that of :math:`c_{-i \bmod n}`.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.linalg, structmat as sm
+    >>> c = np.array([1.0, 2.0, 0.0, -1.0, 3.0])
+    >>> x = np.arange(5.0)
+    >>> bool(np.allclose(sm.Circulant(c) @ x, scipy.linalg.circulant(c) @ x))
+    True
+    >>> sm.Circulant(c).H
+    Circulant(5, float64)
+    """
+
+    def __init__(self, c: Any, /) -> None:
+        c, xp = _vector(c, "Circulant")
+        n = c.shape[0]
+        self.c = c
+        self._setup(c, 0, (n, n), n, xp)
+
+    def _reflected(self) -> Any:
+        xp, c = self.xp, self.c
+        return xp.concat((c[:1], xp.flip(c[1:])))
+
+    def _adjoint(self) -> LinearOperator:
+        return Circulant(self._conj(self._reflected()))
+
+    def _transpose(self) -> LinearOperator:
+        return Circulant(self._reflected())
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return Circulant(convert(self.c))
+
+    def _parameter_count(self) -> int:
+        return self.shape[0]
+
+    def to_dense(self) -> Any:
+        xp = self.xp
+        n = self.shape[0]
+        i = _ints(xp, n, self.device)
+        idx = (i[:, None] - i[None, :]) % n
+        return xp.reshape(xp.take(self.c, xp.reshape(idx, (-1,))), (n, n))
+
+    def _repr_args(self) -> str:
+        return f"{self.shape[0]}, {aa.dtype_name(self.dtype)}"
+
+
+class Toeplitz(_ConvBase):
+    r"""Toeplitz matrix with first column ``c`` and first row ``r``, as ``scipy.linalg.toeplitz``.
+
+    Parameters
+    ----------
+    c : array of shape (m,)
+        First column.
+    r : array of shape (n,), optional
+        First row; ``r[0]`` is ignored (SciPy's rule: the first row is
+        ``[c[0], r[1:]]``). Default ``conj(c)`` (a Hermitian matrix when
+        ``c[0]`` is real), as in SciPy.
+
+    Attributes
+    ----------
+    c, r : arrays
+        The first column and the first row actually used (``r[0] == c[0]``),
+        in the operator's dtype (the promoted dtype of ``c`` and ``r``).
+
+    Notes
+    -----
+    :math:`T_{ij} = c_{i-j}` for :math:`i \ge j`, :math:`r_{j-i}` otherwise;
+    any shape ``m x n``. Multiply by circulant embedding: with
+    :math:`v = (r_{n-1}, \dots, r_1, c_0, \dots, c_{m-1})`,
+    :math:`(Tx)_i = (v * x)_{i+n-1}`, one circular convolution of a fast length
+    :math:`N \ge m + n - 1` (``2^a 3^b 5^c``). :math:`T^H` is
+    ``Toeplitz(conj(r), conj(c))``, :math:`T^T` is ``Toeplitz(r, c)``.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.linalg, structmat as sm
+    >>> c, r = np.array([1.0, 2.0, 3.0]), np.array([9.0, 4.0, 5.0, 6.0])
+    >>> T = sm.Toeplitz(c, r)
+    >>> bool(np.allclose(T.to_dense(), scipy.linalg.toeplitz(c, r)))
+    True
+    >>> bool(np.allclose(T @ np.ones(4), scipy.linalg.toeplitz(c, r) @ np.ones(4)))
+    True
+    >>> T.H
+    Toeplitz(4x3, float64)
+    """
+
+    def __init__(self, c: Any, /, r: Any = None) -> None:
+        c, xp = _vector(c, "Toeplitz c")
+        if r is None:
+            r = xp.conj(c) if aa.is_complex(xp, c.dtype) else c
+        r, xp_r = _vector(r, "Toeplitz r")
+        aa.check_same_backend(xp, aa.device_of(c), xp_r, aa.device_of(r), "Toeplitz(c, r)")
+        dtype = xp.result_type(c.dtype, r.dtype)
+        c, r = xp.astype(c, dtype, copy=False), xp.astype(r, dtype, copy=False)
+        r = xp.concat((c[:1], r[1:]))
+        self.c, self.r = c, r
+        m, n = c.shape[0], r.shape[0]
+        v = xp.concat((xp.flip(r[1:]), c))
+        self._setup(v, n - 1, (m, n), _fast_len(m + n - 1), xp)
+
+    def _adjoint(self) -> LinearOperator:
+        return Toeplitz(self._conj(self.r), self._conj(self.c))
+
+    def _transpose(self) -> LinearOperator:
+        return Toeplitz(self.r, self.c)
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return Toeplitz(convert(self.c), convert(self.r))
+
+    def _parameter_count(self) -> int:
+        return self.shape[0] + self.shape[1] - 1
+
+    def _repr_args(self) -> str:
+        m, n = self.shape
+        return f"{m}x{n}, {aa.dtype_name(self.dtype)}"
+
+
+class Convolution(_ConvBase):
+    r"""The matrix of ``numpy.convolve(h, x, mode)`` for ``x`` of length ``n``.
+
+    Parameters
+    ----------
+    h : array of shape (L,)
+        The filter (float32/64 or complex64/128; the operator's dtype).
+    n : int
+        Input length.
+    mode : {"full", "same", "valid"}, optional
+        NumPy's modes. Output length ``L + n - 1``, ``max(L, n)`` and
+        ``max(L, n) - min(L, n) + 1``.
+
+    Notes
+    -----
+    :math:`y_i = \sum_j h_{o + i - j} x_j` (``h`` zero outside ``[0, L)``),
+    the rows ``o .. o + m - 1`` of the full convolution, with NumPy's offsets
+    ``o = 0`` (full), ``(min(L, n) - 1) // 2`` (same) and ``min(L, n) - 1``
+    (valid) - NumPy swaps its arguments so the longer one comes first, so
+    these hold whether ``h`` or ``x`` is longer. The product is one FFT
+    convolution of a fast length ``N >= max(L + n - 1 - o, o + m)``. The
+    adjoint is a correlation, returned as a ``Toeplitz`` (as is the transpose
+    of a complex filter).
+
+    Examples
+    --------
+    >>> import numpy as np, structmat as sm
+    >>> h, x = np.array([1.0, -2.0, 0.5]), np.arange(6.0)
+    >>> bool(np.allclose(sm.Convolution(h, 6, "same") @ x, np.convolve(h, x, "same")))
+    True
+    >>> sm.Convolution(h, 6).H
+    Toeplitz(6x8, float64)
+    """
+
+    def __init__(self, h: Any, /, n: int, mode: str = "full") -> None:
+        h, xp = _vector(h, "Convolution h")
+        n = _check_n(n, "Convolution")
+        self.mode = str(_check_choice(mode, _MODES, "Convolution mode"))
+        self.h, self.n = h, n
+        L = h.shape[0]
+        lo, hi = min(L, n), max(L, n)
+        m, off = {
+            "full": (L + n - 1, 0),
+            "same": (hi, (lo - 1) // 2),
+            "valid": (hi - lo + 1, lo - 1),
+        }[self.mode]
+        self._setup(h, off, (m, n), _fast_len(max(L + n - 1 - off, off + m)), xp)
+
+    def _adjoint(self) -> LinearOperator:
+        c, r = self._toeplitz_cr()
+        return Toeplitz(self._conj(r), self._conj(c))
+
+    def _transpose(self) -> LinearOperator:
+        c, r = self._toeplitz_cr()
+        return Toeplitz(r, c)
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return Convolution(convert(self.h), self.n, self.mode)
+
+    def _parameter_count(self) -> int:
+        return self.h.shape[0]
+
+    def _repr_args(self) -> str:
+        return f"{self.h.shape[0]}, {self.n}, mode={self.mode!r}, {aa.dtype_name(self.dtype)}"
