@@ -85,6 +85,19 @@ def check_floating_dtype(xp: Any, dtype: Any, what: str) -> None:
         raise TypeError(msg)
 
 
+def floating_input(xp: Any, x: Any, what: str) -> Any:
+    """``x`` with integer/bool data cast to float64; ``TypeError`` unless floating.
+
+    The dtype rule of every projection input: integers and booleans become
+    float64, float32/64 and complex64/128 stay as they are, anything else is
+    refused (:func:`check_floating_dtype` names ``what``).
+    """
+    if xp.isdtype(x.dtype, ("integral", "bool")):
+        x = xp.astype(x, xp.float64)
+    check_floating_dtype(xp, x.dtype, what)
+    return x
+
+
 def complex_dtype(xp: Any, dtype: Any) -> Any:
     """The complex dtype of the same precision (complex stays as it is)."""
     if dtype == xp.float32:

@@ -97,3 +97,25 @@ class ProjectionResult:
             f"relative_error={self.relative_error:.3g}, exact={self.exact}, "
             f"parameters={self.parameter_count})"
         )
+
+
+def exact_result(
+    operator: LinearOperator,
+    error: float,
+    norm: float,
+    onto: str,
+    params: dict[str, Any],
+    notes: str = "",
+) -> ProjectionResult:
+    """The result of an exact projection: both bounds equal ``error``."""
+    return ProjectionResult(
+        operator=operator,
+        error=error,
+        norm=norm,
+        lower_bound=error,
+        upper_bound=error,
+        exact=True,
+        onto=onto,
+        params=params,
+        notes=notes,
+    )

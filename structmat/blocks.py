@@ -603,6 +603,19 @@ def _common_sizes(
     return sizes
 
 
+def _stack_parts(ops: Sequence[Any], what: str, axis: int) -> list[LinearOperator]:
+    """The parts of ``hstack``/``vstack`` as operators, all of one size along ``axis``."""
+    ops = _check_list(ops, what)
+    converted = [_as_operator(op, f"{what} operator {i}") for i, op in enumerate(ops)]
+    _check_backends(converted, what)
+    sizes = [op.shape[axis] for op in converted]
+    if len(set(sizes)) > 1:
+        dim = ("rows", "columns")[axis]
+        msg = f"{what} expects operators with the same number of {dim}, got {dim} {sizes}"
+        raise ValueError(msg)
+    return converted
+
+
 def hstack(ops: Sequence[Any], /) -> LinearOperator:
     r"""Operators side by side, ``[A_0, A_1, ...]`` (like ``np.hstack`` of matrices).
 
@@ -623,13 +636,7 @@ def hstack(ops: Sequence[Any], /) -> LinearOperator:
     >>> bool(np.array_equal(sm.hstack([A, B]).to_dense(), np.hstack([A, B])))
     True
     """
-    ops = _check_list(ops, "hstack")
-    converted = [_as_operator(op, f"hstack operator {i}") for i, op in enumerate(ops)]
-    _check_backends(converted, "hstack")
-    heights = [op.shape[0] for op in converted]
-    if len(set(heights)) > 1:
-        msg = f"hstack expects operators with the same number of rows, got rows {heights}"
-        raise ValueError(msg)
+    converted = _stack_parts(ops, "hstack", axis=0)
     return converted[0] if len(converted) == 1 else BlockMatrix([converted])
 
 
@@ -653,13 +660,7 @@ def vstack(ops: Sequence[Any], /) -> LinearOperator:
     >>> bool(np.array_equal(sm.vstack([A, B]).to_dense(), np.vstack([A, B])))
     True
     """
-    ops = _check_list(ops, "vstack")
-    converted = [_as_operator(op, f"vstack operator {i}") for i, op in enumerate(ops)]
-    _check_backends(converted, "vstack")
-    widths = [op.shape[1] for op in converted]
-    if len(set(widths)) > 1:
-        msg = f"vstack expects operators with the same number of columns, got columns {widths}"
-        raise ValueError(msg)
+    converted = _stack_parts(ops, "vstack", axis=1)
     return converted[0] if len(converted) == 1 else BlockMatrix([[op] for op in converted])
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
-from structmat._result import ProjectionResult
+from structmat._dense import dense_input, frobenius, svd_tail
+from structmat._result import ProjectionResult, exact_result
 from structmat.linop import LinearOperator, _Converter, _is_scalar, _python_scalar
 
 __all__ = ["LowRank"]
@@ -339,53 +340,14 @@ def _check_rank(r: int, shape: tuple[int, int]) -> None:
         raise ValueError(msg)
 
 
-def dense_input(A: Any, what: str) -> Any:
-    """``A`` as a finite, non-empty 2-d floating array (operators densified)."""
-    if isinstance(A, LinearOperator):
-        A = A.to_dense()
-    xp = aa.namespace_of(A)
-    if A.ndim != 2:
-        msg = f"{what} expects a 2-d array, got shape {tuple(A.shape)}"
-        raise ValueError(msg)
-    if xp.isdtype(A.dtype, ("integral", "bool")):
-        A = xp.astype(A, xp.float64)
-    aa.check_floating_dtype(xp, A.dtype, what)
-    if A.shape[0] < 1 or A.shape[1] < 1:
-        msg = f"{what} expects a non-empty matrix, got shape {tuple(A.shape)}"
-        raise ValueError(msg)
-    # A finite sum proves every entry finite (NaN and Inf propagate); only an
-    # overflowing sum needs the entrywise check.
-    if not bool(xp.all(xp.isfinite(xp.sum(A)))) and not bool(xp.all(xp.isfinite(A))):
-        msg = f"{what}: A contains NaN or Inf"
-        raise ValueError(msg)
-    return A
-
-
-def frobenius(xp: Any, A: Any) -> float:
-    """``||A||_F`` as a Python float (NumPy: one BLAS pass)."""
-    if aa.is_numpy(xp):
-        return float(np.linalg.norm(np.reshape(A, (-1,))))
-    return float(xp.linalg.vector_norm(xp.reshape(A, (-1,))))
-
-
 def _project_svd(cls: type, A: Any, r: int) -> ProjectionResult:
     A = dense_input(A, "LowRank.project")
     xp = aa.namespace_of(A)
     _check_rank(r, A.shape)
     U, S, Vh = xp.linalg.svd(A, full_matrices=False)
-    err = math.sqrt(float(xp.sum(S[r:] ** 2))) if S.shape[0] > r else 0.0
-    norm = math.sqrt(float(xp.sum(S**2)))
+    err, norm = svd_tail(xp, S, r)
     op = cls(U[:, :r], _ctranspose(xp, Vh[:r, :]), xp.astype(S[:r], A.dtype))
-    return ProjectionResult(
-        operator=op,
-        error=err,
-        norm=norm,
-        lower_bound=err,
-        upper_bound=err,
-        exact=True,
-        onto="lowrank",
-        params={"rank": r, "method": "svd"},
-    )
+    return exact_result(op, err, norm, "lowrank", {"rank": r, "method": "svd"})
 
 
 def _gaussian(

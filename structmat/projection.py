@@ -22,10 +22,11 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
-from structmat._result import ProjectionResult
+from structmat._dense import dense_input, frobenius, svd_tail
+from structmat._result import ProjectionResult, exact_result
 from structmat.basic import Diagonal, Permutation
 from structmat.linop import LinearOperator, Sum
-from structmat.lowrank import LowRank, dense_input, frobenius
+from structmat.lowrank import LowRank
 
 __all__ = ["Comparison", "ComparisonRow", "compare", "project"]
 
@@ -43,22 +44,6 @@ def _int(value: Any, name: str, what: str, low: int = 1) -> int:
 
 def _ints(xp: Any, n: int, device: Any) -> Any:
     return xp.arange(n, dtype=xp.int64, device=device)
-
-
-def _result(
-    op: LinearOperator, err: float, norm: float, onto: str, params: dict[str, Any], notes: str = ""
-) -> ProjectionResult:
-    return ProjectionResult(
-        operator=op,
-        error=err,
-        norm=norm,
-        lower_bound=err,
-        upper_bound=err,
-        exact=True,
-        onto=onto,
-        params=params,
-        notes=notes,
-    )
 
 
 def _subspace_error(
@@ -104,7 +89,7 @@ def _diagonal(A: Any) -> ProjectionResult:
             op = vstack([op, Zero((m - k, n), dtype=A.dtype, xp=xp, device=dev)])
         else:
             op = hstack([op, Zero((m, n - k), dtype=A.dtype, xp=xp, device=dev)])
-    return _result(op, err, norm, "diagonal", {})
+    return exact_result(op, err, norm, "diagonal", {})
 
 
 def _skew(xp: Any, P: Any, rows: int, width: int) -> Any:
@@ -121,20 +106,26 @@ def _skew(xp: Any, P: Any, rows: int, width: int) -> Any:
     return xp.reshape(flat[: rows * (W + 1)], (rows, W + 1))[:, :width]
 
 
+def _square_size(A: Any, onto: str) -> int:
+    """``n`` of an ``n x n`` matrix ``A``; ``ValueError`` for a non-square one."""
+    m, n = A.shape
+    if m != n:
+        msg = f"project onto {onto} needs a square matrix, got shape {(m, n)}"
+        raise ValueError(msg)
+    return int(n)
+
+
 def _circulant(A: Any) -> ProjectionResult:
     """Average along wrapped diagonals: ``c_k = mean_i A[i, (i - k) mod n]``."""
     xp = aa.namespace_of(A)
-    m, n = A.shape
-    if m != n:
-        msg = f"project onto circulant needs a square matrix, got shape {(m, n)}"
-        raise ValueError(msg)
+    n = _square_size(A, "circulant")
     # B[i, t] = [A, A][i, i + 1 + t] = A[i, (i + 1 + t) mod n]: wrapped diagonal k = n - 1 - t
     B = _skew(xp, xp.concat((A[:, 1:], A), axis=1), n, n)
     means = xp.mean(B, axis=0)
     err, norm = _subspace_error(xp, A, means, n, lambda: B - means[None, :])
-    from structmat.fourier import Circulant
+    from structmat.convolution import Circulant
 
-    return _result(Circulant(xp.flip(means)), err, norm, "circulant", {})
+    return exact_result(Circulant(xp.flip(means)), err, norm, "circulant", {})
 
 
 def _toeplitz(A: Any) -> ProjectionResult:
@@ -157,9 +148,9 @@ def _toeplitz(A: Any) -> ProjectionResult:
         return xp.where(valid, B - means[None, :], xp.zeros_like(B))
 
     err, norm = _subspace_error(xp, A, means, weights, residual)
-    from structmat.fourier import Toeplitz
+    from structmat.convolution import Toeplitz
 
-    return _result(Toeplitz(xp.flip(means[:m]), means[m - 1 :]), err, norm, "toeplitz", {})
+    return exact_result(Toeplitz(xp.flip(means[:m]), means[m - 1 :]), err, norm, "toeplitz", {})
 
 
 def _tiling(sizes: Any, shape: tuple[int, int], what: str) -> list[tuple[int, int]]:
@@ -231,7 +222,7 @@ def _block_diagonal(A: Any, nblocks: Any = None, sizes: Any = None) -> Projectio
         else xp.concat([xp.reshape(b.to_dense(), (-1,)) for b in op.blocks])
     )
     err, norm = _subspace_error(xp, A, kept, None, residual)
-    return _result(op, err, norm, "block_diagonal", params)
+    return exact_result(op, err, norm, "block_diagonal", params)
 
 
 def _kron_shapes(shapes: Any, shape: tuple[int, int], what: str) -> tuple[int, int, int, int]:
@@ -280,10 +271,9 @@ def _kronecker(A: Any, shapes: Any = None, rank: Any = 1) -> ProjectionResult:
     Cs = xp.reshape(Vh[:r, :] * root[:, None], (r, m2, n2))
     terms = [Kronecker(Bs[k, ...], Cs[k, ...]) for k in range(r)]
     op: LinearOperator = terms[0] if r == 1 else Sum(*terms)
-    err = math.sqrt(float(xp.sum(S[r:] ** 2))) if S.shape[0] > r else 0.0
-    norm = math.sqrt(float(xp.sum(S**2)))
+    err, norm = svd_tail(xp, S, r)
     params = {"shapes": ((m1, n1), (m2, n2)), "rank": r}
-    return _result(op, err, norm, "kronecker", params)
+    return exact_result(op, err, norm, "kronecker", params)
 
 
 def _permutation(A: Any) -> ProjectionResult:
@@ -291,10 +281,7 @@ def _permutation(A: Any) -> ProjectionResult:
     from scipy.optimize import linear_sum_assignment
 
     xp = aa.namespace_of(A)
-    m, n = A.shape
-    if m != n:
-        msg = f"project onto permutation needs a square matrix, got shape {(m, n)}"
-        raise ValueError(msg)
+    n = _square_size(A, "permutation")
     H = aa.to_host(A)  # the one host transfer (n*n values)
     rows, cols = linear_sum_assignment(np.real(H), maximize=True)
     idx = np.empty(n, dtype=np.int64)
@@ -304,7 +291,7 @@ def _permutation(A: Any) -> ProjectionResult:
     err = float(np.linalg.norm(R))
     op = Permutation(aa.to_namespace(idx, xp, aa.device_of(A)), dtype=A.dtype)
     notes = "assignment solved on the host (scipy.optimize.linear_sum_assignment)"
-    return _result(op, err, float(np.linalg.norm(H)), "permutation", {}, notes)
+    return exact_result(op, err, float(np.linalg.norm(H)), "permutation", {}, notes)
 
 
 # ---------------------------------------------------------------------- dispatch
