@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _helpers import random_pair
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,15 +16,6 @@ from structmat.testing.strategies import arrays, dtypes, shapes
 DTYPES = ["float32", "float64", "complex64", "complex128"]
 
 
-def rand(xp, shape, dtype="float64", seed=0):
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal(shape)
-    if dtype.startswith("complex"):
-        a = a + 1j * rng.standard_normal(shape)
-    a = a.astype(dtype)
-    return xp.asarray(a), a
-
-
 def name(dtype):
     return aa.dtype_name(dtype)
 
@@ -31,7 +23,7 @@ def name(dtype):
 # ---------------------------------------------------------------------- Dense
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_dense(xp, dtype):
-    A, a = rand(xp, (4, 3), dtype)
+    A, a = random_pair(xp, (4, 3), dtype)
     D = sm.Dense(A)
     assert D.shape == (4, 3)
     assert name(D.dtype) == dtype
@@ -63,7 +55,7 @@ def test_identity(xp, dtype):
     assert name(Id.dtype) == dtype
     assert Id.xp is aa.default_namespace(xp)
     assert_close(Id.to_dense(), np.eye(4))
-    x, xn = rand(xp, (4, 2), dtype)
+    x, xn = random_pair(xp, (4, 2), dtype)
     assert_close(Id @ x, xn)
     assert Id.H is Id
     assert Id.T is Id
@@ -83,7 +75,7 @@ def test_zero(xp, dtype):
     Z = sm.Zero((2, 5), dtype=dtype, xp=xp)
     assert Z.shape == (2, 5)
     assert_close(Z.to_dense(), np.zeros((2, 5)))
-    x, _ = rand(xp, (3, 5, 2), dtype)
+    x, _ = random_pair(xp, (3, 5, 2), dtype)
     y = Z @ x
     assert tuple(y.shape) == (3, 2, 2)
     assert not np.any(to_numpy(y))
@@ -95,11 +87,11 @@ def test_zero(xp, dtype):
 # ---------------------------------------------------------------------- Diagonal
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_diagonal(xp, dtype):
-    d, dn = rand(xp, (5,), dtype)
+    d, dn = random_pair(xp, (5,), dtype)
     D = sm.Diagonal(d)
     assert D.d is d
     assert_close(D.to_dense(), np.diag(dn))
-    x, xn = rand(xp, (5, 3), dtype, 1)
+    x, xn = random_pair(xp, (5, 3), dtype, 1)
     assert_close(D @ x, dn[:, None] * xn)
     assert_close(D.H.to_dense(), np.diag(dn.conj()))
     assert D.T is D
@@ -126,9 +118,9 @@ def test_permutation(xp, dtype):
     idx = xp.asarray(idx_np)
     P = sm.Permutation(idx, dtype=dtype)
     assert name(P.dtype) == dtype
-    x, xn = rand(xp, (5, 2), dtype, 1)
+    x, xn = random_pair(xp, (5, 2), dtype, 1)
     assert_close(P @ x, xn[idx_np])
-    v, vn = rand(xp, (5,), dtype, 2)
+    v, vn = random_pair(xp, (5,), dtype, 2)
     assert_close(P @ v, vn[idx_np])
     # element definition P[i, idx[i]] = 1
     want = np.zeros((5, 5))

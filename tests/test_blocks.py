@@ -13,39 +13,16 @@ import array_api_strict
 import numpy as np
 import pytest
 import scipy.linalg
+from _helpers import random_array
 from hypothesis import given
 from hypothesis import strategies as st
 
 import structmat as sm
 from structmat.blocks import BlockDiagonal, BlockMatrix, Kronecker, block, hstack, vstack
-from structmat.testing import assert_close as _assert_close
+from structmat.testing import assert_close, to_numpy
 from structmat.testing.market_blocks import MARKET
 
 DTYPES = ["float32", "float64", "complex64", "complex128"]
-
-
-def to_numpy(x) -> np.ndarray:
-    """Host copy (CPU backends and CuPy).
-
-    ``structmat.testing.to_numpy`` currently fails on array_api_strict arrays
-    (``to_device(x, "cpu")`` is refused by strict); this keeps the tests independent of it.
-    """
-    if isinstance(x, np.ndarray):
-        return x
-    if hasattr(x, "get"):
-        return x.get()
-    return np.asarray(x)
-
-
-def assert_close(actual, desired, **kwargs):
-    _assert_close(to_numpy(actual), to_numpy(desired), **kwargs)
-
-
-def rand(rng, shape, dtype="float64"):
-    a = rng.standard_normal(shape)
-    if dtype.startswith("complex"):
-        a = a + 1j * rng.standard_normal(shape)
-    return a.astype(dtype)
 
 
 def oracle(op) -> np.ndarray:
@@ -79,14 +56,14 @@ def check_against(op, D: np.ndarray, xp, seed: int = 0) -> None:
     size = max(m, n, 1)
     assert tuple(op.shape) == D.shape
     assert_close(op.to_dense(), D, size=size, what="to_dense")
-    x, X = rand(rng, (n,), dt), rand(rng, (n, 3), dt)
-    Xb = rand(rng, (2, 2, n, 3), dt)
+    x, X = random_array(rng, (n,), dt), random_array(rng, (n, 3), dt)
+    Xb = random_array(rng, (2, 2, n, 3), dt)
     assert_close(op @ xp.asarray(x), D @ x, size=size, what="op @ x")
     assert_close(op @ xp.asarray(X), D @ X, size=size, what="op @ X")
     assert_close(
         op @ xp.asarray(Xb), np.einsum("ij,abjk->abik", D, Xb), size=size, what="batched op @ X"
     )
-    y, Y = rand(rng, (m,), dt), rand(rng, (m, 2), dt)
+    y, Y = random_array(rng, (m,), dt), random_array(rng, (m, 2), dt)
     assert_close(op.H @ xp.asarray(y), D.conj().T @ y, size=size, what="op.H @ y")
     assert_close(op.T @ xp.asarray(Y), D.T @ Y, size=size, what="op.T @ Y")
     assert_close(op.rmatmat(xp.asarray(Y)), D.conj().T @ Y, size=size, what="rmatmat")
@@ -142,7 +119,7 @@ def test_market_with_checker_if_present(xp):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_block_diagonal_stack(xp, dtype):
     rng = np.random.default_rng(1)
-    S = rand(rng, (4, 3, 2), dtype)
+    S = random_array(rng, (4, 3, 2), dtype)
     op = BlockDiagonal(arr(xp, S))
     assert op.shape == (12, 8)
     assert op.nblocks == 4
@@ -157,7 +134,7 @@ def test_block_diagonal_stack(xp, dtype):
 
 def test_block_diagonal_list_unequal(xp):
     rng = np.random.default_rng(2)
-    A, B, d = rand(rng, (2, 3)), rand(rng, (4, 1)), rand(rng, (3,))
+    A, B, d = random_array(rng, (2, 3)), random_array(rng, (4, 1)), random_array(rng, (3,))
     op = BlockDiagonal([arr(xp, A), sm.Dense(arr(xp, B)), sm.Diagonal(arr(xp, d))])
     assert op.stack is None
     assert op.shape == (9, 7)
@@ -171,7 +148,7 @@ def test_block_diagonal_list_unequal(xp):
 
 def test_block_diagonal_list_of_equal_arrays_is_stacked(xp):
     rng = np.random.default_rng(3)
-    blocks = [rand(rng, (2, 2)) for _ in range(3)]
+    blocks = [random_array(rng, (2, 2)) for _ in range(3)]
     op = BlockDiagonal([arr(xp, b) for b in blocks])
     assert op.stack is not None
     check_against(op, scipy.linalg.block_diag(*blocks), xp)
@@ -179,15 +156,15 @@ def test_block_diagonal_list_of_equal_arrays_is_stacked(xp):
 
 def test_block_diagonal_promotes_and_keeps_float32(xp):
     rng = np.random.default_rng(4)
-    S32 = rand(rng, (2, 2, 2), "float32")
+    S32 = random_array(rng, (2, 2, 2), "float32")
     op = BlockDiagonal(arr(xp, S32))
     assert op.dtype == xp.float32
     assert (op @ xp.ones(4, dtype=xp.float32)).dtype == xp.float32
-    x = rand(rng, (4,), "complex64")
+    x = random_array(rng, (4,), "complex64")
     y = op @ arr(xp, x)
     assert y.dtype == xp.complex64
     assert_close(y, scipy.linalg.block_diag(*S32) @ x, size=4)
-    mixed = BlockDiagonal([arr(xp, S32[0]), arr(xp, rand(rng, (1, 3), "complex64"))])
+    mixed = BlockDiagonal([arr(xp, S32[0]), arr(xp, random_array(rng, (1, 3), "complex64"))])
     assert mixed.dtype == xp.complex64
 
 
@@ -240,7 +217,7 @@ def test_block_diagonal_bad_input():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_kronecker_two_factors(xp, dtype):
     rng = np.random.default_rng(5)
-    A, B = rand(rng, (2, 3), dtype), rand(rng, (4, 2), dtype)
+    A, B = random_array(rng, (2, 3), dtype), random_array(rng, (4, 2), dtype)
     op = Kronecker(arr(xp, A), arr(xp, B))
     assert op.shape == (8, 6)
     check_against(op, np.kron(A, B), xp)
@@ -250,7 +227,11 @@ def test_kronecker_two_factors(xp, dtype):
 
 def test_kronecker_three_factors_structured(xp):
     rng = np.random.default_rng(6)
-    A, d, S = rand(rng, (2, 3)), rand(rng, (3,)), rand(rng, (2, 2, 1), "complex128")
+    A, d, S = (
+        random_array(rng, (2, 3)),
+        random_array(rng, (3,)),
+        random_array(rng, (2, 2, 1), "complex128"),
+    )
     op = Kronecker(arr(xp, A), sm.Diagonal(arr(xp, d)), BlockDiagonal(arr(xp, S)))
     assert op.dtype == xp.complex128
     assert len(op.factors) == 3
@@ -288,11 +269,11 @@ class _NoDense(sm.LinearOperator):
 
 def test_kronecker_never_forms_the_product():
     rng = np.random.default_rng(7)
-    A, B = rand(rng, (3, 3)), rand(rng, (5, 4))
+    A, B = random_array(rng, (3, 3)), random_array(rng, (5, 4))
     op = Kronecker(_NoDense(A), _NoDense(B))
-    X = rand(rng, (12, 2))
+    X = random_array(rng, (12, 2))
     assert_close(op @ X, np.kron(A, B) @ X, size=15)
-    y = rand(rng, (15,))
+    y = random_array(rng, (15,))
     assert_close(op.H @ y, np.kron(A, B).T @ y, size=15)
 
 
@@ -324,7 +305,11 @@ def test_kronecker_bad_input():
 # ---------------------------------------------------------------------- hstack / vstack / block
 def test_hstack_vstack(xp):
     rng = np.random.default_rng(8)
-    A, B, C = rand(rng, (3, 2)), rand(rng, (3, 4), "complex128"), rand(rng, (3, 1))
+    A, B, C = (
+        random_array(rng, (3, 2)),
+        random_array(rng, (3, 4), "complex128"),
+        random_array(rng, (3, 1)),
+    )
     op = hstack([arr(xp, A), sm.Dense(arr(xp, B)), arr(xp, C)])
     assert isinstance(op, BlockMatrix)
     assert op.dtype == xp.complex128
@@ -339,7 +324,7 @@ def test_hstack_vstack(xp):
 
 def test_block_grid_with_zero_blocks(xp):
     rng = np.random.default_rng(9)
-    A, B, D = rand(rng, (2, 3)), rand(rng, (2, 1)), rand(rng, (4, 1))
+    A, B, D = random_array(rng, (2, 3)), random_array(rng, (2, 1)), random_array(rng, (4, 1))
     op = block([[arr(xp, A), arr(xp, B)], [None, sm.Dense(arr(xp, D))]])
     check_against(op, np.block([[A, B], [np.zeros((4, 3)), D]]), xp)
     # a row made of one live block and a zero block: the zero adds no flops
@@ -348,7 +333,7 @@ def test_block_grid_with_zero_blocks(xp):
 
 def test_block_zero_row_of_live_columns(xp):
     rng = np.random.default_rng(10)
-    A, B = rand(rng, (2, 2)), rand(rng, (3, 2))
+    A, B = random_array(rng, (2, 2)), random_array(rng, (3, 2))
     op = block([[arr(xp, A), None], [None, arr(xp, B)]])
     check_against(op, scipy.linalg.block_diag(A, B), xp)
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import scipy.fft
 import scipy.linalg
+from _helpers import monarch_oracle
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,25 +24,6 @@ NORMS = ["backward", "ortho", "forward"]
 
 
 # ---------------------------------------------------------------------- oracles
-def monarch_oracle(L, R, shape=None):
-    """DESIGN §4 element formula as a plain loop."""
-    L, R = to_numpy(L), to_numpy(R)
-    J, s, Kr = L.shape
-    K, _, p = R.shape
-    r = Kr // K
-    M = np.zeros((s * J, K * p), dtype=np.result_type(L, R))
-    for sigma in range(s):
-        for j in range(J):
-            for a in range(K):
-                for t in range(p):
-                    M[sigma * J + j, a * p + t] = sum(
-                        L[j, sigma, a * r + rho] * R[a, rho * J + j, t] for rho in range(r)
-                    )
-    if shape is not None:
-        M = M[: shape[0], : shape[1]]
-    return M
-
-
 def butterfly_oracle(tw, increasing=True):
     """DESIGN §5: level l maps (x[2gs+o], x[2gs+s+o]) by tw[l, g*s+o], plain loops."""
     tw = to_numpy(tw)

@@ -21,22 +21,9 @@ import scipy.sparse.linalg as sla
 import structmat as sm
 from structmat.blocks import BlockDiagonal, Kronecker, vstack
 from structmat.interop import FromSciPy, SciPyLinearOperator, aslinearoperator, to_scipy
-from structmat.testing import assert_close as _assert_close
+from structmat.testing import assert_close, to_numpy
 
 SOLVER_RTOL = 1e-6  # the solvers below run to rtol=1e-10 on well-conditioned systems
-
-
-def to_numpy(x) -> np.ndarray:
-    """Host copy (``structmat.testing.to_numpy`` currently fails on array_api_strict)."""
-    if isinstance(x, np.ndarray):
-        return x
-    if hasattr(x, "get"):
-        return x.get()
-    return np.asarray(x)
-
-
-def assert_close(actual, desired, **kwargs):
-    _assert_close(to_numpy(actual), to_numpy(desired), **kwargs)
 
 
 def spd(rng, n, dtype="float64"):

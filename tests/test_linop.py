@@ -11,6 +11,7 @@ from __future__ import annotations
 import array_api_compat
 import numpy as np
 import pytest
+from _helpers import random_pair
 
 import structmat as sm
 from structmat import _array_api as aa
@@ -20,18 +21,8 @@ from structmat.testing import assert_close, to_numpy, tolerance
 NP = aa.default_namespace(None)
 
 
-def rand(xp, shape, dtype="float64", seed=0):
-    """(array in xp, the same values in NumPy)."""
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal(shape)
-    if dtype.startswith("complex"):
-        a = a + 1j * rng.standard_normal(shape)
-    a = a.astype(dtype)
-    return xp.asarray(a), a
-
-
 def dense(xp, shape, dtype="float64", seed=0):
-    x, a = rand(xp, shape, dtype, seed)
+    x, a = random_pair(xp, shape, dtype, seed)
     return sm.Dense(x), a
 
 
@@ -46,7 +37,7 @@ def test_composites_match_dense(xp, dtype):
     B, b = dense(xp, (3, 5), dtype, 2)
     C, c = dense(xp, (4, 3), dtype, 3)
     S, s = dense(xp, (4, 4), dtype, 4)
-    x, xn = rand(xp, (5, 2), dtype, 5)
+    x, xn = random_pair(xp, (5, 2), dtype, 5)
     cases = [
         (A @ B, a @ b),
         (A + C, a + c),
@@ -226,7 +217,7 @@ def test_power(xp):
         P = S**k
         assert isinstance(P, sm.Power)
         assert_close(P.to_dense(), np.linalg.matrix_power(s, k), size=64)
-        x, xn = rand(xp, (3,), "complex128", 2)
+        x, xn = random_pair(xp, (3,), "complex128", 2)
         assert_close(P @ x, np.linalg.matrix_power(s, k) @ xn, size=64)
     assert_close(sm.Power(S, 0).to_dense(), np.eye(3))
 
@@ -322,7 +313,7 @@ def test_to_accepts_plain_modules():
 )
 def test_to_dtype(xp, src, dst):
     A, _a = dense(xp, (3, 3), src)
-    ops = [A, sm.Diagonal(rand(xp, (3,), src)[0]), sm.Identity(3, xp=xp, dtype=src)]
+    ops = [A, sm.Diagonal(random_pair(xp, (3,), src)[0]), sm.Identity(3, xp=xp, dtype=src)]
     ops.append(sm.Permutation(xp.asarray(np.array([1, 2, 0])), dtype=src))
     ops.append(sm.Zero((3, 3), xp=xp, dtype=src))
     ops.append(A @ A.H + 2 * A)
@@ -370,14 +361,14 @@ def test_torch_matmul_defers():
 def test_rmatmul_for_every_backend(xp):
     # array_api_strict arrays do not defer x @ op, so call __rmatmul__ directly
     A, a = dense(xp, (3, 4), "complex128")
-    Y, y = rand(xp, (2, 2, 3), "complex128", 1)
+    Y, y = random_pair(xp, (2, 2, 3), "complex128", 1)
     assert_close(A.__rmatmul__(Y), y @ a)
 
 
 def test_batch_dimensions(xp):
     A, a = dense(xp, (3, 4), "float64")
     for shape in [(4,), (4, 2), (5, 4, 2), (2, 3, 4, 1), (1, 1, 4, 3), (0, 4, 2)]:
-        x, xn = rand(xp, shape, "float64", 1)
+        x, xn = random_pair(xp, shape, "float64", 1)
         y = A @ x
         assert tuple(y.shape) == np.matmul(a, xn).shape
         assert_close(y, np.matmul(a, xn))
@@ -387,16 +378,16 @@ def test_batch_dimensions(xp):
         sm.Adjoint(A.H),
         sm.Permutation(xp.asarray(np.array([2, 0, 1]))) @ A,
     ):
-        x, xn = rand(xp, (2, 3, 4, 2), "float64", 2)
+        x, xn = random_pair(xp, (2, 3, 4, 2), "float64", 2)
         assert_close(op @ x, np.matmul(to_numpy(op.to_dense()), xn))
 
 
 def test_matvec_matmat_rmatvec_rmatmat(xp):
     A, a = dense(xp, (3, 4), "complex64")
-    x, xn = rand(xp, (4,), "complex64", 1)
-    y, yn = rand(xp, (3,), "complex64", 2)
-    X, Xn = rand(xp, (4, 2), "complex64", 3)
-    Y, Yn = rand(xp, (3, 2), "complex64", 4)
+    x, xn = random_pair(xp, (4,), "complex64", 1)
+    y, yn = random_pair(xp, (3,), "complex64", 2)
+    X, Xn = random_pair(xp, (4, 2), "complex64", 3)
+    Y, Yn = random_pair(xp, (3, 2), "complex64", 4)
     assert_close(A.matvec(x), a @ xn)
     assert tuple(A.matvec(X[:, :1]).shape) == (3, 1)
     assert_close(A.matmat(X), a @ Xn)
@@ -431,7 +422,14 @@ def test_dtype_promotion(xp, op_dtype, x_dtype, result):
             x_dtype
         )
     x = xp.asarray(xn)
-    ops = [A, sm.Diagonal(rand(xp, (3,), op_dtype)[0]) @ A, A + A, 2 * A, A.H.H, sm.Adjoint(A.H)]
+    ops = [
+        A,
+        sm.Diagonal(random_pair(xp, (3,), op_dtype)[0]) @ A,
+        A + A,
+        2 * A,
+        A.H.H,
+        sm.Adjoint(A.H),
+    ]
     ops += [sm.Transpose(A.T), sm.Permutation(xp.asarray(np.array([1, 2, 0])), dtype=op_dtype) @ A]
     for op in ops:
         y = op @ x
@@ -443,9 +441,9 @@ def test_dtype_promotion(xp, op_dtype, x_dtype, result):
 
 def test_float32_stays_float32_through_composites(xp):
     A, _ = dense(xp, (4, 4), "float32")
-    op = (2.5 * A @ A.H - A) ** 2 + sm.Diagonal(rand(xp, (4,), "float32")[0])
+    op = (2.5 * A @ A.H - A) ** 2 + sm.Diagonal(random_pair(xp, (4,), "float32")[0])
     assert name(op.dtype) == "float32"
-    x, _ = rand(xp, (4, 3), "float32")
+    x, _ = random_pair(xp, (4, 3), "float32")
     assert name((op @ x).dtype) == "float32"
     assert name(op.to_dense().dtype) == "float32"
     assert name(op.H.to_dense().dtype) == "float32"
@@ -454,7 +452,7 @@ def test_float32_stays_float32_through_composites(xp):
 def test_complex_operator_on_real_input(xp):
     A, _a = dense(xp, (3, 3), "complex64")
     for op in (A, A.T, A.conj(), sm.Transpose(A), sm.Adjoint(A), A @ A):
-        x, xn = rand(xp, (3, 2), "float32")
+        x, xn = random_pair(xp, (3, 2), "float32")
         y = op @ x
         assert name(y.dtype) == "complex64"
         assert_close(y, to_numpy(op.to_dense()) @ xn, what=repr(op))
@@ -468,7 +466,7 @@ def test_mixed_dtype_composites_on_torch_style_backends(xp):
     assert name(op.dtype) == "complex128"
     want = a.astype(np.complex128) @ c + a - 1j * a
     assert_close(op.to_dense(), want)
-    x, xn = rand(xp, (3, 2), "float64", 3)
+    x, xn = random_pair(xp, (3, 2), "float64", 3)
     assert_close(op @ x, want @ xn)
     # the converted copy of A is made once and cached per dtype
     if not aa.is_numpy(A.xp):
@@ -494,10 +492,10 @@ class MatmatOnly(sm.LinearOperator):
 
 
 def test_user_operator_without_map_on_complex_input(xp):
-    Aarr, a = rand(xp, (3, 4), "float32")
+    Aarr, a = random_pair(xp, (3, 4), "float32")
     op = MatmatOnly(Aarr)
-    x, xn = rand(xp, (4, 2), "complex64", 1)
-    y, yn = rand(xp, (3, 2), "complex64", 2)
+    x, xn = random_pair(xp, (4, 2), "complex64", 1)
+    y, yn = random_pair(xp, (3, 2), "complex64", 2)
     assert_close(op @ x, a @ xn)
     assert_close(op.H @ y, a.T @ yn)
     assert isinstance(op.H, sm.Adjoint)

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 import scipy.linalg
+from _helpers import random_array
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,13 +22,6 @@ from structmat.testing import assert_close, check_linear_operator, to_numpy, tol
 from structmat.testing.market_lowrank import MARKET
 
 DTYPES = ["float32", "float64", "complex64", "complex128"]
-
-
-def _rand(rng, shape, dtype):
-    a = rng.standard_normal(shape)
-    if dtype.startswith("complex"):
-        a = a + 1j * rng.standard_normal(shape)
-    return a.astype(dtype)
 
 
 # ---------------------------------------------------------------------- operator laws
@@ -51,12 +45,16 @@ def test_market_laws(xp, name):
 )
 def test_dense_matches_formula(m, n, r, dtype, weighted, seed):
     rng = np.random.default_rng(seed)
-    U, V, s = _rand(rng, (m, r), dtype), _rand(rng, (n, r), dtype), _rand(rng, (r,), dtype)
+    U, V, s = (
+        random_array(rng, (m, r), dtype),
+        random_array(rng, (n, r), dtype),
+        random_array(rng, (r,), dtype),
+    )
     op = LowRank(U, V, s) if weighted else LowRank(U, V)
     expect = U @ np.diag(s if weighted else np.ones(r)) @ V.conj().T
     assert op.dtype == np.dtype(dtype)
     assert_close(op.to_dense(), expect, size=r)
-    x = _rand(rng, (n, 3), dtype)
+    x = random_array(rng, (n, 3), dtype)
     assert_close(op @ x, expect @ x, size=r * n)
     assert_close(op.H.to_dense(), expect.conj().T, size=r)
     assert_close(op.T.to_dense(), expect.T, size=r)
@@ -68,10 +66,14 @@ def test_dense_matches_formula(m, n, r, dtype, weighted, seed):
 def test_backends_against_numpy(xp):
     rng = np.random.default_rng(1)
     for dtype in DTYPES:
-        U, V, s = _rand(rng, (9, 3), dtype), _rand(rng, (7, 3), dtype), _rand(rng, (3,), dtype)
+        U, V, s = (
+            random_array(rng, (9, 3), dtype),
+            random_array(rng, (7, 3), dtype),
+            random_array(rng, (3,), dtype),
+        )
         dt = getattr(xp, dtype)
         op = LowRank(xp.asarray(U, dtype=dt), xp.asarray(V, dtype=dt), xp.asarray(s, dtype=dt))
-        X = _rand(rng, (2, 7, 4), dtype)
+        X = random_array(rng, (2, 7, 4), dtype)
         expect = U @ np.diag(s) @ V.conj().T
         assert_close(op @ xp.asarray(X, dtype=dt), expect @ X, size=21)
         assert_close(op.H.to_dense(), expect.conj().T, size=3)
@@ -93,8 +95,12 @@ def test_parameter_count_flops_repr():
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sums_and_scalars_stay_lowrank(dtype):
     rng = np.random.default_rng(2)
-    a = LowRank(_rand(rng, (6, 2), dtype), _rand(rng, (5, 2), dtype))
-    b = LowRank(_rand(rng, (6, 3), dtype), _rand(rng, (5, 3), dtype), _rand(rng, (3,), dtype))
+    a = LowRank(random_array(rng, (6, 2), dtype), random_array(rng, (5, 2), dtype))
+    b = LowRank(
+        random_array(rng, (6, 3), dtype),
+        random_array(rng, (5, 3), dtype),
+        random_array(rng, (3,), dtype),
+    )
     Da, Db = a.to_dense(), b.to_dense()
     cases = [
         (a + b, Da + Db),
@@ -187,7 +193,7 @@ def test_bad_sum():
 )
 def test_svd_projection_is_eckart_young(m, n, dtype, data):
     r = data.draw(st.integers(1, min(m, n)))
-    A = _rand(np.random.default_rng(data.draw(st.integers(0, 2**16))), (m, n), dtype)
+    A = random_array(np.random.default_rng(data.draw(st.integers(0, 2**16))), (m, n), dtype)
     res = LowRank.project(A, rank=r)
     sv = scipy.linalg.svd(A.astype(np.complex128), compute_uv=False)
     opt = math.sqrt(float(np.sum(sv[r:] ** 2)))

@@ -15,6 +15,7 @@ import math
 import numpy as np
 import pytest
 import scipy.linalg
+from _helpers import random_array
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,13 +23,6 @@ import structmat as sm
 from structmat.testing import assert_close, to_numpy, tolerance
 
 DTYPES = ["float32", "float64", "complex64", "complex128"]
-
-
-def _rand(rng, shape, dtype):
-    a = rng.standard_normal(shape)
-    if dtype.startswith("complex"):
-        a = a + 1j * rng.standard_normal(shape)
-    return a.astype(dtype)
 
 
 def _dense(res):
@@ -95,7 +89,7 @@ def _basis_inner(residual, groups):
 # ---------------------------------------------------------------------- subspace classes
 @given(n=st.integers(1, 12), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_circulant_against_oracle(n, dtype, seed):
-    A = _rand(np.random.default_rng(seed), (n, n), dtype)
+    A = random_array(np.random.default_rng(seed), (n, n), dtype)
     res = sm.project(A, "circulant")
     P = _circulant_oracle(A.astype(np.complex128))
     assert_close(_dense(res), P, size=n)
@@ -113,7 +107,7 @@ def test_circulant_against_oracle(n, dtype, seed):
     seed=st.integers(0, 2**16),
 )
 def test_toeplitz_against_oracle(m, n, dtype, seed):
-    A = _rand(np.random.default_rng(seed), (m, n), dtype)
+    A = random_array(np.random.default_rng(seed), (m, n), dtype)
     res = sm.project(A, "toeplitz")
     assert res.operator.shape == (m, n)
     assert_close(_dense(res), _toeplitz_oracle(A.astype(np.complex128)), size=m + n)
@@ -130,7 +124,7 @@ def test_toeplitz_against_oracle(m, n, dtype, seed):
     seed=st.integers(0, 2**16),
 )
 def test_diagonal_against_oracle(m, n, dtype, seed):
-    A = _rand(np.random.default_rng(seed), (m, n), dtype)
+    A = random_array(np.random.default_rng(seed), (m, n), dtype)
     res = sm.project(A, "diagonal")
     assert res.operator.shape == (m, n)
     assert res.parameter_count == min(m, n)
@@ -146,7 +140,7 @@ def test_diagonal_against_oracle(m, n, dtype, seed):
     seed=st.integers(0, 2**16),
 )
 def test_block_diagonal_equal_blocks(k, mb, nb, dtype, seed):
-    A = _rand(np.random.default_rng(seed), (k * mb, k * nb), dtype)
+    A = random_array(np.random.default_rng(seed), (k * mb, k * nb), dtype)
     res = sm.project(A, "block_diagonal", nblocks=k)
     assert res.params == {"nblocks": k}
     assert res.parameter_count == k * mb * nb
@@ -160,7 +154,7 @@ def test_block_diagonal_sizes(data, dtype):
         st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4)), min_size=1, max_size=4)
     )
     m, n = sum(s[0] for s in sizes), sum(s[1] for s in sizes)
-    A = _rand(np.random.default_rng(data.draw(st.integers(0, 2**16))), (m, n), dtype)
+    A = random_array(np.random.default_rng(data.draw(st.integers(0, 2**16))), (m, n), dtype)
     res = sm.project(A, sm.BlockDiagonal, sizes=sizes)
     assert_close(_dense(res), _block_oracle(A, sizes), size=1)
     _check_error(res, A, dtype)
@@ -177,7 +171,7 @@ def test_subspace_projections_on_backends(xp, onto):
     }[onto]
     params = {"nblocks": 3} if onto == "block_diagonal" else {}
     for dtype in DTYPES:
-        A = _rand(rng, (9, 9), dtype)
+        A = random_array(rng, (9, 9), dtype)
         res = sm.project(xp.asarray(A, dtype=getattr(xp, dtype)), onto, **params)
         assert res.operator.xp is xp
         assert res.operator.dtype == getattr(xp, dtype)
@@ -226,7 +220,9 @@ def test_subspace_members_are_never_closer():
 )
 def test_kronecker_against_rearranged_svd(m1, n1, m2, n2, dtype, data):
     rank = data.draw(st.integers(1, min(m1 * n1, m2 * n2)))
-    A = _rand(np.random.default_rng(data.draw(st.integers(0, 2**16))), (m1 * m2, n1 * n2), dtype)
+    A = random_array(
+        np.random.default_rng(data.draw(st.integers(0, 2**16))), (m1 * m2, n1 * n2), dtype
+    )
     shapes = ((m1, n1), (m2, n2))
     res = sm.project(A, "kronecker", shapes=shapes, rank=rank)
     best, err = _kron_oracle(A.astype(np.complex128), shapes, rank)
@@ -274,7 +270,7 @@ def test_kronecker_operator_input_is_densified():
 # ---------------------------------------------------------------------- permutation
 @given(n=st.integers(1, 6), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_permutation_against_brute_force(n, dtype, seed):
-    A = _rand(np.random.default_rng(seed), (n, n), dtype)
+    A = random_array(np.random.default_rng(seed), (n, n), dtype)
     res = sm.project(A, "permutation")
     Ac = A.astype(np.complex128)
     best = min(
