@@ -808,9 +808,7 @@ def _project(cls: type, A: Any, nblocks: Any, rank: Any, *, adjoint: bool) -> Pr
             A = xp.matrix_transpose(A)
             if aa.is_complex(xp, A.dtype):
                 A = xp.conj(A)
-    if xp.isdtype(A.dtype, ("integral", "bool")):
-        A = xp.astype(A, xp.float64)
-    aa.check_floating_dtype(xp, A.dtype, what)
+    A = aa.floating_input(xp, A, what)
     r = _check_rank(rank, what)
     m, n = (int(d) for d in A.shape)
     if m < 1 or n < 1:
