@@ -108,6 +108,8 @@ def _top_vector2(xp: Any, p: Any, q: Any, z: Any, dtype: Any) -> tuple[Any, Any]
 # Steps whose blocks are at least this wide use one batched matmul for the
 # projections (NumPy); narrower ones use broadcast multiply-adds.
 _STEP_MATMUL_MIN = 16
+# NumPy steps work through H in chunks of about this many bytes (cache-sized).
+_STEP_CHUNK_BYTES = 1 << 21
 
 
 def _hierarchy_step(xp: Any, H: Any) -> tuple[Any, Any, float]:
@@ -122,6 +124,8 @@ def _hierarchy_step(xp: Any, H: Any) -> tuple[Any, Any, float]:
     """
     a, S, _ = (int(v) for v in H.shape)
     s = S // 2
+    if aa.is_numpy(xp) and s >= _STEP_MATMUL_MIN:
+        return _hierarchy_step_numpy(H)
     dtype = H.dtype
     x = xp.reshape(H, (a, 2, s, 2, s))  # [g, j, l, k, c]
     x0, x1 = x[:, 0, ...], x[:, 1, ...]  # (a, s, 2, s)
@@ -131,18 +135,52 @@ def _hierarchy_step(xp: Any, H: Any) -> tuple[Any, Any, float]:
     u0, u1 = _top_vector2(xp, p, q, z, dtype)  # (a, s, 2) [g, l, k]
     tw = xp.reshape(xp.stack((u0, u1), axis=2), (a * s, 2, 2))  # [g*s + l, j, k]
     c0, c1 = _conj(xp, u0), _conj(xp, u1)
-    if aa.is_numpy(xp) and s >= _STEP_MATMUL_MIN:
-        # rows [u^H; u_⊥^H] times every block, written straight into H_t's layout
-        W = np.stack((np.stack((c0, c1), axis=-1), np.stack((-u1, u0), axis=-1)), axis=-2)
-        out = np.empty((2, a, 2, s, s), dtype=dtype)  # [u or u_⊥, g, k, l, c]
-        np.matmul(W, x.transpose(0, 2, 3, 1, 4), out=out.transpose(1, 3, 2, 0, 4))
-        Hn = np.reshape(out[0], (2 * a, s, s))
-        err2 = _sq_norm(xp, out[1])
-        return tw, Hn, err2
     h = c0[..., None] * x0 + c1[..., None] * x1  # [g, l, k, c]
     perp = u0[..., None] * x1 - u1[..., None] * x0
     Hn = xp.reshape(xp.permute_dims(h, (0, 2, 1, 3)), (2 * a, s, s))
     return tw, Hn, _sq_norm(xp, perp)
+
+
+def _hierarchy_step_numpy(H: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """:func:`_hierarchy_step` on NumPy, in cache-sized chunks of groups.
+
+    Per chunk (about ``_STEP_CHUNK_BYTES`` of ``H``, read from memory once):
+    the three Gram entries, the top vectors, and one batched matmul of
+    ``[u^H; u_⊥^H]`` with every ``2 x s`` block into a scratch buffer that
+    stays in cache; its first rows are copied into ``H_t``, the energy of the
+    second summed. So ``H`` is read once and ``H_t`` written once; the
+    discarded part never goes to memory.
+    """
+    a, S, _ = (int(v) for v in H.shape)
+    s = S // 2
+    dtype = H.dtype
+    x = np.reshape(H, (a, 2, s, 2, s))  # [g, j, l, k, c]
+    Hn = np.empty((a, 2, s, s), dtype=dtype)  # [g, k, l, c]
+    tw = np.empty((a, s, 2, 2), dtype=dtype)  # [g, l, j, k]
+    per = max(1, _STEP_CHUNK_BYTES // (2 * S * H.itemsize))  # (g, l) pairs per chunk
+    if per >= s:
+        gs = per // s
+        chunks = [(g, min(g + gs, a), 0, s) for g in range(0, a, gs)]
+    else:
+        chunks = [(g, g + 1, lo, min(lo + per, s)) for g in range(a) for lo in range(0, s, per)]
+    err2 = 0.0
+    for g0, g1, l0, l1 in chunks:
+        xc = x[g0:g1, :, l0:l1]  # (gc, 2, lc, 2, s)
+        x0, x1 = xc[:, 0], xc[:, 1]
+        p = np.vecdot(x0, x0).real
+        q = np.vecdot(x1, x1).real
+        z = np.vecdot(x1, x0)
+        u0, u1 = _top_vector2(np, p, q, z, dtype)  # (gc, lc, 2)
+        tw[g0:g1, l0:l1, 0, :] = u0
+        tw[g0:g1, l0:l1, 1, :] = u1
+        c0, c1 = u0.conj(), u1.conj()
+        W = np.stack((np.stack((c0, c1), axis=-1), np.stack((-u1, u0), axis=-1)), axis=-2)
+        scratch = np.empty((2, g1 - g0, l1 - l0, 2, s), dtype=dtype)  # [row, g, l, k, c]
+        np.matmul(W, xc.transpose(0, 2, 3, 1, 4), out=scratch.transpose(1, 2, 3, 0, 4))
+        Hn[g0:g1, :, l0:l1, :] = scratch[0].transpose(0, 2, 1, 3)
+        perp = np.reshape(scratch[1], (-1,))
+        err2 += float(np.vdot(perp, perp).real)
+    return np.reshape(tw, (a * s, 2, 2)), np.reshape(Hn, (2 * a, s, s)), err2
 
 
 def _split_gram_bounds(xp: Any, A: Any, t: int, squarings: int = 5) -> tuple[float, float]:
@@ -690,7 +728,8 @@ class Butterfly(LinearOperator):
         Write ``B = X_1 X_2 ⋯ X_L`` with ``X_t`` the level of stride
         ``n/2^t`` (``KS(2^{t-1}, 2, 2, n/2^t)``). Left to right, with
         ``H_0 = A``: for ``t = 1 … L-1`` take the exact two-factor projection
-        (:func:`structmat.ks.ks_project_two`) of ``H_{t-1}`` (block diagonal,
+        (what :func:`structmat.ks.ks_project_two` computes for these patterns,
+        specialised here) of ``H_{t-1}`` (block diagonal,
         ``2^{t-1}`` blocks) onto ``X_t · H_t``, ``H_t`` block diagonal with
         ``2^t`` blocks. Each group is a ``2 x n/2^t`` block of rank one: the
         left factor keeps the unit singular vector (orthonormal within each
@@ -717,7 +756,8 @@ class Butterfly(LinearOperator):
 
         ``lower_bound`` needs a lower bound on ``max_t ε_t`` and
         ``upper_bound`` an upper bound on ``sqrt(Σ_t ε_t²)`` [1]_; both come
-        cheaply (no per-block eigen-solve, no pass over ``A`` per split):
+        cheaply (no per-block eigen-solve; at most two Gram passes over ``A``
+        when ``n > 256``):
 
         - ``ε_t² <= c_t² := Σ_{τ<=t} e_τ²`` for free: the partial product
           ``A_t = X_1 ⋯ X_t H_t`` lies in the split-``t`` set
@@ -787,7 +827,10 @@ class Butterfly(LinearOperator):
         if xp.isdtype(A.dtype, ("integral", "bool")):
             A = xp.astype(A, xp.float64)
         aa.check_floating_dtype(xp, A.dtype, "Butterfly.project input")
-        if not math.isfinite(_sq_norm(xp, A)) and not bool(xp.all(xp.isfinite(A))):
+        if aa.is_numpy(xp):
+            A = np.ascontiguousarray(A)  # the steps reshape blocks as views
+        norm2 = _sq_norm(xp, A)  # a column permutation keeps it
+        if not math.isfinite(norm2) and not bool(xp.all(xp.isfinite(A))):
             msg = "Butterfly.project: A contains NaN or Inf"
             raise ValueError(msg)
         dev = aa.device_of(A)
@@ -811,7 +854,8 @@ class Butterfly(LinearOperator):
                     raise ValueError(msg)
             perm_op = Permutation(idx, dtype=A.dtype)
             A = xp.take(A, perm_op.idx, axis=1)  # A P^T
-        norm2 = _sq_norm(xp, A)
+            if aa.is_numpy(xp):
+                A = np.ascontiguousarray(A)
         norm = math.sqrt(norm2)
         tw_levels: list[Any] = [None] * L
         H = xp.reshape(A, (1, n, n))

@@ -16,7 +16,10 @@ such factors (DESIGN.md §4a):
 - block-diagonal is ``KS(k, m, n, 1)``; low rank is ``KS(1, m, r, 1) · KS(1, r, n, 1)``.
 
 Everything here works on any array-API namespace and on stacks of inputs, with
-no Python loop over blocks.
+no Python loop over blocks. Chains of factors (a butterfly as ``⌈L/q⌉`` fused
+radix-``2^q`` factors) run through :func:`ks_chain_matmat` on values in the
+matmul layout of :func:`ks_blocked`: one batched matmul per factor, on NumPy
+straight between strided views of two reused buffers (no transposes copied).
 
 References
 ----------

@@ -597,7 +597,6 @@ def test_certificate_tightness_gaussian():
 
 def test_project_backends_agree(xp):
     """The hierarchy and the certificate on every backend equal the NumPy result."""
-    import structmat.butterfly as bm
 
     rng = np.random.default_rng(14)
     for dtype in ("float64", "complex128"):
@@ -608,14 +607,30 @@ def test_project_backends_agree(xp):
         assert res.lower_bound == pytest.approx(ref.lower_bound, rel=1e-6)  # cancellation
         assert res.upper_bound == pytest.approx(ref.upper_bound, rel=1e-6)
         assert_close(res.operator.to_dense(), ref.operator.to_dense(), rtol=1e-10)
-    # both step paths (broadcast and batched matmul) on NumPy
-    A = cert_inputs(rng, 7, "complex128", "gaussian")
-    ref = Butterfly.project(A)
-    old = bm._STEP_MATMUL_MIN
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex128"])
+def test_project_step_paths_agree(dtype):
+    """NumPy steps: broadcast path, batched matmul in one chunk and in many chunks
+    (over g and over l), and a Fortran-ordered input all give the same result."""
+    import structmat.butterfly as bm
+
+    rng = np.random.default_rng(15)
+    A = cert_inputs(rng, 7, "complex128" if "complex" in dtype else "float64", "noisy")
+    A = A.astype(dtype)
+    saved = bm._STEP_MATMUL_MIN, bm._STEP_CHUNK_BYTES
+    results = []
     try:
-        bm._STEP_MATMUL_MIN = 10**9
-        other = Butterfly.project(A)
+        for min_s, chunk in [(10**9, 1 << 21), (1, 1 << 21), (1, 64), (1, 3000)]:
+            bm._STEP_MATMUL_MIN, bm._STEP_CHUNK_BYTES = min_s, chunk
+            results.append(Butterfly.project(A))
+        results.append(Butterfly.project(np.asfortranarray(A)))
     finally:
-        bm._STEP_MATMUL_MIN = old
-    assert other.error == pytest.approx(ref.error, rel=1e-12)
-    assert_close(other.operator.to_dense(), ref.operator.to_dense(), rtol=1e-12)
+        bm._STEP_MATMUL_MIN, bm._STEP_CHUNK_BYTES = saved
+    rtol = tolerance(np.dtype(dtype), 128)
+    ref = results[0]
+    D = ref.operator.to_dense()
+    for other in results[1:]:
+        assert other.error == pytest.approx(ref.error, rel=rtol)
+        assert_close(other.operator.to_dense(), D, rtol=rtol)
+    assert ref.relative_error < 1e-2

@@ -279,15 +279,14 @@ chain_patterns = st.lists(
 def test_chain_matches_dense_product(xp, dims, dtype, k, seed):
     """ks_chain_matmat(blocked) == the product of the element-formula matrices, on every backend.
 
-    Consecutive factors must have matching sizes: factor f maps n_f -> n_{f+1}; each
-    factor gets a random (a, b, c, d) with a*c*d = n_f (the free choices are drawn).
+    Factor f maps n_f -> n_{f+1}: it takes the drawn (a, d) (both reset to 1 when
+    a*d does not divide n_f), c = n_f / (a*d) and a random b, so n_{f+1} = a*b*d.
     """
     rng = np.random.default_rng(seed)
     n0 = dims[0][0] * dims[0][1] * dims[0][2]
     n = n0
     Ts, D = [], np.eye(n0, dtype=dtype)
-    for a, c, d in dims:
-        # reuse (a, d) from the draw when they divide n, else a = 1, d = 1
+    for a, _, d in dims:
         if n % (a * d) != 0:
             a, d = 1, 1
         c = n // (a * d)
