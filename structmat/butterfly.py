@@ -824,9 +824,7 @@ class Butterfly(LinearOperator):
             raise ValueError(msg)
         n = int(A.shape[0])
         L = _log2(n, "Butterfly.project")
-        if xp.isdtype(A.dtype, ("integral", "bool")):
-            A = xp.astype(A, xp.float64)
-        aa.check_floating_dtype(xp, A.dtype, "Butterfly.project input")
+        A = aa.floating_input(xp, A, "Butterfly.project input")
         if aa.is_numpy(xp):
             A = np.ascontiguousarray(A)  # the steps reshape blocks as views
         norm2 = _sq_norm(xp, A)  # a column permutation keeps it
