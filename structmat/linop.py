@@ -132,7 +132,10 @@ class LinearOperator:
     safely, or that only forwards to other operators, sets
     ``_promote_on_apply = False``. A composite applies its parts to an
     already-checked ``X`` with ``part._call(X)`` (2-d or 3-d ``X``; skips the
-    checks of ``part @ X``).
+    checks of ``part @ X``). Two NumPy-only speed hooks: ``_real_input_ok``
+    (a complex operator whose kernel takes real input of its precision, so
+    the real-to-complex copy is skipped) and ``_matvec_numpy(x)`` (a direct
+    1-d kernel, for operators as cheap as a Python call; the DFT uses both).
 
     Examples
     --------
