@@ -229,6 +229,12 @@ def test_tiled_kernel_many_columns():
         assert_close(M.H @ Y, D.T @ Y, size=64)
         assert_close(M @ np.asfortranarray(X), D @ X, size=64)
         assert_close(M @ X[::-1], D @ X[::-1], size=64)
+    # n = 1024 tiles by 128 columns: three tiles and a remainder
+    L, R = rng.standard_normal((32, 32, 32)), rng.standard_normal((32, 32, 32))
+    M, D = Monarch(L, R), oracle_dense(L, R, (1024, 1024))
+    X = rng.standard_normal((1024, 300))
+    assert_close(M @ X, D @ X, size=1024)
+    assert_close(M.H @ X, D.T @ X, size=1024)
 
 
 # ---------------------------------------------------------------------- constructors
