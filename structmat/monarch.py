@@ -24,6 +24,9 @@ objects, so ``M1 @ M2.H`` shows as ``Product(Monarch(...), Adjoint(Monarch(...))
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -35,12 +38,16 @@ from structmat.linop import Adjoint, LinearOperator, Transpose, _Converter
 
 __all__ = ["Monarch", "MonarchAdjoint", "MonarchTranspose", "default_nblocks"]
 
-# Columns per tile of the NumPy matmat kernel: about n/8 (so 128 at n = 1024,
-# 512 at n = 4096, 2048 at n = 16384). Measured on a quiet 2-core machine
-# (float64, batch 1024): small tiles win for 32x32 blocks, where the products are
-# too small to thread; wider tiles win from 64x64 blocks up, where OpenBLAS
-# threads each product well (n = 4096: tile 128 37 ms, 512 23 ms, untiled 24 ms).
+# Column tiling of the NumPy matmat kernel, measured on a quiet 2-core machine
+# (float64): for blocks of at most 64x64, OpenBLAS runs each product on one
+# thread, so worker threads take column ranges in tiles of 128 (n = 4096,
+# batch 1024: 37 ms serial -> 20 ms; n = 1024: 3.5 -> 1.9 ms). Larger blocks
+# are threaded inside BLAS, where tiles of about n/8 columns win (n = 16384:
+# worker threads measured slower).
 _MIN_TILE, _MAX_TILE = 64, 2048
+_POOL_TILE, _POOL_BLOCK = 128, 64
+_WORKERS = os.cpu_count() or 1
+_POOL: ThreadPoolExecutor | None = None
 
 
 # ---------------------------------------------------------------------- helpers
@@ -110,36 +117,63 @@ def _tile_columns(n: int, r: int) -> int:
     return int(min(_MAX_TILE, max(_MIN_TILE, n // (8 * max(r, 1)))))
 
 
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(_WORKERS, thread_name_prefix="structmat-monarch")
+    return _POOL
+
+
+def _over_columns(k: int, block: int, n: int, r: int, run: Callable[[int, int, int], None]) -> None:
+    """Call ``run(c0, c1, tile)`` on column ranges that together cover ``range(k)``.
+
+    Blocks of at most ``_POOL_BLOCK`` rows and columns give products OpenBLAS
+    runs on one thread, so the column range is split between worker threads
+    (NumPy's matmul releases the GIL), each with its own buffers and tiles of
+    ``_POOL_TILE`` columns. Larger blocks are threaded inside BLAS: one range,
+    tiles of about ``n/8`` columns.
+    """
+    if _WORKERS > 1 and block <= _POOL_BLOCK and k >= 2 * _POOL_TILE:
+        step = _ceil_div(_ceil_div(k, _POOL_TILE), _WORKERS) * _POOL_TILE
+        starts = range(0, k, step)
+        list(_pool().map(lambda c0: run(c0, min(c0 + step, k), _POOL_TILE), starts))
+    else:
+        run(0, k, min(k, _tile_columns(n, r)))
+
+
 def _np_forward(W1: Any, W2: Any, X: Any, dims: tuple[int, int, int, int, int], m_out: int) -> Any:
     """NumPy kernel of ``M @ X`` (``W1 = R``, ``W2 = L``) for ``X`` of shape (n, k).
 
-    Column tiles keep the intermediate in cache; the second product writes
-    straight into the output through a strided ``out=`` view (the second
-    transpose costs nothing).
+    Column tiles keep the intermediate small and reused; the second product
+    writes straight into the output through a strided ``out=`` view (the
+    second transpose costs nothing).
     """
     K, J, p, s, r = dims
     n, k = X.shape
     dtype = np.result_type(W1.dtype, X.dtype)
     rows = s * J
     out = np.empty((rows, k), dtype=dtype)
-    tile = min(k, _tile_columns(K * p, r))
     pad = K * p - n
-    xbuf = np.zeros((K * p, tile), dtype=dtype) if pad else None
-    buf = np.empty((K, r * J, tile), dtype=dtype)
-    for c0 in range(0, k, tile):
-        c1 = min(c0 + tile, k)
-        t = c1 - c0
-        if t != tile:
-            buf = np.empty((K, r * J, t), dtype=dtype)
+
+    def run(c0: int, c1: int, tile: int) -> None:
+        xbuf = np.zeros((K * p, tile), dtype=dtype) if pad else None
+        buf = np.empty((K, r * J, tile), dtype=dtype)
+        for a in range(c0, c1, tile):
+            b = min(a + tile, c1)
+            t = b - a
+            if t != tile:
+                buf = np.empty((K, r * J, t), dtype=dtype)
+                if xbuf is not None:
+                    xbuf = np.zeros((K * p, t), dtype=dtype)
+            xt = X[:, a:b]
             if xbuf is not None:
-                xbuf = np.zeros((K * p, t), dtype=dtype)
-        xt = X[:, c0:c1]
-        if xbuf is not None:
-            xbuf[:n] = xt
-            xt = xbuf
-        np.matmul(W1, xt.reshape(K, p, t), out=buf)
-        y2 = buf.reshape(K * r, J, t).transpose(1, 0, 2)
-        np.matmul(W2, y2, out=out[:, c0:c1].reshape(s, J, t).transpose(1, 0, 2))
+                xbuf[:n] = xt
+                xt = xbuf
+            np.matmul(W1, xt.reshape(K, p, t), out=buf)
+            y2 = buf.reshape(K * r, J, t).transpose(1, 0, 2)
+            np.matmul(W2, y2, out=out[:, a:b].reshape(s, J, t).transpose(1, 0, 2))
+
+    _over_columns(k, max(p, r * J, s, K * r), K * p, r, run)
     return out[:m_out] if m_out != rows else out
 
 
@@ -150,23 +184,26 @@ def _np_backward(W1: Any, W2: Any, Y: Any, dims: tuple[int, int, int, int, int],
     dtype = np.result_type(W1.dtype, Y.dtype)
     cols = K * p
     out = np.empty((cols, k), dtype=dtype)
-    tile = min(k, _tile_columns(s * J, r))
     pad = s * J - m
-    ybuf = np.zeros((s * J, tile), dtype=dtype) if pad else None
-    buf = np.empty((K * r, J, tile), dtype=dtype)
-    for c0 in range(0, k, tile):
-        c1 = min(c0 + tile, k)
-        t = c1 - c0
-        if t != tile:
-            buf = np.empty((K * r, J, t), dtype=dtype)
+
+    def run(c0: int, c1: int, tile: int) -> None:
+        ybuf = np.zeros((s * J, tile), dtype=dtype) if pad else None
+        buf = np.empty((K * r, J, tile), dtype=dtype)
+        for a in range(c0, c1, tile):
+            b = min(a + tile, c1)
+            t = b - a
+            if t != tile:
+                buf = np.empty((K * r, J, t), dtype=dtype)
+                if ybuf is not None:
+                    ybuf = np.zeros((s * J, t), dtype=dtype)
+            yt = Y[:, a:b]
             if ybuf is not None:
-                ybuf = np.zeros((s * J, t), dtype=dtype)
-        yt = Y[:, c0:c1]
-        if ybuf is not None:
-            ybuf[:m] = yt
-            yt = ybuf
-        np.matmul(W1, yt.reshape(s, J, t).transpose(1, 0, 2), out=buf.transpose(1, 0, 2))
-        np.matmul(W2, buf.reshape(K, r * J, t), out=out[:, c0:c1].reshape(K, p, t))
+                ybuf[:m] = yt
+                yt = ybuf
+            np.matmul(W1, yt.reshape(s, J, t).transpose(1, 0, 2), out=buf.transpose(1, 0, 2))
+            np.matmul(W2, buf.reshape(K, r * J, t), out=out[:, a:b].reshape(K, p, t))
+
+    _over_columns(k, max(p, r * J, s, K * r), s * J, r, run)
     return out[:n_out] if n_out != cols else out
 
 

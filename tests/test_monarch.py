@@ -216,8 +216,13 @@ def test_float32_stays_float32_and_promotes():
     assert_close(y, M.to_dense().astype(np.float64) @ (np.ones(16) * 1j), rtol=1e-6)
 
 
-def test_tiled_kernel_many_columns():
-    """Column counts around the tile size, with padding and truncation."""
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_tiled_kernel_many_columns(monkeypatch, workers):
+    """Column counts around the tile size, with padding and truncation, on 1-3 threads."""
+    import structmat.monarch as monarch_module
+
+    monkeypatch.setattr(monarch_module, "_WORKERS", workers)
+    monkeypatch.setattr(monarch_module, "_POOL", None)
     rng = np.random.default_rng(3)
     L, R = rng.standard_normal((7, 9, 12)), rng.standard_normal((6, 14, 11))
     M = Monarch(L, R, shape=(60, 64))
