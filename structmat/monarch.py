@@ -50,6 +50,15 @@ _WORKERS = os.cpu_count() or 1
 _POOL: ThreadPoolExecutor | None = None
 
 
+def _forget_pool() -> None:
+    # A forked child inherits the pool object but not its threads: start afresh.
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 # ---------------------------------------------------------------------- helpers
 def default_nblocks(n: int) -> int:
     r"""The default number of blocks for a side of length ``n``.

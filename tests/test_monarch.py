@@ -651,3 +651,22 @@ def test_fast_projection_top_vector_orthogonal_to_start():
     A = S.reshape(32, 32, q, q).transpose(2, 0, 1, 3).reshape(1024, 1024)
     res = Monarch.project(A, nblocks=32, rank=r)
     check_against_svd(A, 32, 32, r, res, 1e-10)
+
+
+def test_threaded_multiply_after_fork():
+    """A forked child must not reuse the parent's (thread-less) worker pool."""
+    import multiprocessing
+
+    rng = np.random.default_rng(5)
+    L, R = rng.standard_normal((32, 32, 32)), rng.standard_normal((32, 32, 32))
+    M, X = Monarch(L, R), rng.standard_normal((1024, 300))
+    expected = oracle_dense(L, R, (1024, 1024)) @ X
+    M @ X  # the parent creates its pool
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=lambda: queue.put(M @ X))  # fork: nothing is pickled
+    child.start()
+    got = queue.get(timeout=60)  # a child stuck on a dead pool would time out here
+    child.join(timeout=60)
+    assert child.exitcode == 0
+    assert_close(got, expected, size=1024)
