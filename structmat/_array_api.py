@@ -8,6 +8,7 @@ else.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import array_api_compat
@@ -56,6 +57,14 @@ def namespace_name(xp: Any) -> str:
     """A short readable name of a namespace, e.g. ``'numpy'`` or ``'torch'``."""
     name = getattr(xp, "__name__", repr(xp))
     return name.removeprefix("array_api_compat.")
+
+
+def namespace_from_name(name: str) -> Any:
+    """The namespace :func:`namespace_name` named (used when unpickling operators)."""
+    try:
+        return importlib.import_module(f"array_api_compat.{name}")
+    except ImportError:
+        return importlib.import_module(name)
 
 
 def device_of(x: Any) -> Any:

@@ -538,6 +538,20 @@ class LinearOperator:
     # ``len`` and iteration would be ambiguous for an operator.
     __hash__ = object.__hash__
 
+    # Pickling (multiprocessing, joblib): a namespace is a module, which does not
+    # pickle, so it travels by name; derived caches (adjoint, dtype copies) are dropped.
+    _UNPICKLED = ("_H", "_T", "_by_dtype")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
+        state["xp"] = aa.namespace_name(self.xp)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        state["xp"] = aa.namespace_from_name(state["xp"])
+        self.__dict__.update(state)
+
 
 # ---------------------------------------------------------------------- composites
 def _check_compatible(ops: Sequence[LinearOperator], what: str) -> None:

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from structmat import _array_api as aa
-from structmat.testing import check_linear_operator, to_numpy, tolerance
+from structmat.testing import assert_close, check_linear_operator, to_numpy, tolerance
 from structmat.testing.strategies import arrays, market
 
 MARKET = market()
@@ -69,3 +69,22 @@ def test_laws(xp, name, data):
     assert op.xp is aa.default_namespace(xp)
     check_linear_operator(op, seed=data.draw(st.integers(0, 2**16), label="seed"))
     check_linearity(op, data)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=3)
+@given(data=st.data())
+def test_pickle_round_trip(xp, name, data):
+    # operators travel to worker processes (multiprocessing, joblib) by pickle
+    import pickle
+
+    op = data.draw(MARKET[name](xp), label=name)
+    back = pickle.loads(pickle.dumps(op))
+    assert type(back) is type(op)
+    assert back.xp is op.xp
+    assert back.shape == op.shape
+    assert back.dtype == op.dtype
+    assert repr(back) == repr(op)
+    np.testing.assert_array_equal(to_numpy(back.to_dense()), to_numpy(op.to_dense()))
+    # .H is a cache the pickle leaves out: rebuilt, it may take another (equal) path
+    assert_close(back.H.to_dense(), op.H.to_dense(), size=max(op.shape))
