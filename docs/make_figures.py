@@ -116,6 +116,33 @@ def fig_cost(plt, out: Path) -> None:
     plt.close(fig)
 
 
+def fig_benchmarks(plt, out: Path) -> None:
+    """Measured figure over the issue's target for each benchmark (docs/benchmarks.json).
+
+    ``margin`` is measured/target for speed-ups and target/measured for times
+    and ratios that should stay small, so 1 is the target and right is better.
+    """
+    import json
+
+    rows = json.loads(Path(__file__).with_name("benchmarks.json").read_text())["rows"]
+    labels = [r["label"] for r in rows]
+    margin = np.array([r["margin"] for r in rows])
+    y = np.arange(len(rows))[::-1]
+    fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(rows) + 1.2))
+    ax.barh(y, margin, color=["#2e7d32" if m >= 1 else "#c62828" for m in margin], height=0.6)
+    ax.axvline(1.0, color="k", lw=1)
+    ax.set_xscale("log")
+    ticks = [0.25, 0.5, 1, 2, 4, 8]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter("")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("measured / target (right of the line: target met)")
+    ax.grid(True, axis="x", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "benchmarks.png", dpi=110)
+    plt.close(fig)
+
+
 def main(out: str | Path) -> list[Path]:
     """Write every figure to ``out``; return their paths."""
     import matplotlib
@@ -125,7 +152,7 @@ def main(out: str | Path) -> list[Path]:
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for fig in (fig_monarch, fig_butterfly, fig_ks, fig_cost):
+    for fig in (fig_monarch, fig_butterfly, fig_ks, fig_cost, fig_benchmarks):
         fig(plt, out)
     return sorted(out.glob("*.png"))
 
