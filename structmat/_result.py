@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,8 +85,12 @@ class ProjectionResult:
         if self.exact:
             lines.append("  exact          yes: no member of the class is closer")
         else:
-            lines.append(f"  certificate    {self.lower_bound:.6g} <= distance <= error")
-            lines.append(f"  guarantee      error <= {self.upper_bound:.6g}")
+            if math.isfinite(self.upper_bound):
+                lines.append(f"  certificate    {self.lower_bound:.6g} <= distance <= error")
+                lines.append(f"  guarantee      error <= {self.upper_bound:.6g}")
+            else:  # the error itself is an estimate: only the lower bound is certain
+                lines.append(f"  lower bound    {self.lower_bound:.6g} <= distance")
+                lines.append("  guarantee      none (error is estimated)")
         if self.notes:
             lines.append(f"  note           {self.notes}")
         return "\n".join(lines)

@@ -365,3 +365,18 @@ def test_projection_bad_input():
         LowRank.project(nan_op, 1, method="randomized")
     with pytest.raises(ValueError, match="2-d"):
         LowRank.project(np.ones(3), 1)
+
+
+def test_summary_of_an_estimated_error_claims_no_guarantee():
+    # operator input: the randomized error is estimated, so the summary must not
+    # print "distance <= error" as if it were certain
+    rng = np.random.default_rng(8)
+    A = rng.standard_normal((40, 30))
+    res = sm.project(sm.Dense(A), "lowrank", rank=3, method="randomized", seed=1)
+    text = res.summary()
+    assert "<= distance <= error" not in text
+    assert "guarantee      none (error is estimated)" in text
+    exact = sm.project(A, "lowrank", rank=3)
+    assert "exact          yes" in exact.summary()
+    bfly = sm.project(rng.standard_normal((16, 16)), "butterfly")
+    assert "<= distance <= error" in bfly.summary()
