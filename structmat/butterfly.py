@@ -112,8 +112,12 @@ _STEP_MATMUL_MIN = 16
 _STEP_CHUNK_BYTES = 1 << 21
 
 
-def _hierarchy_step(xp: Any, H: Any) -> tuple[Any, Any, float]:
+def _hierarchy_step(xp: Any, H: Any, cols: Any = None) -> tuple[Any, Any, float]:
     """One step of the hierarchy: ``H`` (a, S, S) block diagonal -> ``X_t · H_t``.
+
+    ``cols`` (first step only, ``a = 1``): project ``H[0][:, cols]`` instead of
+    ``H[0]``; on NumPy the columns are gathered chunk by chunk, so a permuted
+    copy of ``A`` never goes to memory.
 
     Returns the twiddles ``(a*S/2, 2, 2)`` of ``X_t``, ``H_t`` (2a, S/2, S/2)
     and the squared step error. Group ``(g, l, k)`` is the ``2 x s`` block
@@ -125,7 +129,9 @@ def _hierarchy_step(xp: Any, H: Any) -> tuple[Any, Any, float]:
     a, S, _ = (int(v) for v in H.shape)
     s = S // 2
     if aa.is_numpy(xp) and s >= _STEP_MATMUL_MIN:
-        return _hierarchy_step_numpy(H)
+        return _hierarchy_step_numpy(H, cols)
+    if cols is not None:
+        H = xp.reshape(xp.take(xp.reshape(H, (S, S)), cols, axis=1), (1, S, S))
     dtype = H.dtype
     x = xp.reshape(H, (a, 2, s, 2, s))  # [g, j, l, k, c]
     x0, x1 = x[:, 0, ...], x[:, 1, ...]  # (a, s, 2, s)
@@ -141,7 +147,7 @@ def _hierarchy_step(xp: Any, H: Any) -> tuple[Any, Any, float]:
     return tw, Hn, _sq_norm(xp, perp)
 
 
-def _hierarchy_step_numpy(H: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+def _hierarchy_step_numpy(H: np.ndarray, cols: Any = None) -> tuple[np.ndarray, np.ndarray, float]:
     """:func:`_hierarchy_step` on NumPy, in cache-sized chunks of groups.
 
     Per chunk (about ``_STEP_CHUNK_BYTES`` of ``H``, read from memory once):
@@ -164,8 +170,12 @@ def _hierarchy_step_numpy(H: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]
     else:
         chunks = [(g, g + 1, lo, min(lo + per, s)) for g in range(a) for lo in range(0, s, per)]
     err2 = 0.0
+    rows = np.reshape(H, (a, 2, s, S))
     for g0, g1, l0, l1 in chunks:
-        xc = x[g0:g1, :, l0:l1]  # (gc, 2, lc, 2, s)
+        if cols is None:
+            xc = x[g0:g1, :, l0:l1]  # (gc, 2, lc, 2, s)
+        else:  # a == 1: gather this chunk's columns while it is in cache
+            xc = np.take(rows[:, :, l0:l1], cols, axis=-1).reshape(1, 2, l1 - l0, 2, s)
         x0, x1 = xc[:, 0], xc[:, 1]
         p = np.vecdot(x0, x0).real
         q = np.vecdot(x1, x1).real
@@ -265,8 +275,14 @@ def _gram_splits(L: int) -> list[int]:
     return [t for t in (q, L - q) if 2 <= t <= L - 1]
 
 
-def _certificate(xp: Any, A: Any, step_err2: list[float], norm2: float) -> tuple[float, float]:
-    """``(lower_bound, upper_bound)`` of :meth:`Butterfly.project` (see its Notes)."""
+def _certificate(
+    xp: Any, A: Any, cols: Any, step_err2: list[float], norm2: float
+) -> tuple[float, float]:
+    """``(lower_bound, upper_bound)`` of :meth:`Butterfly.project` (see its Notes).
+
+    The bounds are those of ``A[:, cols]`` (``cols=None``: of ``A``); the
+    permuted copy is made only when the Gram bounds need it.
+    """
     n = int(A.shape[0])
     L = n.bit_length() - 1
     unit = aa.eps(xp, A.dtype)
@@ -282,6 +298,10 @@ def _certificate(xp: Any, A: Any, step_err2: list[float], norm2: float) -> tuple
     lo2[0] = max(math.sqrt(step_err2[0]) - slack, 0.0) ** 2
     # An error at rounding level leaves nothing for the Gram bounds to add.
     splits = [] if math.sqrt(sum(step_err2)) <= 64 * slack else _gram_splits(L)
+    if splits and cols is not None:
+        A = xp.take(A, cols, axis=1)
+        if aa.is_numpy(xp):
+            A = np.ascontiguousarray(A)
     for t in splits:
         sig_lo, sig_up = _split_gram_bounds(xp, A, t)
         lo2.append(max(norm2 - sig_up, 0.0))
@@ -851,15 +871,16 @@ class Butterfly(LinearOperator):
                     msg = f"permutation must have shape ({n},), got {tuple(idx.shape)}"
                     raise ValueError(msg)
             perm_op = Permutation(idx, dtype=A.dtype)
-            A = xp.take(A, perm_op.idx, axis=1)  # A P^T
-            if aa.is_numpy(xp):
-                A = np.ascontiguousarray(A)
+        # A P^T is never formed: the first step gathers its columns per chunk
+        cols = None if perm_op is None else perm_op.idx
+        if cols is not None and L < 2:  # no step to fold the gather into (n = 2)
+            A, cols = xp.take(A, cols, axis=1), None
         norm = math.sqrt(norm2)
         tw_levels: list[Any] = [None] * L
         H = xp.reshape(A, (1, n, n))
         step_err2: list[float] = []
         for t in range(1, L):
-            tw_t, H, e2 = _hierarchy_step(xp, H)
+            tw_t, H, e2 = _hierarchy_step(xp, H, cols if t == 1 else None)
             tw_levels[L - t] = tw_t  # X_t is the level of stride n/2^t
             step_err2.append(e2)
         tw_levels[0] = H  # (n/2, 2, 2): the last, block-diagonal level
@@ -869,7 +890,7 @@ class Butterfly(LinearOperator):
         e_max = math.sqrt(max(step_err2)) if step_err2 else 0.0
         notes = "hierarchical (left to right, orthonormalized); error = sqrt(sum of step errors^2)"
         if certificate and L > 1:
-            lower, upper = _certificate(xp, A, step_err2, norm2)
+            lower, upper = _certificate(xp, A, cols, step_err2, norm2)
         else:
             lower, upper = e_max, error
             if not certificate:
