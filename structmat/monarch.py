@@ -722,7 +722,29 @@ class Monarch(LinearOperator):
         return _project(cls, A, nblocks, rank, adjoint=True)
 
 
-class MonarchAdjoint(Adjoint):
+class _MonarchBackward:
+    """``_matmat``/``_batched`` of ``Mᴴ`` or ``Mᵀ`` through ``M``'s backward kernel."""
+
+    operator: Monarch
+    _numpy: bool
+    _kind: str  # "adj" or "tr": conjugate the factors or not
+
+    def _matmat(self, X: Any) -> Any:
+        return self.operator._backward(X, self._kind)
+
+    def _batched(self, X: Any) -> Any:
+        if self._numpy and X.shape[2] == 1:  # a stack of vectors is one matrix
+            return self.operator._backward(X[:, :, 0].T, self._kind).T[:, :, None]
+        return self.operator._backward(X, self._kind)
+
+
+def _conj_monarch(M: Monarch) -> Monarch:
+    """``conj(M)``: the Monarch of the conjugated factors."""
+    xp = M.xp
+    return Monarch(xp.conj(M.L), xp.conj(M.R), shape=M.shape)
+
+
+class MonarchAdjoint(_MonarchBackward, Adjoint):
     r"""``Mᴴ`` of a :class:`Monarch` ``M`` (the class M*); ``operator`` is ``M``.
 
     ``repr`` is ``Adjoint(Monarch(...))``. Applying it costs what ``M`` costs:
@@ -741,27 +763,17 @@ class MonarchAdjoint(Adjoint):
     """
 
     operator: Monarch
+    _kind = "adj"
 
     def __init__(self, operator: Monarch) -> None:
         super().__init__(operator)
-
-    def _matmat(self, X: Any) -> Any:
-        return self.operator._backward(X, "adj")
-
-    def _batched(self, X: Any) -> Any:
-        if self._numpy and X.shape[2] == 1:
-            return self.operator._backward(X[:, :, 0].T, "adj").T[:, :, None]
-        return self.operator._backward(X, "adj")
 
     def _map(self, convert: _Converter) -> LinearOperator:
         return MonarchAdjoint(self.operator._map(convert))  # type: ignore[arg-type]
 
     def _transpose(self) -> LinearOperator:
         M = self.operator
-        if not aa.is_complex(M.xp, M.dtype):
-            return M
-        xp = M.xp
-        return Monarch(xp.conj(M.L), xp.conj(M.R), shape=M.shape)
+        return _conj_monarch(M) if aa.is_complex(M.xp, M.dtype) else M
 
     def to_dense(self) -> Any:
         xp = self.xp
@@ -769,7 +781,7 @@ class MonarchAdjoint(Adjoint):
         return xp.conj(D) if aa.is_complex(xp, self.dtype) else D
 
 
-class MonarchTranspose(Transpose):
+class MonarchTranspose(_MonarchBackward, Transpose):
     r"""``Mᵀ`` of a complex :class:`Monarch` ``M``; ``operator`` is ``M``.
 
     Same kernel as :class:`MonarchAdjoint` without the conjugation; repr
@@ -786,22 +798,13 @@ class MonarchTranspose(Transpose):
     """
 
     operator: Monarch
+    _kind = "tr"
 
     def __init__(self, operator: Monarch) -> None:
         super().__init__(operator)
 
-    def _matmat(self, X: Any) -> Any:
-        return self.operator._backward(X, "tr")
-
-    def _batched(self, X: Any) -> Any:
-        if self._numpy and X.shape[2] == 1:
-            return self.operator._backward(X[:, :, 0].T, "tr").T[:, :, None]
-        return self.operator._backward(X, "tr")
-
     def _adjoint(self) -> LinearOperator:
-        M = self.operator
-        xp = M.xp
-        return Monarch(xp.conj(M.L), xp.conj(M.R), shape=M.shape)
+        return _conj_monarch(self.operator)
 
     def _map(self, convert: _Converter) -> LinearOperator:
         return MonarchTranspose(self.operator._map(convert))  # type: ignore[arg-type]
