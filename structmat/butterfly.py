@@ -32,7 +32,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat._result import ProjectionResult
-from structmat.ks import _abs2, _conj
+from structmat.ks import _abs2, _conj, _re, _top_vector2
 from structmat.linop import LinearOperator, Product, _Converter
 
 __all__ = ["Butterfly", "bit_reversal"]
@@ -72,10 +72,6 @@ def bit_reversal(n: int) -> np.ndarray:
     return idx
 
 
-def _re(xp: Any, x: Any) -> Any:
-    return xp.real(x) if aa.is_complex(xp, x.dtype) else x
-
-
 def _sq_norm(xp: Any, x: Any) -> float:
     """``||x||_F^2`` in one pass (a BLAS dot on NumPy), no temporary."""
     if aa.is_numpy(xp):
@@ -83,26 +79,6 @@ def _sq_norm(xp: Any, x: Any) -> float:
         return float(np.vdot(flat, flat).real)
     flat = xp.reshape(x, (-1,))
     return float(_re(xp, xp.vecdot(flat, flat)))
-
-
-def _top_vector2(xp: Any, p: Any, q: Any, z: Any, dtype: Any) -> tuple[Any, Any]:
-    """Unit top eigenvector ``(u0, u1)`` of ``[[p, z], [conj z, q]]`` (elementwise, closed form).
-
-    ``(λ - q, conj z)`` when ``p >= q`` and ``(z, λ - p)`` otherwise, both
-    free of cancellation; ``(1, 0)`` for a zero matrix.
-    """
-    half = (p - q) / 2
-    root = xp.sqrt(half * half + _abs2(xp, z))
-    big = xp.astype(xp.abs(half) + root, dtype)
-    top = p >= q
-    v0 = xp.where(top, big, z)
-    v1 = xp.where(top, _conj(xp, z), big)
-    norm = xp.sqrt(_abs2(xp, v0) + _abs2(xp, v1))
-    zero = norm == 0
-    safe = xp.astype(xp.where(zero, xp.ones_like(norm), norm), dtype)
-    u0 = xp.where(zero, xp.ones_like(v0), v0 / safe)
-    u1 = xp.where(zero, xp.zeros_like(v1), v1 / safe)
-    return u0, u1
 
 
 # Steps whose blocks are at least this wide use one batched matmul for the

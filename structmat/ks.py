@@ -386,6 +386,26 @@ def _re(xp: Any, x: Any) -> Any:
     return xp.real(x) if aa.is_complex(xp, x.dtype) else x
 
 
+def _top_vector2(xp: Any, p: Any, q: Any, z: Any, dtype: Any) -> tuple[Any, Any]:
+    """Unit top eigenvector ``(u0, u1)`` of ``[[p, z], [conj z, q]]`` (elementwise, closed form).
+
+    ``(λ - q, conj z)`` when ``p >= q`` and ``(z, λ - p)`` otherwise, both
+    free of cancellation; ``(1, 0)`` for a zero matrix.
+    """
+    half = (p - q) / 2
+    root = xp.sqrt(half * half + _abs2(xp, z))
+    big = xp.astype(xp.abs(half) + root, dtype)
+    top = p >= q
+    v0 = xp.where(top, big, z)
+    v1 = xp.where(top, _conj(xp, z), big)
+    norm = xp.sqrt(_abs2(xp, v0) + _abs2(xp, v1))
+    zero = norm == 0
+    safe = xp.astype(xp.where(zero, xp.ones_like(norm), norm), dtype)
+    u0 = xp.where(zero, xp.ones_like(v0), v0 / safe)
+    u1 = xp.where(zero, xp.zeros_like(v1), v1 / safe)
+    return u0, u1
+
+
 def _rank_one_two_rows(xp: Any, blocks: Any) -> tuple[Any, Any, Any]:
     r"""Best rank-one approximation of each ``2 x w`` block, in closed form.
 
@@ -398,20 +418,7 @@ def _rank_one_two_rows(xp: Any, blocks: Any) -> tuple[Any, Any, Any]:
     p = _re(xp, xp.vecdot(x0, x0))
     q = _re(xp, xp.vecdot(x1, x1))
     z = xp.vecdot(x1, x0)  # Σ x0 conj(x1)
-    half = (p - q) / 2
-    root = xp.sqrt(half * half + _abs2(xp, z))
-    # Top eigenvector of [[p, z], [conj z, q]]: (λ - q, conj z) when p >= q,
-    # (z, λ - p) otherwise; both forms are free of cancellation on their side.
-    big = xp.astype(xp.abs(half) + root, dtype)
-    top = p >= q
-    v0 = xp.where(top, big, z)
-    v1 = xp.where(top, _conj(xp, z), big)
-    norm = xp.sqrt(_abs2(xp, v0) + _abs2(xp, v1))
-    zero = norm == 0
-    safe = xp.where(zero, xp.ones_like(norm), norm)
-    one = xp.ones_like(v0)
-    u0 = xp.where(zero, one, v0 / xp.astype(safe, dtype))
-    u1 = xp.where(zero, xp.zeros_like(v1), v1 / xp.astype(safe, dtype))
+    u0, u1 = _top_vector2(xp, p, q, z, dtype)
     # One batched product with [u^H; u_⊥^H] gives h = u^H N and the lost part u_⊥^H N.
     W = xp.stack(
         (xp.stack((_conj(xp, u0), _conj(xp, u1)), axis=-1), xp.stack((-u1, u0), axis=-1)),
