@@ -33,7 +33,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat._monarch_project import project_factors
-from structmat._result import ProjectionResult
+from structmat._result import ProjectionResult, exact_result
 from structmat.linop import Adjoint, LinearOperator, Transpose, _Converter
 
 __all__ = ["Monarch", "MonarchAdjoint", "MonarchTranspose", "default_nblocks"]
@@ -871,14 +871,5 @@ def _project(cls: type, A: Any, nblocks: Any, rank: Any, *, adjoint: bool) -> Pr
     op = M.H if adjoint else M
     params = {"nblocks": (K, J), "rank": r}
     notes = "Aᴴ projected onto Monarch; the operator is its adjoint" if adjoint else ""
-    return ProjectionResult(
-        operator=op,
-        error=err,
-        norm=math.sqrt(norm2),
-        lower_bound=err,
-        upper_bound=err,
-        exact=True,
-        onto="monarch_adjoint" if adjoint else "monarch",
-        params=params,
-        notes=notes,
-    )
+    onto = "monarch_adjoint" if adjoint else "monarch"
+    return exact_result(op, err, math.sqrt(norm2), onto, params, notes)
