@@ -9,47 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _helpers import butterfly_oracle
 from hypothesis import given
 from hypothesis import strategies as st
 
 import structmat as sm
 from structmat.butterfly import Butterfly, bit_reversal
 from structmat.linop import Product
-from structmat.testing import assert_close as _assert_close
-from structmat.testing import tolerance
+from structmat.testing import assert_close, to_numpy, tolerance
 from structmat.testing.market_butterfly import MARKET
 
 DTYPES = ["float32", "float64", "complex64", "complex128"]
-
-
-def to_numpy(x) -> np.ndarray:
-    """NumPy copy of any backend's array (``structmat.testing.to_numpy`` fails on strict)."""
-    if isinstance(x, np.ndarray | np.generic):
-        return np.asarray(x)
-    return np.from_dlpack(x)
-
-
-def assert_close(actual, desired, **kwargs):
-    _assert_close(to_numpy(actual), to_numpy(desired), **kwargs)
-
-
-def pair_rule_dense(tw: np.ndarray, increasing: bool) -> np.ndarray:
-    """Dense butterfly from the pair rule: level l maps (x[2gs+o], x[2gs+s+o]) by tw[l, g*s+o]."""
-    L = tw.shape[0]
-    n = 2**L
-    M = np.eye(n, dtype=np.result_type(tw.dtype, np.float64))
-    order = range(L) if increasing else range(L - 1, -1, -1)
-    for ell in order:
-        s = 2**ell
-        level = np.zeros((n, n), dtype=M.dtype)
-        for g in range(n // (2 * s)):
-            for o in range(s):
-                i0, i1 = 2 * g * s + o, 2 * g * s + s + o
-                t = tw[ell, g * s + o]
-                level[i0, i0], level[i0, i1] = t[0, 0], t[0, 1]
-                level[i1, i0], level[i1, i1] = t[1, 0], t[1, 1]
-        M = level @ M
-    return M
 
 
 def rand_tw(rng: np.random.Generator, L: int, dtype: str) -> np.ndarray:
@@ -83,7 +53,7 @@ def test_multiply_matches_pair_rule(xp, L, inc, dtype, seed):
     rng = np.random.default_rng(seed)
     n = 2**L
     tw = rand_tw(rng, L, dtype)
-    D = pair_rule_dense(tw, inc)
+    D = butterfly_oracle(tw, inc)
     B = Butterfly(xp.asarray(tw), increasing_stride=inc)
     X = rng.standard_normal((3, n, 2)).astype(dtype)
     size = n * L
@@ -114,7 +84,7 @@ def test_structure():
     assert not B.T.increasing_stride
     assert B.H.H is B
     assert B.T.T is B
-    assert_close(B.conj().to_dense(), pair_rule_dense(tw, True).conj())
+    assert_close(B.conj().to_dense(), butterfly_oracle(tw, True).conj())
     assert B.parameter_count == 3 * 4 * 4
     assert B.flops(5) == 3 * 4 * 4 * 5
     assert repr(B) == "Butterfly(8x8, increasing, complex128)"
@@ -132,7 +102,7 @@ def test_level_values_are_ks_factors():
     D = np.eye(16)
     for ell in range(4):
         D = ks_to_dense(B.level_values(ell)) @ D
-    assert_close(D, pair_rule_dense(tw, True))
+    assert_close(D, butterfly_oracle(tw, True))
     with pytest.raises(ValueError, match="level must be in"):
         B.level_values(4)
 
@@ -230,7 +200,7 @@ def test_monarch_factors(L):
     n = 2**L
     assert Lf.shape == (p, n // p, n // p)
     assert R.shape == (n // p, p, p)
-    assert_close(monarch_element(Lf, R), pair_rule_dense(tw, True), size=n)
+    assert_close(monarch_element(Lf, R), butterfly_oracle(tw, True), size=n)
     with pytest.raises(ValueError, match="increasing-stride"):
         Butterfly(tw, increasing_stride=False).monarch_factors()
 
@@ -241,9 +211,9 @@ def test_to_monarch():
     tw = rand_tw(rng, 5, "float64")
     M = Butterfly(tw).to_monarch()
     assert type(M).__name__ == "Monarch"
-    assert_close(M.to_dense(), pair_rule_dense(tw, True), size=32)
+    assert_close(M.to_dense(), butterfly_oracle(tw, True), size=32)
     Md = Butterfly(tw, increasing_stride=False).to_monarch()
-    assert_close(Md.to_dense(), pair_rule_dense(tw, False), size=32)
+    assert_close(Md.to_dense(), butterfly_oracle(tw, False), size=32)
 
 
 # ---------------------------------------------------------------------- projection
@@ -255,7 +225,7 @@ def test_to_monarch():
 def test_project_recovers_butterflies(L, dtype, seed):
     rng = np.random.default_rng(seed)
     tw = rand_tw(rng, L, dtype)
-    A = pair_rule_dense(tw, True).astype(dtype)
+    A = butterfly_oracle(tw, True).astype(dtype)
     res = Butterfly.project(A)
     assert isinstance(res.operator, Butterfly)
     assert_close(res.operator.to_dense(), A, rtol=1e-10)
@@ -274,7 +244,7 @@ def test_project_recovers_butterflies(L, dtype, seed):
 def test_project_with_permutation(L, dtype, seed):
     rng = np.random.default_rng(seed)
     n = 2**L
-    Bd = pair_rule_dense(rand_tw(rng, L, dtype), True).astype(dtype)
+    Bd = butterfly_oracle(rand_tw(rng, L, dtype), True).astype(dtype)
     for perm in ("bitrev", rng.permutation(n)):
         idx = bit_reversal(n) if isinstance(perm, str) else perm
         P = np.eye(n)[idx]  # (P x)[i] = x[idx[i]]
@@ -311,7 +281,7 @@ def test_project_dft_bitrev(xp):
 def test_certificate_bounds(L, noise, dtype, seed):
     rng = np.random.default_rng(seed)
     n = 2**L
-    A = pair_rule_dense(rand_tw(rng, L, dtype), True).astype(dtype)
+    A = butterfly_oracle(rand_tw(rng, L, dtype), True).astype(dtype)
     E = rng.standard_normal((n, n))
     if dtype == "complex128":
         E = E + 1j * rng.standard_normal((n, n))
@@ -410,7 +380,7 @@ def test_fused_factors_match_levels_and_pair_rule(xp, L, inc, q, dtype, k, seed)
     rng = np.random.default_rng(seed)
     n = 2**L
     tw = rand_tw(rng, L, dtype)
-    D = pair_rule_dense(tw, inc)
+    D = butterfly_oracle(tw, inc)
     B = Butterfly(xp.asarray(tw), increasing_stride=inc)
     plan = B.fused_plan(q)
     starts = [r[0] for r in plan]
@@ -444,7 +414,7 @@ def test_real_butterfly_complex_input(xp, inc):
     """A real butterfly on complex data (NumPy: parts as 2k real columns) and mixed precisions."""
     rng = np.random.default_rng(11)
     tw = rand_tw(rng, 6, "float64")
-    D = pair_rule_dense(tw, inc)
+    D = butterfly_oracle(tw, inc)
     B = Butterfly(xp.asarray(tw), increasing_stride=inc)
     X = rng.standard_normal((64, 5)) + 1j * rng.standard_normal((64, 5))
     Y = B @ xp.asarray(X)
@@ -522,7 +492,7 @@ def cert_inputs(rng, L, dtype, kind):
     if kind == "gaussian":
         return E
     if kind == "noisy":
-        return pair_rule_dense(rand_tw(rng, L, dtype), True) + 1e-3 * E
+        return butterfly_oracle(rand_tw(rng, L, dtype), True) + 1e-3 * E
     if kind == "lowrank":  # nearly rank one: well separated top singular values
         return np.outer(E[:, 0], E[0]) + 0.05 * E
     return np.fft.fft(np.eye(n), axis=0) + 1e-2 * E  # DFT without bit reversal, noisy
@@ -643,7 +613,7 @@ def test_permuted_projection_equals_projection_of_the_permuted_matrix(xp, n):
     rng = np.random.default_rng(n)
     idx = rng.permutation(n)
     tw = rng.standard_normal((n.bit_length() - 1, n // 2, 2, 2))
-    B = pair_rule_dense(tw, True)
+    B = butterfly_oracle(tw, True)
     A = B[:, np.argsort(idx)] + 0.1 * rng.standard_normal((n, n))  # near B P
     Ax = xp.asarray(A)
     res = Butterfly.project(Ax, permutation=xp.asarray(idx))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import scipy.fft
 import scipy.linalg
-from _helpers import monarch_oracle
+from _helpers import butterfly_oracle, monarch_oracle
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -24,24 +24,6 @@ NORMS = ["backward", "ortho", "forward"]
 
 
 # ---------------------------------------------------------------------- oracles
-def butterfly_oracle(tw, increasing=True):
-    """DESIGN §5: level l maps (x[2gs+o], x[2gs+s+o]) by tw[l, g*s+o], plain loops."""
-    tw = to_numpy(tw)
-    nlev, half = tw.shape[:2]
-    n = 2 * half
-    B = np.eye(n, dtype=np.result_type(tw, np.float64))
-    order = range(nlev) if increasing else range(nlev - 1, -1, -1)
-    for ell in order:
-        s = 2**ell
-        lev = np.zeros((n, n), dtype=B.dtype)
-        for g in range(n // (2 * s)):
-            for o in range(s):
-                i0, i1 = 2 * g * s + o, 2 * g * s + s + o
-                lev[np.ix_([i0, i1], [i0, i1])] = tw[ell, g * s + o]
-        B = lev @ B
-    return B
-
-
 def perm_oracle(idx):
     idx = to_numpy(idx)
     P = np.zeros((len(idx), len(idx)))

@@ -25,24 +25,7 @@ from structmat.ks import (
     ks_shape,
     ks_to_dense,
 )
-from structmat.testing import assert_close as _assert_close
-from structmat.testing import tolerance
-
-
-def to_numpy(x) -> np.ndarray:
-    """NumPy copy of any backend's array.
-
-    ``structmat.testing.to_numpy`` currently fails on array_api_strict arrays
-    (``to_device(x, "cpu")`` is not a strict device); DLPack works everywhere.
-    """
-    if isinstance(x, np.ndarray | np.generic):
-        return np.asarray(x)
-    return np.from_dlpack(x)
-
-
-def assert_close(actual, desired, **kwargs):
-    _assert_close(to_numpy(actual), to_numpy(desired), **kwargs)
-
+from structmat.testing import assert_close, to_numpy, tolerance
 
 DTYPES = ["float32", "float64", "complex64", "complex128"]
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import structmat as sm
 from structmat.monarch import Monarch, MonarchAdjoint, MonarchTranspose, default_nblocks
-from structmat.testing import assert_close, tolerance
+from structmat.testing import assert_close, to_numpy, tolerance
 from structmat.testing.market_monarch import MARKET, monarch_factors
 
 try:
@@ -29,18 +29,9 @@ DTYPES = ["float32", "float64", "complex64", "complex128"]
 
 
 # ---------------------------------------------------------------------- oracles
-def to_np(x):
-    if isinstance(x, np.ndarray):
-        return x
-    try:
-        return np.from_dlpack(x)
-    except Exception:
-        return np.asarray(x)
-
-
 def oracle_dense(L, R, shape):
     """The element formula as an einsum over the split indices."""
-    L, R = to_np(L), to_np(R)
+    L, R = to_numpy(L), to_numpy(R)
     J, s, _ = L.shape
     K, rJ, p = R.shape
     r = rJ // J
@@ -327,7 +318,7 @@ def test_projection_optimal_error(xp, f, m_extra, dtype, seed):
         dtype
     ) * np.linalg.norm(A)
     assert math.isclose(res.norm, float(np.linalg.norm(A)), rel_tol=rtol)
-    Ahat = to_np(res.operator.to_dense())
+    Ahat = to_numpy(res.operator.to_dense())
     assert res.operator.shape == (m, n)
     assert res.operator.dtype == getattr(xp, dtype)
     assert (res.operator.nblocks, res.operator.rank) == ((K, J), r)
@@ -437,7 +428,7 @@ def test_projection_adjoint_class(xp, f, dtype, seed):
     opt = optimal_error(A.conj().T, K, J, rJ // J)
     rtol = 1e-10 if dtype in ("float64", "complex128") else 1e-5
     assert abs(res.error - opt) <= rtol * opt + 1e3 * tolerance(dtype) * np.linalg.norm(A)
-    direct = np.linalg.norm(A.astype(np.complex128) - to_np(res.operator.to_dense()))
+    direct = np.linalg.norm(A.astype(np.complex128) - to_numpy(res.operator.to_dense()))
     assert abs(direct - opt) <= 10 * rtol * max(opt, 1) + tolerance(dtype, m * n) * np.linalg.norm(
         A
     )
@@ -508,7 +499,7 @@ def redo_counter(monkeypatch):
 
     def spy(xp, S, redo, *args):
         counts["calls"] += 1
-        counts["slices"] += int(np.sum(to_np(redo)))
+        counts["slices"] += int(np.sum(to_numpy(redo)))
         return original(xp, S, redo, *args)
 
     monkeypatch.setattr(engine, "_svd_redo", spy)
@@ -519,7 +510,7 @@ def check_against_svd(A, K, J, r, res, rtol):
     """error, ||A - Â|| and (where sigma_r is simple) Â itself against the SVD optimum."""
     opt = optimal_error(A, K, J, r)
     Dopt, sv = svd_optimum(A.astype(np.complex128), K, J, r)
-    Ahat = to_np(res.operator.to_dense())
+    Ahat = to_numpy(res.operator.to_dense())
     assert abs(res.error - opt) <= rtol * opt
     assert abs(np.linalg.norm(A - Ahat) - opt) <= rtol * opt
     q = sv.shape[1]
