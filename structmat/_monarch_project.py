@@ -47,12 +47,17 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat import _monarch_mixed as _mixed
 
 # Extra block vectors beyond the rank, and the Chebyshev filter degree.
 _EXTRA = 6
 _CHEB_DEGREE = 12
 _POWER_STEPS = 3
 _CHUNK_BYTES = 1 << 22
+# The mixed-precision path: block size beyond the rank, and the certified
+# tolerance on the squared error (the error itself is then within 5e-11).
+_MIXED_EXTRA = 7
+_MIXED_TOL = 1e-10
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -207,26 +212,15 @@ def _certify(xp: Any, theta: Any, X: Any, GX: Any, unit: Any, k: int, eps: float
     return (gap > 0) & (rho_k <= vtol * gap) & (loss <= tol * discarded + floor**2)
 
 
-def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, float, float]:
-    """Optimal ``(L, R)`` for ``A`` (finite, 2-d), the squared error and ``||A||²``."""
-    m, n = A.shape
-    dtype = A.dtype
-    device = aa.device_of(A)
+def _exact_slices(
+    xp: Any, S: Any, k: int, right: bool, eps: float, tol: float
+) -> tuple[Any, Any, Any, Any]:
+    """Certified top-``k`` factors of a stack of slices: ``(Lc, Rr, captured, trace)``."""
+    nslices, s, p = S.shape
+    q = min(s, p)
+    dtype = S.dtype
     cplx = aa.is_complex(xp, dtype)
     rdtype = aa.real_dtype(xp, dtype)
-    p, s = _ceil_div(n, K), _ceil_div(m, J)
-    if (m, n) != (s * J, K * p):
-        Ap = xp.zeros((s * J, K * p), dtype=dtype, device=device)
-        Ap[:m, :n] = A
-        A = Ap
-    # Slices S[j*K + a] = T[:, j, a, :] of T[sigma, j, a, t] = A[sigma*J + j, a*p + t].
-    S = xp.reshape(xp.permute_dims(xp.reshape(A, (s, J, K, p)), (1, 2, 0, 3)), (J * K, s, p))
-    nslices = J * K
-    q = min(s, p)
-    k = min(r, q)
-    right = p <= s  # Gram on the right: SᴴS (p x p), else S Sᴴ (s x s)
-    eps = aa.eps(xp, dtype)
-    tol = max(1e-11, eps)
     b = min(q, k + max(k, _EXTRA))
     if 2 * b <= q:
         # Slices in chunks whose Gram matrices stay in cache across the iterations.
@@ -250,12 +244,10 @@ def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, 
             Vk = xp.concat([part[0] for part in parts], axis=0)
             ok = xp.concat([part[1] for part in parts], axis=0)
             trace = xp.concat([part[2] for part in parts], axis=0)
-        norm2 = float(xp.sum(trace))
         redo = ~ok
     else:
         G = _gram(xp, S, right, cplx)
         trace = _trace(xp, G, cplx)
-        norm2 = float(xp.sum(trace))
         w, V = xp.linalg.eigh(G)
         w = xp.astype(w, rdtype) if w.dtype != rdtype else w
         Vk = V[:, :, q - k :]  # top-k eigenvectors, ascending order
@@ -275,24 +267,95 @@ def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, 
     # Factors from the Gram eigenvectors: the slice approximation is S V Vᴴ (or U Uᴴ S).
     if right:
         SV = xp.matmul(S, Vk)  # (nslices, s, k) = U Σ
-        sig = _colnorms(xp, SV)  # (nslices, k)
-        root = xp.sqrt(sig)
-        safe = xp.where(sig > 0, root, 1.0)
-        Lc = SV / xp.astype(safe, dtype)[:, None, :]
-        Rr = xp.astype(root, dtype)[:, :, None] * _ct(xp, Vk, cplx)
+        Lc, Rr, sig = _split(xp, SV, _ct(xp, Vk, cplx), right)
     else:
-        UHS = xp.matmul(_ct(xp, Vk, cplx), S)
-        sig = xp.sqrt(xp.sum(xp.abs(UHS) ** 2, axis=2))  # (nslices, k)
-        root = xp.sqrt(sig)
-        safe = xp.where(sig > 0, root, 1.0)
-        Lc = Vk * xp.astype(root, dtype)[:, None, :]
-        Rr = UHS / xp.astype(safe, dtype)[:, :, None]
+        Lc, Rr, sig = _split(xp, Vk, xp.matmul(_ct(xp, Vk, cplx), S), right)
     captured = xp.sum(sig**2, axis=1)
     if bool(xp.any(redo)):
         Lc, Rr, captured = _svd_redo(xp, S, redo, Lc, Rr, captured, k)
+    return Lc, Rr, captured, trace
+
+
+def _split(xp: Any, left: Any, right_factor: Any, right: bool) -> tuple[Any, Any, Any]:
+    """Balanced factors of ``left @ right_factor``; the unnormalised side carries the singular values."""
+    dtype = left.dtype
+    if right:  # left = U Σ (columns), right_factor = Vᴴ
+        sig = _colnorms(xp, left)
+        root = xp.sqrt(sig)
+        safe = xp.where(sig > 0, root, 1.0)
+        return (
+            left / xp.astype(safe, dtype)[:, None, :],
+            xp.astype(root, dtype)[:, :, None] * right_factor,
+            sig,
+        )
+    # left = U, right_factor = Σ Vᴴ (rows)
+    sig = xp.sqrt(xp.sum(xp.abs(right_factor) ** 2, axis=2))
+    root = xp.sqrt(sig)
+    safe = xp.where(sig > 0, root, 1.0)
+    return (
+        left * xp.astype(root, dtype)[:, None, :],
+        right_factor / xp.astype(safe, dtype)[:, :, None],
+        sig,
+    )
+
+
+def _mixed_slices(T: Any, k: int, right: bool, eps: float, tol: float) -> tuple[Any, Any, Any, Any]:
+    """NumPy float64/complex128: the mixed-precision path, its uncertain slices redone exactly."""
+    s, _, K, p = T.shape
+    q = min(s, p)
+    X, U, theta, trace, bound = _mixed.top_vectors(T, right, k, k + max(k, _MIXED_EXTRA))
+    captured = np.sum(theta, axis=1)
+    floor = (8 * q * eps) ** 2 * theta[:, 0]
+    redo = _mixed.redo_mask(bound, np.maximum(trace - captured, 0.0), floor, _MIXED_TOL)
+    XH = _ct(np, X, np.iscomplexobj(X))
+    Lc, Rr, _ = (
+        _split(np, U, XH, True) if right else _split(np, X, _ct(np, U, np.iscomplexobj(U)), False)
+    )
+    if redo.any():
+        idx = np.flatnonzero(redo)
+        sub = np.ascontiguousarray(T[:, idx // K, idx % K, :].swapaxes(0, 1))
+        Lc[idx], Rr[idx], captured[idx], _ = _exact_slices(np, sub, k, right, eps, tol)
+    return Lc, Rr, captured, trace
+
+
+def _mixed_ok(xp: Any, dtype: Any, k: int, q: int) -> bool:
+    return (
+        aa.is_numpy(xp)
+        and dtype in (np.float64, np.complex128)
+        and 2 * (k + max(k, _MIXED_EXTRA)) <= q
+    )
+
+
+def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, float, float]:
+    """Optimal ``(L, R)`` for ``A`` (finite, 2-d), the squared error and ``||A||²``."""
+    m, n = A.shape
+    dtype = A.dtype
+    device = aa.device_of(A)
+    p, s = _ceil_div(n, K), _ceil_div(m, J)
+    if (m, n) != (s * J, K * p):
+        Ap = xp.zeros((s * J, K * p), dtype=dtype, device=device)
+        Ap[:m, :n] = A
+        A = Ap
+    # Slices S[j*K + a] = T[:, j, a, :] of T[sigma, j, a, t] = A[sigma*J + j, a*p + t].
+    T = xp.reshape(A, (s, J, K, p))
+    nslices = J * K
+    q = min(s, p)
+    k = min(r, q)
+    right = p <= s  # Gram on the right: SᴴS (p x p), else S Sᴴ (s x s)
+    eps = aa.eps(xp, dtype)
+    tol = max(1e-11, eps)
+    S = None
+    if _mixed_ok(xp, dtype, k, q):
+        Lc, Rr, captured, trace = _mixed_slices(T, k, right, eps, tol)
+    else:
+        S = xp.reshape(xp.permute_dims(T, (1, 2, 0, 3)), (nslices, s, p))
+        Lc, Rr, captured, trace = _exact_slices(xp, S, k, right, eps, tol)
+    norm2 = float(xp.sum(trace))
     # Discarded energy: ||S||² - captured, safe when it is not tiny against ||A||².
     err2 = float(xp.sum(xp.clip(trace - captured, 0.0, None)))
     if err2 * tol <= q * eps * norm2:
+        if S is None:
+            S = xp.reshape(xp.permute_dims(T, (1, 2, 0, 3)), (nslices, s, p))
         resid = S - xp.matmul(Lc, Rr)
         err2 = float(xp.sum(xp.abs(resid) ** 2))
     if k < r:  # rank above min(s, p): the extra components are zero

@@ -24,14 +24,13 @@ objects, so ``M1 @ M2.H`` shows as ``Product(Monarch(...), Adjoint(Monarch(...))
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat import _pool
 from structmat._monarch_project import project_factors
 from structmat._result import ProjectionResult, exact_result
 from structmat.linop import Adjoint, LinearOperator, Transpose, _Converter
@@ -46,17 +45,6 @@ __all__ = ["Monarch", "MonarchAdjoint", "MonarchTranspose", "default_nblocks"]
 # worker threads measured slower).
 _MIN_TILE, _MAX_TILE = 64, 2048
 _POOL_TILE, _POOL_BLOCK = 128, 64
-_WORKERS = os.cpu_count() or 1
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _forget_pool() -> None:
-    # A forked child inherits the pool object but not its threads: start afresh.
-    global _POOL
-    _POOL = None
-
-
-os.register_at_fork(after_in_child=_forget_pool)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -126,13 +114,6 @@ def _tile_columns(n: int, r: int) -> int:
     return int(min(_MAX_TILE, max(_MIN_TILE, n // (8 * max(r, 1)))))
 
 
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(_WORKERS, thread_name_prefix="structmat-monarch")
-    return _POOL
-
-
 def _over_columns(k: int, block: int, n: int, r: int, run: Callable[[int, int, int], None]) -> None:
     """Call ``run(c0, c1, tile)`` on column ranges that together cover ``range(k)``.
 
@@ -142,10 +123,10 @@ def _over_columns(k: int, block: int, n: int, r: int, run: Callable[[int, int, i
     ``_POOL_TILE`` columns. Larger blocks are threaded inside BLAS: one range,
     tiles of about ``n/8`` columns.
     """
-    if _WORKERS > 1 and block <= _POOL_BLOCK and k >= 2 * _POOL_TILE:
-        step = _ceil_div(_ceil_div(k, _POOL_TILE), _WORKERS) * _POOL_TILE
+    if _pool.WORKERS > 1 and block <= _POOL_BLOCK and k >= 2 * _POOL_TILE:
+        step = _ceil_div(_ceil_div(k, _POOL_TILE), _pool.WORKERS) * _POOL_TILE
         starts = range(0, k, step)
-        list(_pool().map(lambda c0: run(c0, min(c0 + step, k), _POOL_TILE), starts))
+        list(_pool.pool().map(lambda c0: run(c0, min(c0 + step, k), _POOL_TILE), starts))
     else:
         run(0, k, min(k, _tile_columns(n, r)))
 
