@@ -62,6 +62,13 @@ def _colsq(X: np.ndarray) -> np.ndarray:
     return np.einsum("nij,nij->nj", X, X)
 
 
+def _sqnorms(S: np.ndarray) -> np.ndarray:
+    """``||S_i||_F²`` of every slice of a stack ``(c, s, p)``, in one einsum per real part."""
+    if np.iscomplexobj(S):
+        return np.einsum("nij,nij->n", S.real, S.real) + np.einsum("nij,nij->n", S.imag, S.imag)
+    return np.einsum("nij,nij->n", S, S)
+
+
 def _cholqr(Y: np.ndarray, shift: float) -> np.ndarray:
     """Cholesky QR with a relative diagonal shift (never fails, even on a rank-deficient block)."""
     if Y.shape[2] == 1:
@@ -109,7 +116,7 @@ class _Slices:
 def _gram32(S: np.ndarray, right: bool, low: Any) -> tuple[np.ndarray, np.ndarray]:
     """Traces ``||S||_F²`` (double) and the unit-trace single-precision Gram matrices."""
     c, s, p = S.shape
-    tr = np.sum(_colsq(S), axis=1)
+    tr = _sqnorms(S)
     norm = np.sqrt(tr)
     S32 = np.empty((c, s, p), dtype=low)
     np.multiply(
@@ -128,6 +135,8 @@ def _filtered_block(G: np.ndarray, X0: np.ndarray) -> np.ndarray:
     for _ in range(2):
         Y *= (1 / np.sqrt(_colsq(Y) + np.finfo(rdtype).tiny)).astype(rdtype)[:, None, :]
         Y = np.matmul(G, Y)
+    # Orthonormal columns: their Rayleigh quotients then spread down to about θ_b, so
+    # the filter below keeps the whole top of the block instead of only its first vector.
     Q = _cholqr(Y, 1e-5)
     GQ = np.matmul(G, Q)
     rq = np.einsum("nij,nij->nj", Q.conj(), GQ).real  # column Rayleigh quotients
@@ -140,17 +149,16 @@ def _filtered_block(G: np.ndarray, X0: np.ndarray) -> np.ndarray:
     Y0 = Q
     Y1 = GQ * (1 / e)[:, None, None]
     Y1 -= Q
+    Y2 = np.empty_like(Y1)  # three rotating buffers: no allocation in the loop
     for step in range(_DEGREE - 1):
-        Y2 = np.matmul(G, Y1)
+        np.matmul(G, Y1, out=Y2)
         Y2 -= Y0
-        Y0, Y1 = Y1, Y2
-        if step % 3 == 2:  # same scale for both terms: the recurrence stays linear
+        Y0, Y1, Y2 = Y1, Y2, Y0
+        if step % 4 == 3:  # same scale for both terms: the recurrence stays linear
             scale = (1 / np.sqrt(_colsq(Y1) + np.finfo(rdtype).tiny)).astype(rdtype)[:, None, :]
             Y1 *= scale
             Y0 *= scale
-    # Twice: the filtered block is ill-conditioned, and the double-precision stage
-    # needs a basis orthonormal to single precision for its one Cholesky QR.
-    return _cholqr(_cholqr(Y1, 1e-5), 1e-6)
+    return Y1
 
 
 def _cluster_bound(
@@ -172,7 +180,8 @@ def _chunk(S: np.ndarray, right: bool, k: int, X0: np.ndarray) -> tuple[np.ndarr
     low = np.complex64 if np.iscomplexobj(S) else np.float32
     Sw = _Slices(S, right)
     tr, G = _gram32(S, right, low)
-    Q = _cholqr(_cholqr(_filtered_block(G, X0).astype(S.dtype), 1e-14), 1e-15)
+    # The filtered block is ill-conditioned: Cholesky QR twice, in double precision.
+    Q = _cholqr(_cholqr(_filtered_block(G, X0).astype(S.dtype), 1e-15), 1e-15)
     b = Q.shape[2]
     orth = np.abs(np.matmul(_ct(Q), Q) - np.eye(b)).reshape(len(Q), b * b).max(axis=1)
     theta, X, U, R = _ritz(Sw, Q)
