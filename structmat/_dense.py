@@ -31,6 +31,16 @@ def dense_input(A: Any, what: str) -> Any:
     return A
 
 
+def sum_of_squares(xp: Any, A: Any) -> float:
+    """``||A||_F²`` as a Python float, ``inf`` on overflow (no warning) and ``nan`` for NaN entries."""
+    if aa.is_numpy(xp):
+        flat = np.reshape(A, (-1,))
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            return float(np.vdot(flat, flat).real)
+    absA = xp.abs(A)
+    return float(xp.sum(absA * absA))
+
+
 def frobenius(xp: Any, A: Any) -> float:
     """``||A||_F`` as a Python float (NumPy: one BLAS pass)."""
     if aa.is_numpy(xp):

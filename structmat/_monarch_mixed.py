@@ -47,6 +47,7 @@ from structmat import _pool
 _DEGREE = 14  # Chebyshev degree: 99.4 % of Gaussian 64 x 64 slices certified alone
 _CHUNK_BYTES = 1 << 20  # single-precision slices per task: about 1 MiB
 _SEED = 12345
+_HI = 0.75  # the filter damps [0, min(smallest column Rayleigh quotient, _HI * largest)]
 
 
 def _ct(X: np.ndarray) -> np.ndarray:
@@ -141,7 +142,7 @@ def _filtered_block(G: np.ndarray, X0: np.ndarray) -> np.ndarray:
     GQ = np.matmul(G, Q)
     rq = np.einsum("nij,nij->nj", Q.conj(), GQ).real  # column Rayleigh quotients
     top = rq.max(axis=1)
-    hi = np.maximum(np.minimum(rq.min(axis=1), 0.75 * top), 0.02 * top)
+    hi = np.maximum(np.minimum(rq.min(axis=1), _HI * top), 0.02 * top)
     e = np.where(hi > 0, hi / 2, 1.0).astype(rdtype)
     # T_{j+1} = Gs T_j - T_{j-1} with Gs = (2/e)(G - e I): Chebyshev on [0, 2e] = [0, hi].
     G *= (2 / e)[:, None, None]
@@ -176,7 +177,12 @@ def _cluster_bound(
 
 
 def _chunk(S: np.ndarray, right: bool, k: int, X0: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Top-``k`` vectors of one chunk of slices with their energies and bounds."""
+    """The per-slice quantities of one chunk (the bounds are formed for all slices at once).
+
+    Returns ``||S||_F²``, the loss of orthogonality of the block, its Ritz values
+    and squared residuals, its top-``k`` Ritz vectors ``X`` and ``U = Sw X``,
+    and the same after one power step (``θ``, ``X``, ``U``, ``Σ ρ²``).
+    """
     low = np.complex64 if np.iscomplexobj(S) else np.float32
     Sw = _Slices(S, right)
     tr, G = _gram32(S, right, low)
@@ -185,25 +191,32 @@ def _chunk(S: np.ndarray, right: bool, k: int, X0: np.ndarray) -> tuple[np.ndarr
     b = Q.shape[2]
     orth = np.abs(np.matmul(_ct(Q), Q) - np.eye(b)).reshape(len(Q), b * b).max(axis=1)
     theta, X, U, R = _ritz(Sw, Q)
-    bound = _cluster_bound(theta, _colsq(R), tr, k, orth <= 1e-10)
-    bound = np.where(orth <= 1e-10, bound, np.inf)  # Ritz values are lower bounds only then
     # One power step for the wanted vectors: G x = R + θ x.
     P = R[:, :, :k] + X[:, :, :k] * theta[:, None, :k]
     th2, X2, U2, R2 = _ritz(Sw, _cholqr(P, 1e-14))
-    lam_blk = np.where(
-        orth <= 1e-10, theta[:, k] + np.sqrt(_colsq(R[:, :, k : k + 1])[:, 0]), np.inf
-    )
+    return tr, orth, theta, _colsq(R), X[:, :, :k], U[:, :, :k], th2, X2, U2, _colsq(R2).sum(axis=1)
+
+
+def _bounds(
+    tr: np.ndarray,
+    orth: np.ndarray,
+    theta: np.ndarray,
+    rho2: np.ndarray,
+    th2: np.ndarray,
+    r2: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on the energy missed by each slice, and where the power-stepped vectors win."""
+    block_ok = orth <= 1e-10  # Ritz values are lower bounds (interlacing) only then
+    bound = np.where(block_ok, _cluster_bound(theta, rho2, tr, k, block_ok), np.inf)
+    lam_blk = np.where(block_ok, theta[:, k] + np.sqrt(rho2[:, k]), np.inf)
     lam_next = np.minimum(lam_blk, np.maximum(tr - th2.sum(axis=1), 0.0))
     gap = th2[:, k - 1] - lam_next
-    bound2 = np.where(gap > 0, _colsq(R2).sum(axis=1) / np.where(gap > 0, gap, 1.0), np.inf)
+    bound2 = np.where(gap > 0, r2 / np.where(gap > 0, gap, 1.0), np.inf)
     # For PSD G the power step never lowers the captured energy; keep it where it holds.
     better = th2.sum(axis=1) >= theta[:, :k].sum(axis=1)
     bound = np.where(better, np.minimum(bound, bound2), bound)
-    X = np.where(better[:, None, None], X2, X[:, :, :k])
-    U = np.where(better[:, None, None], U2, U[:, :, :k])
-    theta = np.where(better[:, None], th2, theta[:, :k])
-    bound = np.where(tr > 0, bound, 0.0)  # a zero slice: anything is optimal
-    return X, U, theta, tr, bound
+    return np.where(tr > 0, bound, 0.0), better  # a zero slice: anything is optimal
 
 
 def top_vectors(
@@ -221,19 +234,22 @@ def top_vectors(
     N = J * K
     low = np.complex64 if np.iscomplexobj(T) else np.float32
     X0 = np.random.default_rng(_SEED).standard_normal((q, b)).astype(low)
-    X = np.empty((N, q, k), dtype=T.dtype)
-    U = np.empty((N, other, k), dtype=T.dtype)
-    theta = np.empty((N, k))
-    trace = np.empty(N)
-    bound = np.empty(N)
+    shapes = [(), (), (b,), (b,), (q, k), (other, k), (k,), (q, k), (other, k), ()]
+    complex_out = {4, 5, 7, 8}
+    outs = [
+        np.empty((N, *sh), dtype=T.dtype if i in complex_out else np.float64)
+        for i, sh in enumerate(shapes)
+    ]
     step = max(1, min(K, _CHUNK_BYTES // (s * p * np.dtype(low).itemsize)))
 
     def run(task: tuple[int, int]) -> None:
         j, a0 = task
         a1 = min(a0 + step, K)
-        out = _chunk(T[:, j, a0:a1, :].swapaxes(0, 1), right, k, X0)
         rows = slice(j * K + a0, j * K + a1)
-        X[rows], U[rows], theta[rows], trace[rows], bound[rows] = out
+        for out, part in zip(
+            outs, _chunk(T[:, j, a0:a1, :].swapaxes(0, 1), right, k, X0), strict=True
+        ):
+            out[rows] = part
 
     tasks = [(j, a0) for j in range(J) for a0 in range(0, K, step)]
     if _pool.WORKERS > 1 and len(tasks) > 1:
@@ -242,7 +258,10 @@ def top_vectors(
     else:
         for task in tasks:
             run(task)
-    return X, U, theta, trace, bound
+    tr, orth, theta, rho2, X, U, th2, X2, U2, r2 = outs
+    bound, better = _bounds(tr, orth, theta, rho2, th2, r2, k)
+    X[better], U[better], theta[better, :k] = X2[better], U2[better], th2[better]
+    return X, U, theta[:, :k], tr, bound
 
 
 def redo_mask(

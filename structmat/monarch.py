@@ -31,6 +31,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat import _pool
+from structmat._dense import sum_of_squares
 from structmat._monarch_project import project_factors
 from structmat._result import ProjectionResult, exact_result
 from structmat.linop import Adjoint, LinearOperator, Transpose, _Converter
@@ -842,15 +843,26 @@ def _project(cls: type, A: Any, nblocks: Any, rank: Any, *, adjoint: bool) -> Pr
     if m < 1 or n < 1:
         msg = f"{what} expects a non-empty matrix, got shape {(m, n)}"
         raise ValueError(msg)
-    if not bool(xp.all(xp.isfinite(A))):
-        msg = f"{what}: A contains NaN or Inf"
-        raise ValueError(msg)
     K, J = _parse_nblocks(nblocks, (m, n), what)
+    # A finite sum of squares proves every entry finite; if it is huge or tiny (or
+    # overflowed), project A / 2^e with its largest entry about 1 and scale back.
+    sumsq = sum_of_squares(xp, A)
+    e = 0
+    if not 2.0**-900 < sumsq < 2.0**900:
+        if not math.isfinite(sumsq) and not bool(xp.all(xp.isfinite(A))):
+            msg = f"{what}: A contains NaN or Inf"
+            raise ValueError(msg)
+        if sumsq != 0 or bool(xp.any(A != 0)):
+            e = math.frexp(float(xp.max(xp.abs(A))))[1]
+            A = (A * math.ldexp(1.0, -(e // 2))) * math.ldexp(1.0, e // 2 - e)  # two steps
     L, R, err2, norm2 = project_factors(xp, A, K, J, r)
+    if e:
+        L, R = L * math.ldexp(1.0, e - e // 2), R * math.ldexp(1.0, e // 2)
+    err = math.ldexp(math.sqrt(max(err2, 0.0)), e)
+    norm = math.ldexp(math.sqrt(norm2), e)
     M = cls(L, R, shape=(m, n))
-    err = math.sqrt(max(err2, 0.0))
     op = M.H if adjoint else M
     params = {"nblocks": (K, J), "rank": r}
     notes = "Aᴴ projected onto Monarch; the operator is its adjoint" if adjoint else ""
     onto = "monarch_adjoint" if adjoint else "monarch"
-    return exact_result(op, err, math.sqrt(norm2), onto, params, notes)
+    return exact_result(op, err, norm, onto, params, notes)
