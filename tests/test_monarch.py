@@ -661,6 +661,38 @@ def test_fast_projection_top_vector_orthogonal_to_start(engine):
     check_against_svd(A, 32, 32, r, res, 1e-10, engine)
 
 
+@settings(deadline=None)
+@given(
+    K=st.integers(1, 5),
+    J=st.integers(1, 5),
+    s=st.integers(23, 40),  # q >= 20 = 2 (rank + 7) after trimming: the mixed path
+    p=st.integers(23, 40),
+    trim=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    rank=st.integers(1, 3),
+    cplx=st.booleans(),
+    spectrum=st.sampled_from(["gaussian", "decaying", "clustered", "near_monarch"]),
+    seed=st.integers(0, 2**16),
+)
+def test_mixed_path_property(K, J, s, p, trim, rank, cplx, spectrum, seed):
+    """The NumPy mixed-precision path (slices of at least 16 x 16) is optimal to 1e-10 on
+    any shape, rank and kind of spectrum; its error is the true error of its operator."""
+    rng = np.random.default_rng(seed)
+    m, n = s * J - trim[0], K * p - trim[1]
+    A = random_matrix(rng, (m, n), "complex128" if cplx else "float64")
+    if spectrum == "decaying":
+        A = A * (0.7 ** np.arange(n))[None, :]
+    elif spectrum == "clustered":
+        A = A + 5.0  # one dominant direction per slice, the rest nearly flat
+    elif spectrum == "near_monarch":
+        M = Monarch.random((m, n), (K, J), rank, seed=seed)
+        A = M.to_dense() + 1e-7 * A
+    res = Monarch.project(A, nblocks=(K, J), rank=rank)
+    opt = optimal_error(A, K, J, rank)
+    floor = 1e3 * np.finfo(np.float64).eps * np.linalg.norm(A)
+    assert abs(res.error - opt) <= 1e-10 * opt + floor
+    assert abs(np.linalg.norm(A - res.operator.to_dense()) - opt) <= 1e-10 * opt + floor
+
+
 def test_mixed_path_redoes_what_it_cannot_certify(redo_counter):
     """Twelve top singular values within 1e-3: more than the single-precision block can
     separate, so the mixed path hands (nearly) every slice to the exact engine."""
