@@ -1,9 +1,13 @@
 r"""The exact Monarch projection engine (private; :meth:`structmat.Monarch.project` calls it).
 
 The optimal Monarch splits into ``J*K`` independent rank-``r`` truncated SVDs
-of ``s x p`` slices (DESIGN.md §4). The paper's code runs one full SVD per
+of ``s x p`` slices (DESIGN.md §4). ``project_factors`` sends NumPy
+float64/complex128 input with large enough slices to the mixed-precision path
+(:mod:`structmat._monarch_mixed`, which certifies the error and hands the
+slices it cannot certify back to this engine); everything else runs the exact
+engine below. The paper's code runs one full SVD per
 slice; per-slice LAPACK calls on thousands of small matrices are slow, so the
-common path here is built from batched matrix products, with three small
+exact engine is built from batched matrix products, with three small
 batched QR/``eigh`` calls on ``q x b`` / ``b x b`` blocks and one batched LU
 ``solve``, and proves per slice that its result is the optimum. For slices
 with ``q = min(s, p) >= 2b`` (``b = k + max(k, 6)`` block vectors,

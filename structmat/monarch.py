@@ -638,22 +638,31 @@ class Monarch(LinearOperator):
         discarded :math:`\sigma^2`. Zero padding keeps the optimum on the
         original entries.
 
-        The top-``r`` singular pairs come from the smaller Gram matrix
-        ``G`` of every slice (:math:`S^H S` or :math:`S S^H`, ``q x q``),
-        without a per-slice eigensolver when ``q >= 2b`` (``b = r +
-        max(r, 6)`` block vectors): batched power steps, a Chebyshev filter
-        and Rayleigh-Ritz on a block of ``b`` vectors, then one step of
-        shifted inverse iteration (one batched ``solve``) and a final
-        Rayleigh-Ritz, on chunks of slices that stay in cache. Each slice is
-        certified: with Ritz residuals :math:`\rho_i` and the gap ``g``
-        between the ``r``-th Ritz value and the rest, the wanted subspace is
-        accurate to :math:`\max_i\rho_i/g` (Davis-Kahan) and the captured
-        energy to :math:`\sum_i \rho_i^2/g` (Kato-Temple); slices where
-        the first exceeds ``1e-10`` or the second ``1e-11`` of the slice's
-        discarded energy (tiny gaps, repeated singular values) are redone
-        with a batched full SVD. Smaller blocks take a batched ``eigh`` of
-        ``G`` with the Gram route's rounding bound as certificate. Python loops
-        only over cache-sized chunks of slices (``structmat/_monarch_project.py``).
+        ``error`` is the distance to the class to ``1e-10`` relative, and it is
+        the true error of the returned operator; both engines prove it per
+        call. NumPy ``float64``/``complex128`` input with slices of at least
+        ``2b x 2b`` (``b = r + max(r, 7)``) takes a mixed-precision path
+        (``structmat/_monarch_mixed.py``): the slices are read through
+        strided views of ``A``, a block of ``b`` vectors is iterated in single
+        precision on each slice's smaller Gram matrix (power steps, a
+        Chebyshev filter), and double precision, on the slices themselves,
+        does the Rayleigh-Ritz, one power step for the top ``r`` vectors and
+        a Kato-Temple bound on the energy each slice misses; the slices with
+        the largest bounds are redone by the exact engine until the rest sum to
+        ``1e-10`` of the squared error. It certifies the *error*: where a
+        slice's ``r``-th and ``(r+1)``-th singular values are close the factors
+        may differ from the SVD's (the optimum is not unique there), by at most
+        what that energy bound allows. The exact engine (every other backend
+        and dtype, and the redone slices) certifies each slice's singular
+        subspace to ``1e-10`` (Davis-Kahan) and its energy (Kato-Temple) from
+        double-precision batched power steps, a Chebyshev filter, one shifted
+        inverse step (one batched ``solve``) and Rayleigh-Ritz on the Gram
+        matrices, with a batched full SVD for the slices it cannot certify
+        (tiny gaps, repeated singular values); smaller blocks take a batched
+        ``eigh``. Python loops only over cache-sized chunks of slices, on one
+        worker thread per core for the mixed path (BLAS limited to one
+        thread meanwhile, with threadpoolctl). A whose squared entries would
+        overflow or underflow is projected as ``A / 2^e`` and scaled back.
         The reported error sums the discarded energy; when it is small
         against :math:`\|A\|_F^2` (where that subtraction would cancel) it is
         recomputed as :math:`\|A - \hat A\|_F` from the residual slices.
