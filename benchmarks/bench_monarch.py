@@ -16,7 +16,10 @@ Projection, float64, n in {1024, 4096}, Gaussian ``A``, default ``nblocks``:
 ``Monarch.project(A)`` against the official method (one batched
 ``np.linalg.svd`` of the ``(J*K, s, p)`` slice stack, rank-1 factors from
 its top triplets) and against one pass over ``A`` (``np.linalg.norm(A)``).
-The exactness column is ``|error - error_svd| / error_svd``.
+``Monarch.project(A)`` runs the NumPy mixed-precision path; the exact
+engine (the path of every other backend) is timed beside it. Exactness:
+``|error - error_svd| / error_svd`` and the same for ``||A - M||_F`` of the
+returned operator; the slices the mixed path redid exactly are counted.
 
 GFLOP/s count 2 flops per multiply-add: ``2 * M.flops(batch)`` for Monarch,
 ``2 n^2 batch`` for dense. Times are medians of repeated calls measured in
@@ -145,33 +148,79 @@ def matmat_section(ns: list[int], batches: list[int], budget: float, dense_gflop
         gc.collect()
 
 
+def _exact_engine_only() -> Callable[[], None]:
+    """Route projections to the exact engine (the one every non-NumPy backend runs)."""
+    from structmat import _monarch_project
+
+    saved = _monarch_project._mixed_ok
+    _monarch_project._mixed_ok = lambda *args: False  # type: ignore[assignment]
+
+    def restore() -> None:
+        _monarch_project._mixed_ok = saved
+
+    return restore
+
+
+def _redone_slices(A: np.ndarray) -> int:
+    """Slices the mixed-precision path hands back to the exact engine in one call."""
+    from structmat import _monarch_mixed
+
+    saved = _monarch_mixed.redo_mask
+    count = [0]
+
+    def spy(*args: Any) -> Any:
+        redo = saved(*args)
+        count[0] += int(np.sum(redo))
+        return redo
+
+    _monarch_mixed.redo_mask = spy  # type: ignore[assignment]
+    try:
+        sm.Monarch.project(A)
+    finally:
+        _monarch_mixed.redo_mask = saved  # type: ignore[assignment]
+    return count[0]
+
+
 def projection_section(ns: list[int], budget: float) -> None:
     print("\n## Projection, float64, Gaussian A, default nblocks, rank 1\n")
     print(
-        "| n | nblocks | structmat | batched full SVD | norm(A) | vs SVD | "
-        "/ norm(A) | abs(err - err_svd) / err_svd | target |"
+        "structmat = the NumPy mixed-precision path (exact engine for the slices it "
+        "cannot certify); exact engine = the path of every other backend.\n"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
+    print(
+        "| n | nblocks | structmat | exact engine | batched full SVD | norm(A) | vs SVD | "
+        "/ norm(A) | error vs SVD | ||A - M|| vs SVD | slices redone | target |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     rng = np.random.default_rng(2)
     for n in ns:
         A = rng.standard_normal((n, n))
         res = sm.Monarch.project(A)
         K, J = res.params["nblocks"]
-        t_sm = bench(lambda A=A: sm.Monarch.project(A), budget=budget, min_reps=3)
-        t_svd = bench(lambda A=A, K=K, J=J: svd_projection(A, K, J), budget=budget, min_reps=1)
+        t_sm = bench(lambda A=A: sm.Monarch.project(A), budget=budget, min_reps=5)
+        restore = _exact_engine_only()
+        try:
+            t_exact = bench(lambda A=A: sm.Monarch.project(A), budget=budget, min_reps=3)
+        finally:
+            restore()
+        t_svd = bench(lambda A=A, K=K, J=J: svd_projection(A, K, J), budget=budget, min_reps=3)
         t_norm = bench(lambda A=A: np.linalg.norm(A), budget=budget)
         err_svd = svd_projection(A, K, J)[2]
         dev = abs(res.error - err_svd) / err_svd
+        dev_true = abs(float(np.linalg.norm(A - res.operator.to_dense())) - err_svd) / err_svd
+        redone = _redone_slices(A)
         target = ""
         if n == 4096:
-            ok = "met" if t_svd / t_sm >= 15 and dev <= 1e-10 else "NOT met"
+            exact = max(dev, dev_true)
+            ok = "met" if t_svd / t_sm >= 15 and t_sm <= 0.150 and exact <= 1e-10 else "NOT met"
             target = (
                 f">= 15x vs SVD (<= 150 ms), exact to 1e-10: {t_svd / t_sm:.1f}x of 15x, "
-                f"{t_sm * 1e3:.0f} of 150 ms, {dev:.0e} of 1e-10 ({ok})"
+                f"{t_sm * 1e3:.0f} of 150 ms, {exact:.0e} of 1e-10 ({ok})"
             )
         print(
-            f"| {n} | ({K}, {J}) | {fmt_t(t_sm)} | {fmt_t(t_svd)} | {fmt_t(t_norm)} "
-            f"| {t_svd / t_sm:.1f}x | {t_sm / t_norm:.0f}x | {dev:.1e} | {target} |"
+            f"| {n} | ({K}, {J}) | {fmt_t(t_sm)} | {fmt_t(t_exact)} | {fmt_t(t_svd)} "
+            f"| {fmt_t(t_norm)} | {t_svd / t_sm:.1f}x | {t_sm / t_norm:.0f}x | {dev:.1e} "
+            f"| {dev_true:.1e} | {redone} of {K * J} | {target} |"
         )
         del A
         gc.collect()
