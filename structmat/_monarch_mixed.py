@@ -118,12 +118,17 @@ def _gram32(S: np.ndarray, right: bool, low: Any) -> tuple[np.ndarray, np.ndarra
     """Traces ``||S||_F²`` (double) and the unit-trace single-precision Gram matrices."""
     c, s, p = S.shape
     tr = _sqnorms(S)
-    norm = np.sqrt(tr)
     S32 = np.empty((c, s, p), dtype=low)
-    np.multiply(
-        S, (1.0 / np.where(norm > 0, norm, 1.0))[:, None, None], out=S32, casting="same_kind"
-    )
+    plain = bool(np.all((tr > 2.0**-100) & (tr < 2.0**100)))
+    if plain:  # squares and Gram entries stay normal floats: cast, scale the Gram
+        np.copyto(S32, S, casting="same_kind")
+    else:  # scale every slice to unit norm first (zero slices stay zero)
+        norm = np.sqrt(tr)
+        inv = 1.0 / np.where(norm > 0, norm, 1.0)
+        np.multiply(S, inv[:, None, None], out=S32, casting="same_kind")
     G = np.matmul(_ct(S32), S32) if right else np.matmul(S32, _ct(S32))
+    if plain:
+        G *= (1.0 / tr).astype(G.real.dtype)[:, None, None]
     return tr, G
 
 
