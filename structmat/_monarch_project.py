@@ -46,6 +46,7 @@ cannot see an eigenvector that the block misses entirely).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -155,14 +156,23 @@ def _top_subspace(
         nrm = _colnorms(xp, Y)
         Y = xp.matmul(G, Y / xp.astype(xp.where(nrm > 0, nrm, 1.0), dtype)[:, None, :])
     theta, X, GX = _rayleigh_ritz(xp, G, _orth(xp, Y), cplx, rdtype)
-    # Chebyshev filter damping [0, hi]; hi >= a fraction of theta_1 bounds the growth.
-    hi = xp.maximum(1.2 * theta[:, b - 1], 0.05 * theta[:, 0])
+    # Chebyshev filter damping [0, hi] with hi <= theta_b <= lambda_b (interlacing): every
+    # top-b eigenvector grows, so none can vanish from the block. (A floor on hi relative
+    # to theta_1 let the filter annihilate wanted eigenvectors when theta_1 dominates,
+    # e.g. for A + constant.) Columns are rescaled often enough not to overflow.
+    hi = xp.maximum(theta[:, b - 1], 1e-12 * theta[:, 0])
     hi = xp.where(hi > 0, hi, 1.0)
+    growth = float(xp.max(4 * theta[:, 0] / hi))
+    every = int(min(_CHEB_DEGREE, max(1, 100 // max(math.log10(max(growth, 1.0)), 1.0))))
     e = xp.astype(hi / 2, dtype)[:, None, None]
     c = e
     Y0, Y1 = X, (GX - e * X) / c
-    for _ in range(_CHEB_DEGREE - 1):
+    for step in range(_CHEB_DEGREE - 1):
         Y0, Y1 = Y1, 2 * (xp.matmul(G, Y1) - e * Y1) / c - Y0
+        if step % every == every - 1:  # the same scale for both: the recurrence stays linear
+            nrm = _colnorms(xp, Y1)
+            scale = xp.astype(1 / xp.where(nrm > 0, nrm, 1.0), dtype)[:, None, :]
+            Y0, Y1 = Y0 * scale, Y1 * scale
     theta, X, GX = _rayleigh_ritz(xp, G, _orth(xp, Y1), cplx, rdtype)
     theta, X, GX = _inverse_step(xp, G, theta, X, GX, k, cplx, rdtype, eps)
     ok = _certify(xp, theta, X, GX, unit, k, eps)
