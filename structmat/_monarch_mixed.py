@@ -222,7 +222,11 @@ def _bounds(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bounds on the energy missed by each slice, and where the power-stepped vectors win."""
     block_ok = orth <= 1e-10  # Ritz values are lower bounds (interlacing) only then
-    bound = np.where(block_ok, _cluster_bound(theta, rho2, tr, k, block_ok), np.inf)
+    # Without a gap (a repeated top singular value: any vector of its space is optimal),
+    # Kahan's theorem still pairs each theta_i with an eigenvalue within ||R||_2 <= ||R||_F.
+    gap_free = k * np.sqrt(rho2.sum(axis=1))
+    bound = np.minimum(_cluster_bound(theta, rho2, tr, k, block_ok), gap_free)
+    bound = np.where(block_ok, bound, np.inf)
     lam_blk = np.where(block_ok, theta[:, k] + np.sqrt(rho2[:, k]), np.inf)
     lam_next = np.minimum(lam_blk, np.maximum(tr - th2.sum(axis=1), 0.0))
     gap = th2[:, k - 1] - lam_next
