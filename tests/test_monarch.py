@@ -588,9 +588,11 @@ def test_fast_projection_degenerate_slices_fall_back(engine, redo_counter):
         redo_counter["slices"] = redo_counter["mixed"] = 0
         res = Monarch.project(A, nblocks=32, rank=r)
         check_against_svd(A, K, J, r, res, 1e-10, engine)
-        # the exact engine cannot certify the slices with sigma_r ~ sigma_{r+1}; the mixed
-        # path can (their energy does not depend on the choice) except where its block is short
-        assert redo_counter["slices" if engine == "exact" else "mixed"] > 0
+        # the exact engine cannot certify the subspace of slices with sigma_r ~ sigma_{r+1}
+        # (it is not unique) and takes the SVD; the mixed path certifies only the energy,
+        # which does not depend on the choice (its gap-free bound)
+        if engine == "exact":
+            assert redo_counter["slices"] > 0
 
 
 @pytest.mark.parametrize("noise", [1e-5, 1e-9, 1e-13, 0.0])
