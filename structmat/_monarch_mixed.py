@@ -10,24 +10,30 @@ So the iterations here run in single precision and only the certificate runs
 in double, on ``S`` itself. Per chunk of slices, read through strided views of
 ``A`` (no slice-stack copy) and spread over worker threads:
 
-1. Cast ``S / ||S||_F`` to float32 (complex64) and form the smaller Gram
-   matrix ``G`` (unit trace, so nothing overflows).
-2. A block of ``b`` vectors from a shared seeded start: two power steps,
-   Cholesky QR, a Chebyshev filter of degree ``_DEGREE`` that damps
-   ``[0, hi]`` (``hi`` from the column Rayleigh quotients), Cholesky QR.
-3. In double precision: Cholesky QR again, Rayleigh-Ritz through ``S Q`` and
-   the residuals :math:`\rho_i = \|S^H S x_i - \theta_i x_i\|`; then one power
-   step :math:`x \leftarrow S^H S x` for the top ``k`` vectors with their own
+1. Cast ``S`` to float32 (complex64; scaled to unit norm first where a
+   slice's squared norm is outside ``2^±100``) and form the smaller Gram
+   matrix ``G``, scaled to unit trace.
+2. A block of ``b`` vectors from a shared seeded start: ``_POWER`` power
+   steps, Cholesky QR, the block's Ritz values (one batched ``eigvalsh``),
+   then a Chebyshev filter of degree ``_DEGREE`` that damps ``[0, hi]``
+   with ``hi <= θ_b <= λ_b``, so that every one of the top ``b``
+   eigenvectors grows and none can vanish from the block.
+3. In double precision: Cholesky QR twice (the filtered block is
+   ill-conditioned), Rayleigh-Ritz through ``S Q`` and the residuals
+   :math:`\rho_i = \|S^H S x_i - \theta_i x_i\|`; then one power step
+   :math:`x \leftarrow S^H S x` for the top ``k`` vectors with their own
    Rayleigh-Ritz. The power step is what fixes slices with a large gap (a
    nearly-Monarch ``A``), where the single-precision vectors are limited by
    rounding rather than by convergence.
-4. A bound on the energy missed in the slice, Kato-Temple for a cluster:
-   :math:`\sum_{i\le k}(\lambda_i - \theta_i) \le \sum_{i\le k'} \rho_i^2 /
-   (\theta_{k'} - \hat\lambda_{k'+1})` for every ``k' >= k`` with
-   :math:`\hat\lambda_{k'+1} \ge \lambda_{k'+1}`: the block bound
-   :math:`\theta_{k'+1} + \rho_{k'+1}` (it assumes, as the double-precision
-   engine does, that the block holds the top eigenvectors) or the trace
-   bound :math:`\|S\|_F^2 - \sum_{i\le k'} \theta_i`, which assumes nothing.
+4. A bound on the energy missed in the slice, the smallest of: Kato-Temple
+   for a cluster, :math:`\sum_{i\le k}(\lambda_i - \theta_i) \le
+   \sum_{i\le k'} \rho_i^2 / (\theta_{k'} - \hat\lambda_{k'+1})` for every
+   ``k' >= k`` with :math:`\hat\lambda_{k'+1} \ge \lambda_{k'+1}` (the block
+   bound :math:`\theta_{k'+1} + \rho_{k'+1}`, or the trace bound
+   :math:`\|S\|_F^2 - \sum_{i\le k'} \theta_i`, which assumes nothing); and,
+   without a gap (repeated singular values), Kahan's :math:`k \|R\|_F`. The
+   block bounds assume, as the double-precision engine does, that the block
+   holds the top eigenvectors.
 
 The caller (``project_factors``) redoes with the double-precision engine the
 slices with the largest bounds until the bounds of the others sum to at most

@@ -20,8 +20,8 @@ with ``q = min(s, p) >= 2b`` (``b = k + max(k, 6)`` block vectors,
 2. A block of ``b`` vectors from a fixed seeded dense start: ``_POWER_STEPS``
    power steps (the first one GEMM for all slices on NumPy), QR,
    Rayleigh-Ritz; then a Chebyshev filter of degree ``_CHEB_DEGREE`` that
-   damps ``[0, max(1.2 θ_b, 0.05 θ_1)]`` (the unwanted part of the
-   spectrum), QR, Rayleigh-Ritz.
+   damps ``[0, θ_b]`` (``θ_b <= λ_b``: all of the top ``b`` eigenvectors
+   grow, none can vanish from the block), QR, Rayleigh-Ritz.
 3. One step of shifted inverse iteration for the top-``k`` Ritz vectors with
    shifts just above the wanted eigenvalues, :math:`\mu_i = \theta_i +
    \rho_i^2/(\theta_i - \theta_{i+1})` (Kato-Temple; :math:`2\rho_i` when the Ritz
