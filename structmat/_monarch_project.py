@@ -340,6 +340,17 @@ def _mixed_ok(xp: Any, dtype: Any, k: int, q: int) -> bool:
     )
 
 
+def _residual_energy(T: Any, Lc: Any, Rr: Any) -> float:
+    """``Σ ||S - Lc Rr||_F²`` over the slices of ``T`` (NumPy), from strided views."""
+    _, J, K, _ = T.shape
+    total = 0.0
+    for j in range(J):
+        rows = slice(j * K, (j + 1) * K)
+        D = T[:, j, :, :].swapaxes(0, 1) - np.matmul(Lc[rows], Rr[rows])
+        total += float(np.vdot(D, D).real)
+    return total
+
+
 def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, float, float]:
     """Optimal ``(L, R)`` for ``A`` (finite, 2-d), the squared error and ``||A||²``."""
     m, n = A.shape
@@ -368,10 +379,11 @@ def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, 
     # Discarded energy: ||S||² - captured, safe when it is not tiny against ||A||².
     err2 = float(xp.sum(xp.clip(trace - captured, 0.0, None)))
     if err2 * tol <= q * eps * norm2:
-        if S is None:
-            S = xp.reshape(xp.permute_dims(T, (1, 2, 0, 3)), (nslices, s, p))
-        resid = S - xp.matmul(Lc, Rr)
-        err2 = float(xp.sum(xp.abs(resid) ** 2))
+        if S is None:  # the mixed path: one output-block row of slices at a time, no stack
+            err2 = _residual_energy(T, Lc, Rr)
+        else:
+            resid = S - xp.matmul(Lc, Rr)
+            err2 = float(xp.sum(xp.abs(resid) ** 2))
     if k < r:  # rank above min(s, p): the extra components are zero
         Lc = xp.concat([Lc, xp.zeros((nslices, s, r - k), dtype=dtype, device=device)], axis=2)
         Rr = xp.concat([Rr, xp.zeros((nslices, r - k, p), dtype=dtype, device=device)], axis=1)
