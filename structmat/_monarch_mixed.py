@@ -90,14 +90,16 @@ def _cholqr(Y: np.ndarray, shift: float) -> np.ndarray:
     return np.matmul(Y, _ct(Linv))
 
 
-def _ritz(Sw: Any, Q: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Rayleigh-Ritz of ``SwᴴSw`` on the orthonormal ``Q``, descending, with residuals."""
+def _ritz(Sw: Any, Q: np.ndarray, m: int | None = None) -> tuple[np.ndarray, ...]:
+    """Rayleigh-Ritz of ``SwᴴSw`` on the orthonormal ``Q``: the top ``m`` (default all)
+    Ritz values (descending), vectors ``X``, ``U = Sw X`` and residuals."""
     Y = Sw.mul(Q)
     if Q.shape[2] == 1:
         theta, X, U = _colsq(Y), Q, Y
     else:
+        m = Q.shape[2] if m is None else m
         theta, Z = np.linalg.eigh(np.matmul(_ct(Y), Y))
-        theta, Z = theta[:, ::-1].copy(), Z[:, :, ::-1].copy()
+        theta, Z = theta[:, ::-1][:, :m].copy(), Z[:, :, ::-1][:, :, :m].copy()
         X, U = np.matmul(Q, Z), np.matmul(Y, Z)
     R = Sw.mulh(U)
     R -= X * theta[:, None, :]
@@ -211,7 +213,9 @@ def _chunk(S: np.ndarray, right: bool, k: int, X0: np.ndarray) -> tuple[np.ndarr
     Q = _cholqr(_cholqr(_filtered_block(G, X0).astype(S.dtype), 1e-15), 1e-15)
     b = Q.shape[2]
     orth = np.abs(np.matmul(_ct(Q), Q) - np.eye(b)).reshape(len(Q), b * b).max(axis=1)
-    theta, X, U, R = _ritz(Sw, Q)
+    # Residuals of the top k + 2 Ritz pairs only: enough for the bounds (clusters up to
+    # k + 1, and Kahan's theorem applies to any set of Ritz vectors).
+    theta, X, U, R = _ritz(Sw, Q, min(b, k + 2))
     # One power step for the wanted vectors: G x = R + θ x.
     P = R[:, :, :k] + X[:, :, :k] * theta[:, None, :k]
     th2, X2, U2, R2 = _ritz(Sw, _cholqr(P, 1e-14))
@@ -259,7 +263,8 @@ def top_vectors(
     N = J * K
     low = np.complex64 if np.iscomplexobj(T) else np.float32
     X0 = np.random.default_rng(_SEED).standard_normal((q, b)).astype(low)
-    shapes = [(), (), (b,), (b,), (q, k), (other, k), (k,), (q, k), (other, k), ()]
+    m = min(b, k + 2)  # Ritz pairs kept for the bounds (see _chunk)
+    shapes = [(), (), (m,), (m,), (q, k), (other, k), (k,), (q, k), (other, k), ()]
     complex_out = {4, 5, 7, 8}
     outs = [
         np.empty((N, *sh), dtype=T.dtype if i in complex_out else np.float64)
