@@ -34,9 +34,12 @@ def dense_input(A: Any, what: str) -> Any:
 def sum_of_squares(xp: Any, A: Any) -> float:
     """``||A||_F²`` as a Python float, ``inf`` on overflow (no warning) and ``nan`` for NaN entries."""
     if aa.is_numpy(xp):
+        # einsum, not BLAS: a threaded BLAS call leaves OpenBLAS's workers spinning for
+        # a while, and they took 30-50 ms of CPU from the threaded projection that follows.
         flat = np.reshape(A, (-1,))
+        parts = (flat.real, flat.imag) if np.iscomplexobj(flat) else (flat,)
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-            return float(np.vdot(flat, flat).real)
+            return float(sum(np.einsum("i,i->", part, part) for part in parts))
     absA = xp.abs(A)
     return float(xp.sum(absA * absA))
 
