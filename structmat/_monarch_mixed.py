@@ -230,8 +230,9 @@ def _bounds(
     th2: np.ndarray,
     r2: np.ndarray,
     k: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bounds on the energy missed by each slice, and where the power-stepped vectors win."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bounds on the energy missed by each slice, where the power-stepped vectors win, and
+    where the ``k``-th and ``(k+1)``-th singular values tie within the block's accuracy."""
     block_ok = orth <= 1e-10  # Ritz values are lower bounds (interlacing) only then
     # Without a gap (a repeated top singular value: any vector of its space is optimal),
     # Kahan's theorem still pairs each theta_i with an eigenvalue within ||R||_2 <= ||R||_F.
@@ -245,18 +246,21 @@ def _bounds(
     # For PSD G the power step never lowers the captured energy; keep it where it holds.
     better = th2.sum(axis=1) >= theta[:, :k].sum(axis=1)
     bound = np.where(better, np.minimum(bound, bound2), bound)
-    return np.where(tr > 0, bound, 0.0), better  # a zero slice: anything is optimal
+    tied = block_ok & (gap <= 0)
+    return np.where(tr > 0, bound, 0.0), better, tied  # a zero slice: anything is optimal
 
 
 def top_vectors(
     T: np.ndarray, right: bool, k: int, b: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Top-``k`` vectors of every slice ``T[:, j, a, :]``, in slice order ``j*K + a``.
 
-    Returns ``(X, U, theta, trace, bound)``: ``X`` (N, q, k) orthonormal
+    Returns ``(X, U, theta, trace, bound, tied)``: ``X`` (N, q, k) orthonormal
     columns, ``U = Sw X`` (``Sw = S`` when ``right``, else ``Sᴴ``), the
-    captured energies ``theta`` (N, k), ``||S||_F²`` and the bounds on the
-    energy each slice misses against its optimum (``inf`` where none holds).
+    captured energies ``theta`` (N, k), ``||S||_F²``, the bounds on the
+    energy each slice misses against its optimum (``inf`` where none holds),
+    and where the ``k``-th and ``(k+1)``-th singular values tie (no singular
+    subspace to certify: the exact engine would end in a full SVD there).
     """
     s, J, K, p = T.shape
     q, other = (p, s) if right else (s, p)
@@ -289,9 +293,9 @@ def top_vectors(
         for task in tasks:
             run(task)
     tr, orth, theta, rho2, X, U, th2, X2, U2, r2 = outs
-    bound, better = _bounds(tr, orth, theta, rho2, th2, r2, k)
+    bound, better, tied = _bounds(tr, orth, theta, rho2, th2, r2, k)
     X[better], U[better], theta[better, :k] = X2[better], U2[better], th2[better]
-    return X, U, theta[:, :k], tr, bound
+    return X, U, theta[:, :k], tr, bound, tied
 
 
 def redo_mask(

@@ -317,7 +317,7 @@ def _mixed_slices(T: Any, k: int, right: bool, eps: float, tol: float) -> tuple[
     """NumPy float64/complex128: the mixed-precision path, its uncertain slices redone exactly."""
     s, _, K, p = T.shape
     q = min(s, p)
-    X, U, theta, trace, bound = _mixed.top_vectors(T, right, k, k + max(k, _MIXED_EXTRA))
+    X, U, theta, trace, bound, tied = _mixed.top_vectors(T, right, k, k + max(k, _MIXED_EXTRA))
     captured = np.sum(theta, axis=1)
     floor = (8 * q * eps) ** 2 * theta[:, 0]
     redo = _mixed.redo_mask(bound, np.maximum(trace - captured, 0.0), floor, _MIXED_TOL)
@@ -325,10 +325,16 @@ def _mixed_slices(T: Any, k: int, right: bool, eps: float, tol: float) -> tuple[
     Lc, Rr, _ = (
         _split(np, U, XH, True) if right else _split(np, X, _ct(np, U, np.iscomplexobj(U)), False)
     )
-    if redo.any():
-        idx = np.flatnonzero(redo)
-        sub = np.ascontiguousarray(T[:, idx // K, idx % K, :].swapaxes(0, 1))
-        Lc[idx], Rr[idx], captured[idx], _ = _exact_slices(np, sub, k, right, eps, tol)
+    # Redo exactly: a full SVD where the singular values tie at the rank boundary (the
+    # exact engine would only get there after failing to certify a subspace), else the
+    # exact engine.
+    for idx, svd in ((np.flatnonzero(redo & tied), True), (np.flatnonzero(redo & ~tied), False)):
+        if idx.size:
+            sub = np.ascontiguousarray(T[:, idx // K, idx % K, :].swapaxes(0, 1))
+            if svd:
+                Lc[idx], Rr[idx], captured[idx] = _svd_factors(np, sub, k)
+            else:
+                Lc[idx], Rr[idx], captured[idx], _ = _exact_slices(np, sub, k, right, eps, tol)
     return Lc, Rr, captured, trace
 
 
@@ -393,18 +399,21 @@ def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, 
     return L, R, err2, norm2
 
 
+def _svd_factors(xp: Any, S: Any, k: int) -> tuple[Any, Any, Any]:
+    """Rank-``k`` factors and captured energies of every slice of ``S`` by a batched full SVD."""
+    dtype = S.dtype
+    U, sv, Vh = xp.linalg.svd(S, full_matrices=False)
+    sv = sv[:, :k]
+    root = xp.astype(xp.sqrt(sv), dtype)
+    return U[:, :, :k] * root[:, None, :], root[:, :, None] * Vh[:, :k, :], xp.sum(sv**2, axis=1)
+
+
 def _svd_redo(
     xp: Any, S: Any, redo: Any, Lc: Any, Rr: Any, captured: Any, k: int
 ) -> tuple[Any, Any, Any]:
     """Full SVD for the slices flagged in ``redo``, merged back without scatter."""
-    dtype = S.dtype
     idx = xp.nonzero(redo)[0]
-    U, sv, Vh = xp.linalg.svd(xp.take(S, idx, axis=0), full_matrices=False)
-    sv = sv[:, :k]
-    root = xp.astype(xp.sqrt(sv), dtype)
-    Lf = U[:, :, :k] * root[:, None, :]
-    Rf = root[:, :, None] * Vh[:, :k, :]
-    capf = xp.sum(sv**2, axis=1)
+    Lf, Rf, capf = _svd_factors(xp, xp.take(S, idx, axis=0), k)
     # position of slice i among the redone ones (gather + where = scatter on every backend)
     pos = xp.cumulative_sum(xp.astype(redo, xp.int64)) - 1
     pos = xp.clip(pos, 0, None)

@@ -712,6 +712,35 @@ def test_projection_dominant_singular_value(cplx, engine):
     check_against_svd(B, 32, 32, 2, Monarch.project(B, nblocks=32, rank=2), 1e-10, engine)
 
 
+def test_mixed_path_sends_tied_slices_to_the_svd(monkeypatch):
+    """The real part of the DFT: most slices repeat their top singular value more often
+    than the block is wide, so no gap shows. The mixed path hands those straight to a
+    full SVD (the exact engine could not certify a subspace there either) and the rest
+    to the exact engine; the error is still the optimum."""
+    from structmat import _monarch_project
+
+    routed = {"svd": 0, "exact": 0}
+    svd_factors, exact_slices = _monarch_project._svd_factors, _monarch_project._exact_slices
+
+    def spy_svd(xp, S, k):
+        routed["svd"] += len(S)
+        return svd_factors(xp, S, k)
+
+    def spy_exact(xp, S, *args):
+        routed["exact"] += len(S)
+        return exact_slices(xp, S, *args)
+
+    monkeypatch.setattr(_monarch_project, "_svd_factors", spy_svd)
+    monkeypatch.setattr(_monarch_project, "_exact_slices", spy_exact)
+    n = 1024
+    A = np.cos(2 * np.pi * np.outer(np.arange(n), np.arange(n)) / n)
+    res = Monarch.project(A, nblocks=32)
+    opt = optimal_error(A, 32, 32, 1)
+    assert math.isclose(res.error, opt, rel_tol=1e-10)
+    assert math.isclose(np.linalg.norm(A - res.operator.to_dense()), opt, rel_tol=1e-10)
+    assert routed["svd"] > 0
+
+
 def test_mixed_path_redoes_what_it_cannot_certify(redo_counter):
     """Twelve top singular values within 1e-3: more than the single-precision block can
     separate, so the mixed path hands (nearly) every slice to the exact engine."""
