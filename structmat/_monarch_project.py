@@ -321,10 +321,11 @@ def _mixed_slices(T: Any, k: int, right: bool, eps: float, tol: float) -> tuple[
     captured = np.sum(theta, axis=1)
     floor = (8 * q * eps) ** 2 * theta[:, 0]
     redo = _mixed.redo_mask(bound, np.maximum(trace - captured, 0.0), floor, _MIXED_TOL)
-    XH = _ct(np, X, np.iscomplexobj(X))
-    Lc, Rr, _ = (
-        _split(np, U, XH, True) if right else _split(np, X, _ct(np, U, np.iscomplexobj(U)), False)
-    )
+    cplx = np.iscomplexobj(X)
+    if right:  # S ≈ U Xᴴ
+        Lc, Rr, _ = _split(np, U, _ct(np, X, cplx), True)
+    else:  # Sᴴ ≈ U Xᴴ, so S ≈ X Uᴴ
+        Lc, Rr, _ = _split(np, X, _ct(np, U, cplx), False)
     # Redo exactly: a full SVD where the singular values tie at the rank boundary (the
     # exact engine would only get there after failing to certify a subspace), else the
     # exact engine.
