@@ -42,17 +42,22 @@ bounds of the eigenvalues (Cauchy interlacing); the certificate assumes that
 the block holds the top eigenvectors, which the dense seeded start and the
 filters give for any slice not built against that start (the residual test
 cannot see an eigenvector that the block misses entirely).
+
+On NumPy the chunks run on the worker threads (:func:`_on_workers`), as do the
+slices the mixed path redoes (by this engine or by a full SVD).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from structmat import _array_api as aa
 from structmat import _monarch_mixed as _mixed
+from structmat import _pool
 
 # Extra block vectors beyond the rank, and the Chebyshev filter degree.
 _EXTRA = 6
@@ -63,6 +68,8 @@ _CHUNK_BYTES = 1 << 22
 # tolerance on the squared error (the error itself is then within 5e-11).
 _MIXED_EXTRA = 7
 _MIXED_TOL = 1e-10
+# Slices redone by the mixed path: at least this many per task on the worker threads.
+_REDO_CHUNK = 32
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -226,6 +233,11 @@ def _certify(xp: Any, theta: Any, X: Any, GX: Any, unit: Any, k: int, eps: float
     return (gap > 0) & (rho_k <= vtol * gap) & (loss <= tol * discarded + floor**2)
 
 
+def _exact_chunk(q: int, cplx: bool) -> int:
+    """Slices per chunk of the exact engine: ``q x q`` Gram matrices that stay in cache."""
+    return max(1, _CHUNK_BYTES // (q * q * (16 if cplx else 8)))
+
+
 def _exact_slices(
     xp: Any, S: Any, k: int, right: bool, eps: float, tol: float
 ) -> tuple[Any, Any, Any, Any]:
@@ -238,8 +250,7 @@ def _exact_slices(
     b = min(q, k + max(k, _EXTRA))
     if 2 * b <= q:
         # Slices in chunks whose Gram matrices stay in cache across the iterations.
-        itemsize = 16 if cplx else 8
-        step = max(1, _CHUNK_BYTES // (q * q * itemsize))
+        step = _exact_chunk(q, cplx)
         parts = [
             _top_subspace(
                 xp,
@@ -333,10 +344,29 @@ def _mixed_slices(T: Any, k: int, right: bool, eps: float, tol: float) -> tuple[
         if idx.size:
             sub = np.ascontiguousarray(T[:, idx // K, idx % K, :].swapaxes(0, 1))
             if svd:
-                Lc[idx], Rr[idx], captured[idx] = _svd_factors(np, sub, k)
+                redone = _on_workers(lambda S: _svd_factors(np, S, k), sub, _REDO_CHUNK)
             else:
-                Lc[idx], Rr[idx], captured[idx], _ = _exact_slices(np, sub, k, right, eps, tol)
+                redone = _on_workers(
+                    lambda S: _exact_slices(np, S, k, right, eps, tol), sub, _exact_chunk(q, cplx)
+                )
+            Lc[idx], Rr[idx], captured[idx] = redone[:3]
     return Lc, Rr, captured, trace
+
+
+def _on_workers(fn: Callable[[Any], tuple[Any, ...]], S: np.ndarray, step: int) -> tuple[Any, ...]:
+    """``fn(S)`` for a NumPy stack, ``step`` slices per task on the worker threads.
+
+    Per-slice LAPACK calls (a batched SVD is one ``gesdd`` per slice) run on one
+    thread, so the chunks share the cores; BLAS is limited to one thread meanwhile.
+    ``step`` is the chunk ``fn`` would use by itself: the result does not depend
+    on the number of threads.
+    """
+    n = len(S)
+    if _pool.WORKERS == 1 or n <= step:
+        return fn(S)
+    with _pool.one_blas_thread():
+        parts = list(_pool.pool().map(lambda a: fn(S[a : a + step]), range(0, n, step)))
+    return tuple(np.concatenate(col, axis=0) for col in zip(*parts, strict=True))
 
 
 def _mixed_ok(xp: Any, dtype: Any, k: int, q: int) -> bool:
@@ -381,7 +411,12 @@ def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, 
         Lc, Rr, captured, trace = _mixed_slices(T, k, right, eps, tol)
     else:
         S = xp.reshape(xp.permute_dims(T, (1, 2, 0, 3)), (nslices, s, p))
-        Lc, Rr, captured, trace = _exact_slices(xp, S, k, right, eps, tol)
+        if aa.is_numpy(xp):
+            step = _exact_chunk(q, aa.is_complex(xp, dtype))
+            exact = _on_workers(lambda S: _exact_slices(np, S, k, right, eps, tol), S, step)
+        else:
+            exact = _exact_slices(xp, S, k, right, eps, tol)
+        Lc, Rr, captured, trace = exact
     norm2 = float(xp.sum(trace))
     # Discarded energy: ||S||² - captured, safe when it is not tiny against ||A||².
     err2 = float(xp.sum(xp.clip(trace - captured, 0.0, None)))

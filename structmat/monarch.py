@@ -660,8 +660,9 @@ class Monarch(LinearOperator):
         matrices, with a batched full SVD for the slices it cannot certify
         (tiny gaps, repeated singular values); smaller blocks take a batched
         ``eigh``. Python loops only over cache-sized chunks of slices, on one
-        worker thread per core for the mixed path (BLAS limited to one
-        thread meanwhile, with threadpoolctl). A whose squared entries would
+        worker thread per core on NumPy (BLAS limited to one thread
+        meanwhile, with threadpoolctl); the chunks do not depend on the
+        number of threads, nor does the result. A whose squared entries would
         overflow or underflow is projected as ``A / 2^e`` and scaled back.
         The reported error sums the discarded energy; when it is small
         against :math:`\|A\|_F^2` (where that subtraction would cancel) it is

@@ -744,11 +744,7 @@ def test_mixed_path_sends_tied_slices_to_the_svd(monkeypatch):
 def test_mixed_path_redoes_what_it_cannot_certify(redo_counter):
     """Twelve top singular values within 1e-3: more than the single-precision block can
     separate, so the mixed path hands (nearly) every slice to the exact engine."""
-    rng = np.random.default_rng(21)
-    U, _, Vh = np.linalg.svd(rng.standard_normal((1024, 32, 32)))
-    sv = np.ones((1024, 32))
-    sv[:, :12] += 1e-3 * np.sort(rng.random((1024, 12)), axis=1)[:, ::-1]
-    S = (U * sv[:, None, :]) @ Vh
+    S = _clustered_slices(np.random.default_rng(21), 1024, 32, 12)
     A = S.reshape(32, 32, 32, 32).transpose(2, 0, 1, 3).reshape(1024, 1024)
     res = Monarch.project(A, nblocks=32, rank=1)
     check_against_svd(A, 32, 32, 1, res, 1e-10, "exact")
@@ -778,14 +774,36 @@ def test_fast_projection_zero_slices_and_scale(scale, engine):
     assert math.isclose(scale * np.linalg.norm(resid), opt, rel_tol=1e-10)
 
 
-def test_mixed_path_threads(monkeypatch):
-    """One worker thread or several give the same factors; BLAS threads are restored."""
+def _clustered_slices(rng, nslices, q, top):
+    """Slices whose ``top`` leading singular values lie within 1e-3 of each other."""
+    U, _, Vh = np.linalg.svd(rng.standard_normal((nslices, q, q)))
+    sv = np.ones((nslices, q))
+    sv[:, :top] += 1e-3 * np.sort(rng.random((nslices, top)), axis=1)[:, ::-1]
+    return (U * sv[:, None, :]) @ Vh
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "dft_real", "clustered", "exact_engine"])
+def test_projection_threads(monkeypatch, kind):
+    """One worker thread or several give bitwise the same factors on every route (the
+    mixed path, its full-SVD and exact-engine redos, the exact engine): the work is
+    chunked the same way whatever the number of threads. BLAS threads are restored."""
     import threadpoolctl
 
     import structmat._pool as pool_module
+    from structmat import _monarch_project
 
     rng = np.random.default_rng(24)
-    A = rng.standard_normal((1024, 1024))
+    n = 1024
+    if kind == "dft_real":  # tied top singular values: full SVD
+        A = np.cos(2 * np.pi * np.outer(np.arange(n), np.arange(n)) / n)
+    elif kind == "clustered":  # uncertified by the mixed path: the exact engine
+        S = _clustered_slices(rng, 1024, 32, 12)
+        A = S.reshape(32, 32, 32, 32).transpose(2, 0, 1, 3).reshape(n, n)
+    else:
+        A = rng.standard_normal((n, n))
+    if kind == "exact_engine":
+        monkeypatch.setattr(_monarch_project, "_mixed_ok", lambda *args: False)
+    monkeypatch.setattr(pool_module, "WORKERS", 2)
     before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info()]
     threaded = Monarch.project(A, nblocks=32)
     assert [lib["num_threads"] for lib in threadpoolctl.threadpool_info()] == before
@@ -794,6 +812,7 @@ def test_mixed_path_threads(monkeypatch):
     assert np.array_equal(threaded.operator.L, serial.operator.L)
     assert np.array_equal(threaded.operator.R, serial.operator.R)
     assert threaded.error == serial.error
+    assert math.isclose(threaded.error, optimal_error(A, 32, 32, 1), rel_tol=1e-10)
 
 
 def test_threaded_multiply_after_fork():
