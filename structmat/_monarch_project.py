@@ -378,14 +378,19 @@ def _mixed_ok(xp: Any, dtype: Any, k: int, q: int) -> bool:
 
 
 def _residual_energy(T: Any, Lc: Any, Rr: Any) -> float:
-    """``Σ ||S - Lc Rr||_F²`` over the slices of ``T`` (NumPy), from strided views."""
+    """``Σ ||S - Lc Rr||_F²`` over the slices of ``T`` (NumPy), from strided views,
+    one output-block row of slices per task on the worker threads."""
     _, J, K, _ = T.shape
-    total = 0.0
-    for j in range(J):
+
+    def row(j: int) -> float:
         rows = slice(j * K, (j + 1) * K)
         D = T[:, j, :, :].swapaxes(0, 1) - np.matmul(Lc[rows], Rr[rows])
-        total += float(np.vdot(D, D).real)
-    return total
+        return float(np.vdot(D, D).real)
+
+    if _pool.WORKERS == 1 or J == 1:
+        return sum(row(j) for j in range(J))
+    with _pool.one_blas_thread():
+        return sum(_pool.pool().map(row, range(J)))
 
 
 def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, float, float]:

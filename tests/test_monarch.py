@@ -782,10 +782,13 @@ def _clustered_slices(rng, nslices, q, top):
     return (U * sv[:, None, :]) @ Vh
 
 
-@pytest.mark.parametrize("kind", ["gaussian", "dft_real", "clustered", "exact_engine"])
+@pytest.mark.parametrize(
+    "kind", ["gaussian", "dft_real", "clustered", "near_monarch", "exact_engine"]
+)
 def test_projection_threads(monkeypatch, kind):
     """One worker thread or several give bitwise the same factors on every route (the
-    mixed path, its full-SVD and exact-engine redos, the exact engine): the work is
+    mixed path, its full-SVD and exact-engine redos, the residual sum of a tiny error,
+    the exact engine): the work is
     chunked the same way whatever the number of threads. BLAS threads are restored."""
     import threadpoolctl
 
@@ -799,6 +802,8 @@ def test_projection_threads(monkeypatch, kind):
     elif kind == "clustered":  # uncertified by the mixed path: the exact engine
         S = _clustered_slices(rng, 1024, 32, 12)
         A = S.reshape(32, 32, 32, 32).transpose(2, 0, 1, 3).reshape(n, n)
+    elif kind == "near_monarch":  # tiny error: recomputed from the residual slices
+        A = Monarch.random((n, n), 32, seed=5).to_dense() + 1e-9 * rng.standard_normal((n, n))
     else:
         A = rng.standard_normal((n, n))
     if kind == "exact_engine":
