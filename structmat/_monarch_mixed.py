@@ -310,12 +310,7 @@ def top_vectors(
             out[rows] = part
 
     tasks = [(j, a0) for j in range(J) for a0 in range(0, K, step)]
-    if _pool.WORKERS > 1 and len(tasks) > 1:
-        with _pool.one_blas_thread():
-            list(_pool.pool().map(run, tasks))
-    else:
-        for task in tasks:
-            run(task)
+    _pool.map_one_blas(run, tasks)
     tr, orth, theta, rho2, X, U, th2, X2, U2, r2 = outs
     bound, better, tied = _bounds(tr, orth, theta, rho2, th2, r2, k)
     X[better], U[better], theta[better, :k] = X2[better], U2[better], th2[better]

@@ -361,11 +361,11 @@ def _on_workers(fn: Callable[[Any], tuple[Any, ...]], S: np.ndarray, step: int) 
     ``step`` is the chunk ``fn`` would use by itself: the result does not depend
     on the number of threads.
     """
-    n = len(S)
-    if _pool.WORKERS == 1 or n <= step:
+    if _pool.WORKERS == 1:
         return fn(S)
-    with _pool.one_blas_thread():
-        parts = list(_pool.pool().map(lambda a: fn(S[a : a + step]), range(0, n, step)))
+    parts = _pool.map_one_blas(lambda a: fn(S[a : a + step]), range(0, len(S), step))
+    if len(parts) == 1:
+        return parts[0]
     return tuple(np.concatenate(col, axis=0) for col in zip(*parts, strict=True))
 
 
@@ -387,10 +387,7 @@ def _residual_energy(T: Any, Lc: Any, Rr: Any) -> float:
         D = T[:, j, :, :].swapaxes(0, 1) - np.matmul(Lc[rows], Rr[rows])
         return float(np.sum(_mixed._sqnorms(D)))  # einsum, not BLAS: no thread-dependent sum
 
-    if _pool.WORKERS == 1 or J == 1:
-        return sum(row(j) for j in range(J))
-    with _pool.one_blas_thread():
-        return sum(_pool.pool().map(row, range(J)))
+    return sum(_pool.map_one_blas(row, range(J)))
 
 
 def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, float, float]:

@@ -12,10 +12,13 @@ measured 1.8x slower than one.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 WORKERS = os.cpu_count() or 1
 _POOL: ThreadPoolExecutor | None = None
@@ -48,3 +51,15 @@ def one_blas_thread() -> Iterator[None]:
         _CONTROLLER = ThreadpoolController()
     with _CONTROLLER.limit(limits=1, user_api="blas"):
         yield
+
+
+def map_one_blas(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """``[fn(item) for item in items]``, on the worker threads with BLAS at one thread.
+
+    Runs in the calling thread (BLAS untouched) with one worker or one item.
+    """
+    items = list(items)
+    if WORKERS == 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    with one_blas_thread():
+        return list(pool().map(fn, items))
