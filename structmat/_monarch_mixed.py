@@ -64,30 +64,33 @@ def _ct(X: np.ndarray) -> np.ndarray:
     return XT.conj() if np.iscomplexobj(XT) else XT
 
 
-def _colsq(X: np.ndarray) -> np.ndarray:
-    """Squared column norms of a stack ``(c, q, b) -> (c, b)``, real."""
+def _sqsum(X: np.ndarray, out: str) -> np.ndarray:
+    """Sums of ``|x|²`` over a stack ``X[n, i, j]``, keeping the axes named in ``out``
+    (``"nj"``: squared column norms, ``"ni"``: rows, ``"n"``: whole slices), real."""
+    spec = f"nij,nij->{out}"
     if np.iscomplexobj(X):
-        return np.einsum("nij,nij->nj", X.real, X.real) + np.einsum("nij,nij->nj", X.imag, X.imag)
-    return np.einsum("nij,nij->nj", X, X)
+        return np.einsum(spec, X.real, X.real) + np.einsum(spec, X.imag, X.imag)
+    return np.einsum(spec, X, X)
 
 
-def _sqnorms(S: np.ndarray) -> np.ndarray:
-    """``||S_i||_F²`` of every slice of a stack ``(c, s, p)``, in one einsum per real part."""
-    if np.iscomplexobj(S):
-        return np.einsum("nij,nij->n", S.real, S.real) + np.einsum("nij,nij->n", S.imag, S.imag)
-    return np.einsum("nij,nij->n", S, S)
+def _shifted_chol_inv(M: np.ndarray, shift: float) -> np.ndarray:
+    """``L⁻¹`` for ``L Lᴴ = M + (shift tr M + tiny) I``: never fails, even on a singular ``M``."""
+    c, b, _ = M.shape
+    diag = M.reshape(c, b * b)[:, :: b + 1]
+    diag += (shift * diag.real.sum(axis=1) + np.finfo(M.real.dtype).tiny)[:, None]
+    return np.linalg.inv(np.linalg.cholesky(M))
 
 
 def _cholqr(Y: np.ndarray, shift: float) -> np.ndarray:
     """Cholesky QR with a relative diagonal shift (never fails, even on a rank-deficient block)."""
     if Y.shape[2] == 1:
-        return Y / np.sqrt(_colsq(Y) + np.finfo(Y.real.dtype).tiny)[:, None, :]
-    M = np.matmul(_ct(Y), Y)
-    c, b, _ = M.shape
-    diag = M.reshape(c, b * b)[:, :: b + 1]
-    diag += (shift * diag.real.sum(axis=1) + np.finfo(Y.real.dtype).tiny)[:, None]
-    Linv = np.linalg.inv(np.linalg.cholesky(M))
-    return np.matmul(Y, _ct(Linv))
+        return Y / np.sqrt(_sqsum(Y, "nj") + np.finfo(Y.real.dtype).tiny)[:, None, :]
+    return np.matmul(Y, _ct(_shifted_chol_inv(np.matmul(_ct(Y), Y), shift)))
+
+
+def _cholqr_rows(Z: np.ndarray, shift: float) -> np.ndarray:
+    """:func:`_cholqr` of the block ``Y = Zᴴ`` given and returned as its rows ``Zᴴ``."""
+    return np.matmul(_shifted_chol_inv(np.matmul(Z, _ct(Z)), shift), Z)
 
 
 def _ritz(Sw: Any, Q: np.ndarray, m: int | None = None) -> tuple[np.ndarray, ...]:
@@ -95,7 +98,7 @@ def _ritz(Sw: Any, Q: np.ndarray, m: int | None = None) -> tuple[np.ndarray, ...
     Ritz values (descending), vectors ``X``, ``U = Sw X`` and residuals."""
     Y = Sw.mul(Q)
     if Q.shape[2] == 1:
-        theta, X, U = _colsq(Y), Q, Y
+        theta, X, U = _sqsum(Y, "nj"), Q, Y
     else:
         m = Q.shape[2] if m is None else m
         theta, Z = np.linalg.eigh(np.matmul(_ct(Y), Y))
@@ -127,7 +130,7 @@ class _Slices:
 def _gram32(S: np.ndarray, right: bool, low: Any) -> tuple[np.ndarray, np.ndarray]:
     """Traces ``||S||_F²`` (double) and the unit-trace single-precision Gram matrices."""
     c, s, p = S.shape
-    tr = _sqnorms(S)
+    tr = _sqsum(S, "n")
     S32 = np.empty((c, s, p), dtype=low)
     plain = bool(np.all((tr > 2.0**-100) & (tr < 2.0**100)))
     if plain:  # squares and Gram entries stay normal floats: cast, scale the Gram
@@ -140,22 +143,6 @@ def _gram32(S: np.ndarray, right: bool, low: Any) -> tuple[np.ndarray, np.ndarra
     if plain:
         G *= (1.0 / tr).astype(G.real.dtype)[:, None, None]
     return tr, G
-
-
-def _rownorm2(Z: np.ndarray) -> np.ndarray:
-    """Squared row norms of a stack ``(c, b, q) -> (c, b)``, real."""
-    if np.iscomplexobj(Z):
-        return np.einsum("nij,nij->ni", Z.real, Z.real) + np.einsum("nij,nij->ni", Z.imag, Z.imag)
-    return np.einsum("nij,nij->ni", Z, Z)
-
-
-def _cholqr_rows(Z: np.ndarray, shift: float) -> np.ndarray:
-    """:func:`_cholqr` of the block ``Y = Zᴴ`` given and returned as its rows ``Zᴴ``."""
-    M = np.matmul(Z, _ct(Z))
-    c, b, _ = M.shape
-    diag = M.reshape(c, b * b)[:, :: b + 1]
-    diag += (shift * diag.real.sum(axis=1) + np.finfo(Z.real.dtype).tiny)[:, None]
-    return np.matmul(np.linalg.inv(np.linalg.cholesky(M)), Z)
 
 
 def _filtered_block(G: np.ndarray, X0: np.ndarray) -> np.ndarray:
@@ -201,7 +188,9 @@ def _filtered_block(G: np.ndarray, X0: np.ndarray) -> np.ndarray:
         Z2 -= Z0
         Z0, Z1, Z2 = Z1, Z2, Z0
         if step % every == every - 1:  # same scale for both terms: the recurrence stays linear
-            scale = (1 / np.sqrt(_rownorm2(Z1) + np.finfo(rdtype).tiny)).astype(rdtype)[:, :, None]
+            scale = (1 / np.sqrt(_sqsum(Z1, "ni") + np.finfo(rdtype).tiny)).astype(rdtype)[
+                :, :, None
+            ]
             Z1 *= scale
             Z0 *= scale
     return _ct(Z1)
@@ -243,7 +232,18 @@ def _chunk(S: np.ndarray, right: bool, k: int, X0: np.ndarray) -> tuple[np.ndarr
     # One power step for the wanted vectors: G x = R + θ x.
     P = R[:, :, :k] + X[:, :, :k] * theta[:, None, :k]
     th2, X2, U2, R2 = _ritz(Sw, _cholqr(P, 1e-14))
-    return tr, orth, theta, _colsq(R), X[:, :, :k], U[:, :, :k], th2, X2, U2, _colsq(R2).sum(axis=1)
+    return (
+        tr,
+        orth,
+        theta,
+        _sqsum(R, "nj"),
+        X[:, :, :k],
+        U[:, :, :k],
+        th2,
+        X2,
+        U2,
+        _sqsum(R2, "nj").sum(axis=1),
+    )
 
 
 def _bounds(

@@ -385,7 +385,7 @@ def _residual_energy(T: Any, Lc: Any, Rr: Any) -> float:
     def row(j: int) -> float:
         rows = slice(j * K, (j + 1) * K)
         D = T[:, j, :, :].swapaxes(0, 1) - np.matmul(Lc[rows], Rr[rows])
-        return float(np.sum(_mixed._sqnorms(D)))  # einsum, not BLAS: no thread-dependent sum
+        return float(np.sum(_mixed._sqsum(D, "n")))  # einsum, not BLAS: no thread-dependent sum
 
     return sum(_pool.map_one_blas(row, range(J)))
 

@@ -788,8 +788,8 @@ def _clustered_slices(rng, nslices, q, top):
 def test_projection_threads(monkeypatch, kind):
     """One worker thread or several give bitwise the same factors on every route (the
     mixed path, its full-SVD and exact-engine redos, the residual sum of a tiny error,
-    the exact engine): the work is
-    chunked the same way whatever the number of threads. BLAS threads are restored."""
+    the exact engine): the work is chunked the same way whatever the number of threads.
+    BLAS threads are restored."""
     import threadpoolctl
 
     import structmat._pool as pool_module
