@@ -198,16 +198,23 @@ def _np_backward(W1: Any, W2: Any, Y: Any, dims: tuple[int, int, int, int, int],
     return out[:n_out] if n_out != cols else out
 
 
+def _pad_rows(xp: Any, X: Any, rows: int) -> Any:
+    """``X`` (..., n, k) with zero rows appended up to ``rows`` (``X`` itself if none are needed)."""
+    *lead, n, k = X.shape
+    if n >= rows:
+        return X
+    zeros = xp.zeros((*lead, rows - n, k), dtype=X.dtype, device=aa.device_of(X))
+    return xp.concat([X, zeros], axis=-2)
+
+
 def _xp_forward(
     xp: Any, W1: Any, W2: Any, X: Any, dims: tuple[int, int, int, int, int], m_out: int
 ) -> Any:
     """Array-API kernel of ``M @ X`` for ``X`` of shape (..., n, k)."""
     K, J, p, s, r = dims
     lead = tuple(X.shape[:-2])
-    n, k = X.shape[-2:]
-    if n < K * p:
-        zeros = xp.zeros((*lead, K * p - n, k), dtype=X.dtype, device=aa.device_of(X))
-        X = xp.concat([X, zeros], axis=-2)
+    k = X.shape[-1]
+    X = _pad_rows(xp, X, K * p)
     nd = len(lead)
     Y1 = xp.matmul(W1, xp.reshape(X, (*lead, K, p, k)))
     Y2 = xp.reshape(Y1, (*lead, K * r, J, k))
@@ -223,10 +230,8 @@ def _xp_backward(
     """Array-API kernel of ``Mᴴ @ Y`` (``W1`` = Lᴴ blocks, ``W2`` = Rᴴ blocks)."""
     K, J, p, s, r = dims
     lead = tuple(Y.shape[:-2])
-    m, k = Y.shape[-2:]
-    if m < s * J:
-        zeros = xp.zeros((*lead, s * J - m, k), dtype=Y.dtype, device=aa.device_of(Y))
-        Y = xp.concat([Y, zeros], axis=-2)
+    k = Y.shape[-1]
+    Y = _pad_rows(xp, Y, s * J)
     nd = len(lead)
     Y1 = xp.permute_dims(xp.reshape(Y, (*lead, s, J, k)), (*range(nd), nd + 1, nd, nd + 2))
     Z1 = xp.matmul(W1, Y1)  # (..., J, K*r, k)
