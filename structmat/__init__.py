@@ -22,7 +22,7 @@ if TYPE_CHECKING:  # the lazy names below, spelled out for type checkers and IDE
     from structmat.interop import aslinearoperator
     from structmat.io import load, save
     from structmat.lowrank import LowRank
-    from structmat.monarch import Monarch
+    from structmat.monarch import Monarch, monarch_class
     from structmat.projection import compare, project
 
 __version__ = "0.1.0"
@@ -36,6 +36,7 @@ _LAZY = {
     "vstack": "structmat.blocks",
     "aslinearoperator": "structmat.interop",
     "Monarch": "structmat.monarch",
+    "monarch_class": "structmat.monarch",
     "Butterfly": "structmat.butterfly",
     "DFT": "structmat.fourier",
     "IDFT": "structmat.fourier",
@@ -101,6 +102,7 @@ __all__ = [
     "constructions",
     "hstack",
     "load",
+    "monarch_class",
     "project",
     "save",
     "symbolic",

@@ -223,6 +223,16 @@ class LinearOperator:
         m, n = self.shape
         return f"{m}x{n}, {aa.dtype_name(self.dtype)}"
 
+    def _class_word(self) -> tuple[str, ...] | None:
+        """The structured class the operator is built in, as a word of letters.
+
+        ``None`` (the default) for operators outside any such class; a family
+        that has a class letter (``Monarch``: ``"M"``, its adjoint ``"M*"``)
+        overrides it, and products and powers spell theirs from their factors:
+        ``M1 @ M2.H`` is ``("M", "M*")``, the class MM* of Dao et al. (2022).
+        """
+        return None
+
     # ------------------------------------------------------------------ properties
     @property
     def ndim(self) -> int:
@@ -554,6 +564,25 @@ class LinearOperator:
 
 
 # ---------------------------------------------------------------------- composites
+def class_name(word: tuple[str, ...]) -> str:
+    """Spell a class word: letters joined, a repeated period written as a power.
+
+    ``("M", "M*")`` is ``"MM*"``, ``("M", "M*") * 3`` is ``"(MM*)^3"``, ``("M",) * 2`` is ``"M^2"``.
+    """
+    n = len(word)
+    for period in range(1, n // 2 + 1):
+        if n % period == 0 and word == word[:period] * (n // period):
+            base = "".join(word[:period])
+            return f"{base if period == 1 else f'({base})'}^{n // period}"
+    return "".join(word)
+
+
+def _class_note(op: LinearOperator) -> str:
+    """``"; class MM*"`` for a repr when ``op`` has a class word, else ``""``."""
+    word = op._class_word()
+    return f"; class {class_name(word)}" if word else ""
+
+
 def _check_compatible(ops: Sequence[LinearOperator], what: str) -> None:
     first = ops[0]
     for op in ops[1:]:
@@ -711,8 +740,14 @@ class Product(LinearOperator):
             D = f._call(D)
         return D
 
+    def _class_word(self) -> tuple[str, ...] | None:
+        words = [f._class_word() for f in self.factors]
+        if any(w is None for w in words):
+            return None
+        return tuple(letter for w in words for letter in w)  # type: ignore[union-attr]
+
     def __repr__(self) -> str:
-        return f"Product({', '.join(map(repr, self.factors))})"
+        return f"Product({', '.join(map(repr, self.factors))}{_class_note(self)})"
 
 
 class Scaled(LinearOperator):
@@ -771,6 +806,9 @@ class Scaled(LinearOperator):
     def to_dense(self) -> Any:
         D = self.xp.astype(self.operator.to_dense(), self.dtype, copy=False)
         return self.scalar * D
+
+    def _class_word(self) -> tuple[str, ...] | None:
+        return self.operator._class_word()  # the classes are closed under scaling
 
     def __repr__(self) -> str:
         c = self.scalar
@@ -1004,8 +1042,12 @@ class Power(LinearOperator):
     def _flops(self, k: int) -> int:
         return self.exponent * self.operator.flops(k)
 
+    def _class_word(self) -> tuple[str, ...] | None:
+        word = self.operator._class_word()
+        return None if word is None else word * self.exponent
+
     def __repr__(self) -> str:
-        return f"Power({self.operator!r}, {self.exponent})"
+        return f"Power({self.operator!r}, {self.exponent}{_class_note(self)})"
 
 
 # ---------------------------------------------------------------------- simplifying builders

@@ -14,11 +14,13 @@ Element formula (the definition)::
     M[sigma*J + j, a*p + t] = Σ_{rho<r} L[j, sigma, a*r + rho] * R[a, rho*J + j, t]
 
 The adjoint ``M.H`` is a :class:`MonarchAdjoint` (a subclass of
-:class:`structmat.Adjoint`, repr ``Adjoint(Monarch(...))``): the class M* of
-the paper, applied with the same two batched products in reverse order.
-Products of Monarch operators and adjoints stay :class:`structmat.Product`
-objects, so ``M1 @ M2.H`` shows as ``Product(Monarch(...), Adjoint(Monarch(...)))``
-(the class MM*).
+:class:`structmat.Adjoint`, repr ``Adjoint(Monarch(...); class M*)``): the
+class M* of the paper, applied with the same two batched products in reverse
+order. Products of Monarch operators and adjoints stay
+:class:`structmat.Product` objects whose repr names their class, so
+``M1 @ M2.H`` shows as ``Product(Monarch(...), Adjoint(Monarch(...); class M*);
+class MM*)`` and ``(M1 @ M2.H) ** 2`` ends in ``class (MM*)^2``;
+:func:`monarch_class` returns that name.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ from structmat import _pool
 from structmat._dense import sum_of_squares
 from structmat._monarch_project import project_factors
 from structmat._result import ProjectionResult, exact_result
-from structmat.linop import Adjoint, LinearOperator, Transpose, _Converter
+from structmat.linop import Adjoint, LinearOperator, Transpose, _Converter, class_name
 
-__all__ = ["Monarch", "MonarchAdjoint", "MonarchTranspose", "default_nblocks"]
+__all__ = ["Monarch", "MonarchAdjoint", "MonarchTranspose", "default_nblocks", "monarch_class"]
 
 # Column tiling of the NumPy matmat kernel, measured on a quiet 2-core machine
 # (float64): for blocks of at most 64x64, OpenBLAS runs each product on one
@@ -72,6 +74,36 @@ def default_nblocks(n: int) -> int:
     if best < root / 2:
         return math.isqrt(n - 1) + 1 if n > 1 else 1
     return best
+
+
+def monarch_class(op: LinearOperator) -> str | None:
+    r"""The Monarch class ``op`` is built in (Dao et al., 2022), read from its structure.
+
+    ``"M"`` for a :class:`Monarch`, ``"M*"`` for its adjoint (or transpose);
+    a product spells the word of its factors (``M1 @ M2.H``: ``"MM*"``,
+    ``M1.H @ M2``: ``"M*M"``), a repeated period as a power (``(MM*)^k``),
+    and a scalar multiple keeps its operator's class. ``None`` when any
+    factor is not a Monarch or a Monarch adjoint. The word is the class the
+    construction certifies; a smaller one may hold the same matrix (every
+    Monarch is in MM*, as ``M I*``). Reprs of such products end in
+    ``; class ...``.
+
+    Examples
+    --------
+    >>> import structmat as sm
+    >>> M = sm.Monarch.square(16, nblocks=4, seed=0)
+    >>> sm.monarch_class(M @ M.H), sm.monarch_class((M @ M.H) ** 2), sm.monarch_class(M.H)
+    ('MM*', '(MM*)^2', 'M*')
+    >>> M @ M.H  # doctest: +ELLIPSIS
+    Product(Monarch(...), Adjoint(Monarch(...); class M*); class MM*)
+    >>> sm.monarch_class(M @ sm.DFT(16)) is None
+    True
+    """
+    if not isinstance(op, LinearOperator):
+        msg = f"monarch_class expects a LinearOperator, got {type(op).__name__}"
+        raise TypeError(msg)
+    word = op._class_word()
+    return None if word is None else class_name(word)
 
 
 def _parse_nblocks(nblocks: Any, shape: tuple[int, int], what: str) -> tuple[int, int]:
@@ -465,6 +497,9 @@ class Monarch(LinearOperator):
         K, J, p, s, r = self._dims
         return (K * r * J * p + J * s * K * r) * k
 
+    def _class_word(self) -> tuple[str, ...]:
+        return ("M",)
+
     def _repr_args(self) -> str:
         m, n = self.shape
         return f"{m}x{n}, nblocks={self.nblocks}, rank={self.rank}, {aa.dtype_name(self.dtype)}"
@@ -712,7 +747,7 @@ class Monarch(LinearOperator):
         >>> A = np.random.default_rng(0).standard_normal((12, 8))
         >>> res = sm.Monarch.project_adjoint(A, nblocks=(3, 2))
         >>> res.operator
-        Adjoint(Monarch(8x12, nblocks=(3, 2), rank=1, float64))
+        Adjoint(Monarch(8x12, nblocks=(3, 2), rank=1, float64); class M*)
         >>> bool(np.isclose(np.linalg.norm(A - res.operator.to_dense()), res.error))
         True
         """
@@ -729,6 +764,14 @@ class _MonarchBackward:
     def _matmat(self, X: Any) -> Any:
         return self.operator._backward(X, self._kind)
 
+    def _class_word(self) -> tuple[str, ...]:
+        # Mᵀ = conj(Mᴴ) is in M* too: the class is closed under conjugating the factors.
+        return ("M*",)
+
+    def __repr__(self) -> str:
+        name = "Adjoint" if self._kind == "adj" else "Transpose"
+        return f"{name}({self.operator!r}; class M*)"
+
     def _batched(self, X: Any) -> Any:
         if self._numpy and X.shape[2] == 1:  # a stack of vectors is one matrix
             return self.operator._backward(X[:, :, 0].T, self._kind).T[:, :, None]
@@ -744,7 +787,7 @@ def _conj_monarch(M: Monarch) -> Monarch:
 class MonarchAdjoint(_MonarchBackward, Adjoint):
     r"""``Mᴴ`` of a :class:`Monarch` ``M`` (the class M*); ``operator`` is ``M``.
 
-    ``repr`` is ``Adjoint(Monarch(...))``. Applying it costs what ``M`` costs:
+    ``repr`` is ``Adjoint(Monarch(...); class M*)``. Applying it costs what ``M`` costs:
     ``Mᴴ y``: pad ``y`` to ``s*J``, view as ``(s, J)`` and transpose,
     ``Z1[j] = L[j]ᴴ y[j]``, read ``(J, K*r)`` as ``(K, r*J)`` through one
     transpose, ``Z3[a] = R[a]ᴴ Z2[a]``, flatten and keep the first ``n``.
@@ -754,7 +797,7 @@ class MonarchAdjoint(_MonarchBackward, Adjoint):
     >>> import numpy as np, structmat as sm
     >>> M = sm.Monarch.square(16, nblocks=4, seed=0, dtype=np.complex128)
     >>> M.H
-    Adjoint(Monarch(16x16, nblocks=(4, 4), rank=1, complex128))
+    Adjoint(Monarch(16x16, nblocks=(4, 4), rank=1, complex128); class M*)
     >>> bool(np.allclose(M.H.to_dense(), M.to_dense().conj().T)), M.H.H is M
     (True, True)
     """
@@ -782,14 +825,15 @@ class MonarchTranspose(_MonarchBackward, Transpose):
     r"""``Mᵀ`` of a complex :class:`Monarch` ``M``; ``operator`` is ``M``.
 
     Same kernel as :class:`MonarchAdjoint` without the conjugation; repr
-    ``Transpose(Monarch(...))``. (For a real ``M``, ``M.T`` is ``M.H``.)
+    ``Transpose(Monarch(...); class M*)``, as :math:`M^T = \overline{M^H}` is
+    in M* too. (For a real ``M``, ``M.T`` is ``M.H``.)
 
     Examples
     --------
     >>> import numpy as np, structmat as sm
     >>> M = sm.Monarch.square(16, nblocks=4, seed=0, dtype=np.complex64)
     >>> M.T
-    Transpose(Monarch(16x16, nblocks=(4, 4), rank=1, complex64))
+    Transpose(Monarch(16x16, nblocks=(4, 4), rank=1, complex64); class M*)
     >>> bool(np.allclose(M.T.to_dense(), M.to_dense().T, atol=1e-6))
     True
     """

@@ -138,12 +138,12 @@ def test_attributes_and_counts(f, dtype):
     assert repr(M) == (
         f"Monarch({M.shape[0]}x{M.shape[1]}, nblocks=({K}, {J}), rank={rJ // J}, {dtype})"
     )
-    assert repr(M.H) == f"Adjoint({M!r})"
+    assert repr(M.H) == f"Adjoint({M!r}; class M*)"
     assert isinstance(M.H, MonarchAdjoint)
     assert isinstance(M.H, sm.Adjoint)
     if "complex" in dtype:
         assert isinstance(M.T, MonarchTranspose)
-        assert repr(M.T) == f"Transpose({M!r})"
+        assert repr(M.T) == f"Transpose({M!r}; class M*)"
     else:
         assert M.T is M.H
 
@@ -166,11 +166,55 @@ def test_products_stay_products(f, dtype):
     M = monarch_in(np, f, dtype)
     P = M.H @ M
     assert isinstance(P, sm.Product)
-    assert repr(P) == f"Product(Adjoint({M!r}), {M!r})"
+    assert repr(P) == f"Product(Adjoint({M!r}; class M*), {M!r}; class M*M)"
     D = oracle_dense(M.L, M.R, M.shape)
     assert_close(P.to_dense(), D.conj().T @ D, size=max(D.shape) ** 2)
     Q = (M @ M.H) ** 2
-    assert repr(Q) == f"Power(Product({M!r}, Adjoint({M!r})), 2)"
+    assert (
+        repr(Q) == f"Power(Product({M!r}, Adjoint({M!r}; class M*); class MM*), 2; class (MM*)^2)"
+    )
+
+
+def _expected_class(letters):
+    """The class name of a word of factor letters, by rotation (independent of the code's
+    divisor search): the smallest shift that maps the word onto itself is its period."""
+    n = len(letters)
+    period = next(d for d in range(1, n + 1) if letters[d:] + letters[:d] == letters)
+    base, times = "".join(letters[:period]), n // period
+    if times == 1:
+        return base
+    return f"{base}^{times}" if period == 1 else f"({base})^{times}"
+
+
+@given(
+    letters=st.lists(st.sampled_from(["M", "M*", "Mt"]), min_size=1, max_size=6),
+    scale=st.sampled_from([None, 2.5]),
+)
+def test_monarch_class_names_the_word(letters, scale):
+    M = Monarch.square(6, nblocks=2, seed=0, dtype=np.complex128)
+    factor = {"M": M, "M*": M.H, "Mt": M.T}
+    op = factor[letters[0]]
+    for letter in letters[1:]:
+        op = op @ factor[letter]
+    if scale is not None:
+        op = scale * op
+    expected = _expected_class(["M*" if x == "Mt" else x for x in letters])
+    assert sm.monarch_class(op) == expected
+    if len(letters) > 1:  # a product: its repr ends in the class (inside a Scaled, too)
+        assert repr(op).endswith(f"; class {expected})" + (")" if scale is not None else ""))
+
+
+def test_monarch_class_powers_and_outsiders():
+    M = Monarch.square(8, nblocks=2, seed=1)
+    assert sm.monarch_class(M) == "M"
+    assert sm.monarch_class((M @ M.H) ** 3) == "(MM*)^3"
+    assert sm.monarch_class(M**2) == "M^2"
+    assert sm.monarch_class((M @ M.H) @ (M @ M.H)) == "(MM*)^2"
+    assert sm.monarch_class(M @ sm.DFT(8)) is None
+    assert sm.monarch_class(M + M) is None
+    assert "class" not in repr(M @ sm.DFT(8))
+    with pytest.raises(TypeError, match="expects a LinearOperator, got ndarray"):
+        sm.monarch_class(np.eye(8))
 
 
 def test_to_moves_backend(xp):
