@@ -25,9 +25,12 @@ Dims = tuple[int, int, int, int, int]
 # thread, so worker threads take column ranges in tiles of 128 (n = 4096,
 # batch 1024: 37 ms serial -> 20 ms; n = 1024: 3.5 -> 1.9 ms). Larger blocks
 # are threaded inside BLAS, where tiles of about n/8 columns win (n = 16384:
-# worker threads measured slower).
+# worker threads measured slower). Below about 2^23 multiply-adds per product
+# (k * n * block) handing work to the threads costs more than it saves (n =
+# 1024: 32 columns 0.10 ms serial, 0.23 ms on two threads; n = 4096: 32 columns
+# 0.68 -> 0.57 ms, 64 columns 1.75 -> 0.85 ms).
 _MIN_TILE, _MAX_TILE = 64, 2048
-_POOL_TILE, _POOL_BLOCK = 128, 64
+_POOL_TILE, _POOL_BLOCK, _POOL_WORK = 128, 64, 1 << 23
 
 
 def _tile_columns(n: int, r: int) -> int:
@@ -38,18 +41,29 @@ def _over_columns(k: int, block: int, n: int, r: int, run: Callable[[int, int, i
     """Call ``run(c0, c1, tile)`` on column ranges that together cover ``range(k)``.
 
     Blocks of at most ``_POOL_BLOCK`` rows and columns give products OpenBLAS
-    runs on one thread, so the column range is split between worker threads
-    (NumPy's matmul releases the GIL), each with its own buffers and tiles of
+    runs on one thread, so when there is enough work (``_POOL_WORK``) the
+    column range is split evenly between worker threads (NumPy's matmul
+    releases the GIL), each with its own scratch arrays and tiles of at most
     ``_POOL_TILE`` columns. Larger blocks are threaded inside BLAS: one range,
     tiles of about ``n/8`` columns.
     """
-    if _pool.WORKERS > 1 and block <= _POOL_BLOCK and k >= 2 * _POOL_TILE:
-        tiles = -(-k // _POOL_TILE)
-        step = -(-tiles // _pool.WORKERS) * _POOL_TILE  # whole tiles, one range per worker
+    if _pool.WORKERS > 1 and block <= _POOL_BLOCK and k >= 16 and k * n * block >= _POOL_WORK:
+        # One range per worker, a multiple of 8 columns; tiles of at most _POOL_TILE.
+        step = -(-k // (8 * _pool.WORKERS)) * 8
+        tile = min(step, _POOL_TILE)
         starts = range(0, k, step)
-        list(_pool.pool().map(lambda c0: run(c0, min(c0 + step, k), _POOL_TILE), starts))
+        list(_pool.pool().map(lambda c0: run(c0, min(c0 + step, k), tile), starts))
     else:
         run(0, k, min(k, _tile_columns(n, r)))
+
+
+def _padded(X: Any, rows: int, dtype: Any) -> Any:
+    """``X`` (n, t) with zero rows appended up to ``rows``, in this thread's scratch array."""
+    n, t = X.shape
+    buf = _pool.scratch((rows, t), dtype, "monarch.pad")
+    buf[:n] = X
+    buf[n:] = 0
+    return buf
 
 
 def _np_forward(W1: Any, W2: Any, X: Any, dims: Dims, m_out: int) -> Any:
@@ -67,22 +81,15 @@ def _np_forward(W1: Any, W2: Any, X: Any, dims: Dims, m_out: int) -> Any:
     pad = K * p - n
 
     def run(c0: int, c1: int, tile: int) -> None:
-        xbuf = np.zeros((K * p, tile), dtype=dtype) if pad else None
-        buf = np.empty((K, r * J, tile), dtype=dtype)
         for a in range(c0, c1, tile):
-            b = min(a + tile, c1)
-            t = b - a
-            if t != tile:
-                buf = np.empty((K, r * J, t), dtype=dtype)
-                if xbuf is not None:
-                    xbuf = np.zeros((K * p, t), dtype=dtype)
-            xt = X[:, a:b]
-            if xbuf is not None:
-                xbuf[:n] = xt
-                xt = xbuf
+            t = min(tile, c1 - a)
+            xt = X[:, a : a + t]
+            if pad:
+                xt = _padded(xt, K * p, dtype)
+            buf = _pool.scratch((K, r * J, t), dtype, "monarch.mid")
             np.matmul(W1, xt.reshape(K, p, t), out=buf)
             y2 = buf.reshape(K * r, J, t).transpose(1, 0, 2)
-            np.matmul(W2, y2, out=out[:, a:b].reshape(s, J, t).transpose(1, 0, 2))
+            np.matmul(W2, y2, out=out[:, a : a + t].reshape(s, J, t).transpose(1, 0, 2))
 
     _over_columns(k, max(p, r * J, s, K * r), K * p, r, run)
     return out[:m_out] if m_out != rows else out
@@ -98,21 +105,14 @@ def _np_backward(W1: Any, W2: Any, Y: Any, dims: Dims, n_out: int) -> Any:
     pad = s * J - m
 
     def run(c0: int, c1: int, tile: int) -> None:
-        ybuf = np.zeros((s * J, tile), dtype=dtype) if pad else None
-        buf = np.empty((K * r, J, tile), dtype=dtype)
         for a in range(c0, c1, tile):
-            b = min(a + tile, c1)
-            t = b - a
-            if t != tile:
-                buf = np.empty((K * r, J, t), dtype=dtype)
-                if ybuf is not None:
-                    ybuf = np.zeros((s * J, t), dtype=dtype)
-            yt = Y[:, a:b]
-            if ybuf is not None:
-                ybuf[:m] = yt
-                yt = ybuf
+            t = min(tile, c1 - a)
+            yt = Y[:, a : a + t]
+            if pad:
+                yt = _padded(yt, s * J, dtype)
+            buf = _pool.scratch((K * r, J, t), dtype, "monarch.mid")
             np.matmul(W1, yt.reshape(s, J, t).transpose(1, 0, 2), out=buf.transpose(1, 0, 2))
-            np.matmul(W2, buf.reshape(K, r * J, t), out=out[:, a:b].reshape(K, p, t))
+            np.matmul(W2, buf.reshape(K, r * J, t), out=out[:, a : a + t].reshape(K, p, t))
 
     _over_columns(k, max(p, r * J, s, K * r), s * J, r, run)
     return out[:n_out] if n_out != cols else out

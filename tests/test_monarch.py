@@ -240,15 +240,17 @@ def test_float32_stays_float32_and_promotes():
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_tiled_kernel_many_columns(monkeypatch, workers):
     """Column counts around the tile size, with padding and truncation, on 1-3 threads."""
+    import structmat._monarch_kernels as kernels
     import structmat._pool as pool_module
 
     monkeypatch.setattr(pool_module, "WORKERS", workers)
     monkeypatch.setattr(pool_module, "_POOL", None)
+    monkeypatch.setattr(kernels, "_POOL_WORK", 0)  # small products on the threads too
     rng = np.random.default_rng(3)
     L, R = rng.standard_normal((7, 9, 12)), rng.standard_normal((6, 14, 11))
     M = Monarch(L, R, shape=(60, 64))
     D = oracle_dense(L, R, (60, 64))
-    for k in (2, 127, 128, 129, 300):
+    for k in (2, 16, 17, 127, 128, 129, 300):
         X = rng.standard_normal((64, k))
         assert_close(M @ X, D @ X, size=64)
         Y = rng.standard_normal((60, k))
@@ -261,6 +263,41 @@ def test_tiled_kernel_many_columns(monkeypatch, workers):
     X = rng.standard_normal((1024, 300))
     assert_close(M @ X, D @ X, size=1024)
     assert_close(M.H @ X, D.T @ X, size=1024)
+
+
+def test_concurrent_callers_get_their_own_scratch():
+    """The kernels' work arrays are per thread: callers on several threads at once,
+    with padding, all get the dense product (a shared buffer would mix them up)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(4)
+    L, R = rng.standard_normal((16, 17, 16)), rng.standard_normal((16, 16, 15))
+    M, D = Monarch(L, R, shape=(270, 239)), oracle_dense(L, R, (270, 239))
+    Xs = [rng.standard_normal((239, k)) for k in (40, 64, 96, 130) * 4]
+    with ThreadPoolExecutor(4) as ex:
+        Ys = list(ex.map(lambda X: M @ X, Xs))
+        Zs = list(ex.map(lambda X: M.H @ (D @ X), Xs))
+    for X, Y, Z in zip(Xs, Ys, Zs, strict=True):
+        assert_close(Y, D @ X, size=256)
+        assert_close(Z, D.T @ (D @ X), size=256 * 256)
+
+
+def test_scratch_arrays():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from structmat import _pool
+
+    a = _pool.scratch((3, 5), np.float64, "test.a")
+    b = _pool.scratch((5, 3), np.complex64, "test.a")  # same slot: the same memory
+    assert (a.shape, b.shape, b.dtype) == ((3, 5), (5, 3), np.complex64)
+    assert a.ctypes.data == b.ctypes.data
+    assert a.ctypes.data % 64 == 0
+    assert _pool.scratch((2,), np.float64, "test.b").ctypes.data != a.ctypes.data
+    with ThreadPoolExecutor(1) as ex:  # another thread: its own array
+        other = ex.submit(lambda: _pool.scratch((3, 5), np.float64, "test.a").ctypes.data)
+        assert other.result() != a.ctypes.data
+    big = (_pool.SCRATCH_BYTES // 8 + 1,)  # past the limit: fresh every time
+    assert _pool.scratch(big, np.float64, "test.c") is not _pool.scratch(big, np.float64, "test.c")
 
 
 # ---------------------------------------------------------------------- constructors
