@@ -11,8 +11,8 @@ exact engine is built from batched matrix products, with three small
 batched QR/``eigh`` calls on ``q x b`` / ``b x b`` blocks and one batched LU
 ``solve``, and proves per slice that its result is the optimum. For slices
 with ``q = min(s, p) >= 2b`` (``b = k + max(k, 6)`` block vectors,
-``k = min(r, q)``), in chunks of slices whose Gram matrices fit in cache
-(``_CHUNK_BYTES``):
+``k = min(r, q)``) and ``q >= _SUBSPACE_MIN``, in chunks of slices whose Gram
+matrices fit in cache (``_CHUNK_BYTES``):
 
 1. ``G``: the smaller Gram matrix of every slice (:math:`S^H S` or
    :math:`S S^H`, ``q x q``), one batched matmul; its trace is
@@ -36,8 +36,8 @@ with ``q = min(s, p) >= 2b`` (``b = k + max(k, 6)`` block vectors,
    the slice's discarded energy plus a rounding floor are redone with a
    batched full SVD (``_svd_redo``).
 
-Slices with ``2 b > q`` (small blocks) take a batched ``eigh`` of ``G``
-instead, certified by the Gram route's rounding bound. Ritz values are lower
+Smaller slices (``2 b > q`` or ``q < _SUBSPACE_MIN``) take a batched ``eigh``
+of ``G`` instead, certified by the Gram route's rounding bound. Ritz values are lower
 bounds of the eigenvalues (Cauchy interlacing); the certificate assumes that
 the block holds the top eigenvectors, which the dense seeded start and the
 filters give for any slice not built against that start (the residual test
@@ -70,6 +70,15 @@ _MIXED_EXTRA = 7
 _MIXED_TOL = 1e-10
 # Slices redone by the mixed path: at least this many per task on the worker threads.
 _REDO_CHUNK = 32
+# Smallest slices for the subspace iteration and for the mixed path: below them a
+# batched eigh of the Gram matrices is faster (rank 1, float64, best of 30 on two
+# cores: q = 16: eigh 6.1 ms, mixed 8.3, subspace 10.2; q = 20: mixed 11.6, eigh 14.0,
+# subspace 18.0; q = 24: eigh 29.0, subspace 32.7; q = 28: subspace 40.7, eigh 45.6).
+_SUBSPACE_MIN, _MIXED_MIN = 28, 20
+# The exact engine's chunks on NumPy: at least _pool.MIN_TASKS of them, unless a
+# chunk would then have less than this much work (q = 8, n = 64: one chunk 0.49 ms,
+# eight 1.40 ms).
+_MIN_TASK_WORK = 1 << 17
 
 
 def _ceil_div(a: int, b: int) -> int:
@@ -233,9 +242,14 @@ def _certify(xp: Any, theta: Any, X: Any, GX: Any, unit: Any, k: int, eps: float
     return (gap > 0) & (rho_k <= vtol * gap) & (loss <= tol * discarded + floor**2)
 
 
-def _exact_chunk(q: int, cplx: bool) -> int:
-    """Slices per chunk of the exact engine: ``q x q`` Gram matrices that stay in cache."""
-    return max(1, _CHUNK_BYTES // (q * q * (16 if cplx else 8)))
+def _exact_chunk(q: int, cplx: bool, n: int | None = None) -> int:
+    """Slices per chunk of the exact engine: ``q x q`` Gram matrices that stay in cache;
+    given the number of slices ``n``, also at least ``_pool.MIN_TASKS`` chunks for the
+    threads where each keeps about ``_MIN_TASK_WORK`` (``q³`` per slice) to do."""
+    step = max(1, _CHUNK_BYTES // (q * q * (16 if cplx else 8)))
+    if n is None:
+        return step
+    return max(1, min(step, max(-(-n // _pool.MIN_TASKS), -(-_MIN_TASK_WORK // q**3))))
 
 
 def _exact_slices(
@@ -248,7 +262,7 @@ def _exact_slices(
     cplx = aa.is_complex(xp, dtype)
     rdtype = aa.real_dtype(xp, dtype)
     b = min(q, k + max(k, _EXTRA))
-    if 2 * b <= q:
+    if 2 * b <= q and q >= _SUBSPACE_MIN:
         # Slices in chunks whose Gram matrices stay in cache across the iterations.
         step = _exact_chunk(q, cplx)
         parts = [
@@ -347,7 +361,9 @@ def _mixed_slices(T: Any, k: int, right: bool, eps: float, tol: float) -> tuple[
                 redone = _on_workers(lambda S: _svd_factors(np, S, k), sub, _REDO_CHUNK)
             else:
                 redone = _on_workers(
-                    lambda S: _exact_slices(np, S, k, right, eps, tol), sub, _exact_chunk(q, cplx)
+                    lambda S: _exact_slices(np, S, k, right, eps, tol),
+                    sub,
+                    _exact_chunk(q, cplx, len(sub)),
                 )
             Lc[idx], Rr[idx], captured[idx] = redone[:3]
     return Lc, Rr, captured, trace
@@ -373,6 +389,7 @@ def _mixed_ok(xp: Any, dtype: Any, k: int, q: int) -> bool:
     return (
         aa.is_numpy(xp)
         and dtype in (np.float64, np.complex128)
+        and q >= _MIXED_MIN
         and 2 * (k + max(k, _MIXED_EXTRA)) <= q
     )
 
@@ -414,7 +431,7 @@ def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, 
     else:
         S = xp.reshape(xp.permute_dims(T, (1, 2, 0, 3)), (nslices, s, p))
         if aa.is_numpy(xp):
-            step = _exact_chunk(q, aa.is_complex(xp, dtype))
+            step = _exact_chunk(q, aa.is_complex(xp, dtype), nslices)
             exact = _on_workers(lambda S: _exact_slices(np, S, k, right, eps, tol), S, step)
         else:
             exact = _exact_slices(xp, S, k, right, eps, tol)

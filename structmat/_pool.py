@@ -28,6 +28,9 @@ R = TypeVar("R")
 WORKERS = os.cpu_count() or 1
 _POOL: ThreadPoolExecutor | None = None
 _CONTROLLER: Any = None
+# Kernels split their work into at least this many tasks, a number independent of
+# WORKERS so that results do not depend on the thread count.
+MIN_TASKS = 8
 # Scratch arrays up to this size are kept per thread (see ``scratch``).
 SCRATCH_BYTES = 8 << 20
 _LOCAL = threading.local()

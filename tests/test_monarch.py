@@ -864,20 +864,20 @@ def _clustered_slices(rng, nslices, q, top):
 
 
 @pytest.mark.parametrize(
-    "kind", ["gaussian", "dft_real", "clustered", "near_monarch", "exact_engine"]
+    "kind", ["gaussian", "dft_real", "clustered", "near_monarch", "exact_engine", "small_slices"]
 )
 def test_projection_threads(monkeypatch, kind):
     """One worker thread or several give bitwise the same factors on every route (the
     mixed path, its full-SVD and exact-engine redos, the residual sum of a tiny error,
-    the exact engine): the work is chunked the same way whatever the number of threads.
-    BLAS threads are restored."""
+    the exact engine, the batched eigh of small slices): the work is chunked the same
+    way whatever the number of threads. BLAS threads are restored."""
     import threadpoolctl
 
     import structmat._pool as pool_module
     from structmat import _monarch_project
 
     rng = np.random.default_rng(24)
-    n = 1024
+    n, nb = (256, 16) if kind == "small_slices" else (1024, 32)
     if kind == "dft_real":  # tied top singular values: full SVD
         A = np.cos(2 * np.pi * np.outer(np.arange(n), np.arange(n)) / n)
     elif kind == "clustered":  # uncertified by the mixed path: the exact engine
@@ -891,14 +891,14 @@ def test_projection_threads(monkeypatch, kind):
         monkeypatch.setattr(_monarch_project, "_mixed_ok", lambda *args: False)
     monkeypatch.setattr(pool_module, "WORKERS", 2)
     before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info()]
-    threaded = Monarch.project(A, nblocks=32)
+    threaded = Monarch.project(A, nblocks=nb)
     assert [lib["num_threads"] for lib in threadpoolctl.threadpool_info()] == before
     monkeypatch.setattr(pool_module, "WORKERS", 1)
-    serial = Monarch.project(A, nblocks=32)
+    serial = Monarch.project(A, nblocks=nb)
     assert np.array_equal(threaded.operator.L, serial.operator.L)
     assert np.array_equal(threaded.operator.R, serial.operator.R)
     assert threaded.error == serial.error
-    assert math.isclose(threaded.error, optimal_error(A, 32, 32, 1), rel_tol=1e-10)
+    assert math.isclose(threaded.error, optimal_error(A, nb, nb, 1), rel_tol=1e-10)
 
 
 def test_threaded_multiply_after_fork():
