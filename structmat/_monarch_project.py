@@ -18,8 +18,7 @@ matrices fit in cache (``_CHUNK_BYTES``):
    :math:`S S^H`, ``q x q``), one batched matmul; its trace is
    :math:`\|S\|_F^2`.
 2. A block of ``b`` vectors from a fixed seeded dense start: ``_POWER_STEPS``
-   power steps (the first one GEMM for all slices on NumPy), QR,
-   Rayleigh-Ritz; then a Chebyshev filter of degree ``_CHEB_DEGREE`` that
+   power steps, QR, Rayleigh-Ritz; then a Chebyshev filter of degree ``_CHEB_DEGREE`` that
    damps ``[0, θ_b]`` (``θ_b <= λ_b``: all of the top ``b`` eigenvectors
    grow, none can vanish from the block), QR, Rayleigh-Ritz.
 3. One step of shifted inverse iteration for the top-``k`` Ritz vectors with
@@ -96,14 +95,6 @@ def _colnorms(xp: Any, X: Any) -> Any:
     return xp.sqrt(xp.sum(xp.abs(X) ** 2, axis=1))
 
 
-def _apply_shared(xp: Any, G: Any, X0: Any) -> Any:
-    """``G[i] @ X0`` for every slice; on NumPy one GEMM over the stacked rows."""
-    N, q, _ = G.shape
-    if aa.is_numpy(xp):
-        return xp.reshape(xp.reshape(G, (N * q, q)) @ X0, (N, q, X0.shape[1]))
-    return xp.matmul(G, X0)
-
-
 def _rayleigh_ritz(xp: Any, G: Any, Q: Any, cplx: bool, rdtype: Any) -> tuple[Any, Any, Any]:
     """Ritz values (descending, (N, b)), Ritz vectors ``X`` and ``G X`` for the basis ``Q``."""
     W = xp.matmul(G, Q)
@@ -167,7 +158,7 @@ def _top_subspace(
     unit = trace / scale
     start = np.random.default_rng(12345).standard_normal((q, b))
     X0 = xp.asarray(start, dtype=dtype, device=device)
-    Y = _apply_shared(xp, G, X0)
+    Y = xp.matmul(G, X0)  # broadcast: 2-3x faster on NumPy than one tall GEMM (b = 7)
     for _ in range(_POWER_STEPS - 1):
         nrm = _colnorms(xp, Y)
         Y = xp.matmul(G, Y / xp.astype(xp.where(nrm > 0, nrm, 1.0), dtype)[:, None, :])
