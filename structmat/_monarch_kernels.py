@@ -66,56 +66,65 @@ def _padded(X: Any, rows: int, dtype: Any) -> Any:
     return buf
 
 
-def _np_forward(W1: Any, W2: Any, X: Any, dims: Dims, m_out: int) -> Any:
-    """NumPy kernel of ``M @ X`` (``W1 = R``, ``W2 = L``) for ``X`` of shape (n, k).
+def _tiled(
+    X: Any,
+    dims: Dims,
+    rows: tuple[int, int, int],
+    dtype: Any,
+    products: Callable[[Any, Any, int], None],
+) -> Any:
+    """The NumPy matmat driver: ``products(x_tile, out_tile, t)`` on column tiles of ``X``.
 
-    Column tiles keep the intermediate small and reused; the second product
-    writes straight into the output through a strided ``out=`` view (the
-    second transpose costs nothing).
+    ``rows = (padded input, full output, kept output)``. Tiles keep the
+    intermediate small and reused; input tiles are zero-padded in a scratch
+    array, and the products write straight into the output's columns.
     """
     K, J, p, s, r = dims
     n, k = X.shape
-    dtype = np.result_type(W1.dtype, X.dtype)
-    rows = s * J
-    out = np.empty((rows, k), dtype=dtype)
-    pad = K * p - n
+    rows_in, rows_out, keep = rows
+    out = np.empty((rows_out, k), dtype=dtype)
 
     def run(c0: int, c1: int, tile: int) -> None:
         for a in range(c0, c1, tile):
             t = min(tile, c1 - a)
             xt = X[:, a : a + t]
-            if pad:
-                xt = _padded(xt, K * p, dtype)
-            buf = _pool.scratch((K, r * J, t), dtype, "monarch.mid")
-            np.matmul(W1, xt.reshape(K, p, t), out=buf)
-            y2 = buf.reshape(K * r, J, t).transpose(1, 0, 2)
-            np.matmul(W2, y2, out=out[:, a : a + t].reshape(s, J, t).transpose(1, 0, 2))
+            if n < rows_in:
+                xt = _padded(xt, rows_in, dtype)
+            products(xt, out[:, a : a + t], t)
 
-    _over_columns(k, max(p, r * J, s, K * r), K * p, r, run)
-    return out[:m_out] if m_out != rows else out
+    _over_columns(k, max(p, r * J, s, K * r), rows_in, r, run)
+    return out[:keep] if keep != rows_out else out
+
+
+def _np_forward(W1: Any, W2: Any, X: Any, dims: Dims, m_out: int) -> Any:
+    """NumPy kernel of ``M @ X`` (``W1 = R``, ``W2 = L``) for ``X`` of shape (n, k).
+
+    The second product writes through a strided ``out=`` view of the output's
+    columns: the second transpose costs nothing.
+    """
+    K, J, p, s, r = dims
+    dtype = np.result_type(W1.dtype, X.dtype)
+
+    def products(xt: Any, ot: Any, t: int) -> None:
+        buf = _pool.scratch((K, r * J, t), dtype, "monarch.mid")
+        np.matmul(W1, xt.reshape(K, p, t), out=buf)
+        y2 = buf.reshape(K * r, J, t).transpose(1, 0, 2)
+        np.matmul(W2, y2, out=ot.reshape(s, J, t).transpose(1, 0, 2))
+
+    return _tiled(X, dims, (K * p, s * J, m_out), dtype, products)
 
 
 def _np_backward(W1: Any, W2: Any, Y: Any, dims: Dims, n_out: int) -> Any:
     """NumPy kernel of ``Mᴴ @ Y`` (``W1 = Lᴴ`` blocks, ``W2 = Rᴴ`` blocks), Y (m, k)."""
     K, J, p, s, r = dims
-    m, k = Y.shape
     dtype = np.result_type(W1.dtype, Y.dtype)
-    cols = K * p
-    out = np.empty((cols, k), dtype=dtype)
-    pad = s * J - m
 
-    def run(c0: int, c1: int, tile: int) -> None:
-        for a in range(c0, c1, tile):
-            t = min(tile, c1 - a)
-            yt = Y[:, a : a + t]
-            if pad:
-                yt = _padded(yt, s * J, dtype)
-            buf = _pool.scratch((K * r, J, t), dtype, "monarch.mid")
-            np.matmul(W1, yt.reshape(s, J, t).transpose(1, 0, 2), out=buf.transpose(1, 0, 2))
-            np.matmul(W2, buf.reshape(K, r * J, t), out=out[:, a : a + t].reshape(K, p, t))
+    def products(yt: Any, ot: Any, t: int) -> None:
+        buf = _pool.scratch((K * r, J, t), dtype, "monarch.mid")
+        np.matmul(W1, yt.reshape(s, J, t).transpose(1, 0, 2), out=buf.transpose(1, 0, 2))
+        np.matmul(W2, buf.reshape(K, r * J, t), out=ot.reshape(K, p, t))
 
-    _over_columns(k, max(p, r * J, s, K * r), s * J, r, run)
-    return out[:n_out] if n_out != cols else out
+    return _tiled(Y, dims, (s * J, K * p, n_out), dtype, products)
 
 
 def _pad_rows(xp: Any, X: Any, rows: int) -> Any:
