@@ -741,10 +741,13 @@ class Product(LinearOperator):
         return D
 
     def _class_word(self) -> tuple[str, ...] | None:
-        words = [f._class_word() for f in self.factors]
-        if any(w is None for w in words):
-            return None
-        return tuple(letter for w in words for letter in w)  # type: ignore[union-attr]
+        letters: list[str] = []
+        for f in self.factors:
+            word = f._class_word()
+            if word is None:
+                return None
+            letters.extend(word)
+        return tuple(letters)
 
     def __repr__(self) -> str:
         return f"Product({', '.join(map(repr, self.factors))}{_class_note(self)})"
