@@ -57,6 +57,7 @@ class Case:
 class CaseResult:
     case: Case
     structure: str = ""
+    monarch_class: str = ""  # "MM*" etc. for products of Monarchs and adjoints
     error: float = math.nan
     seconds: float = 0.0
     failure: str = ""
@@ -307,6 +308,9 @@ def run_case(case: Case, xp: Any = None) -> CaseResult:
         op = case.build()
         leaves = leaf_classes(op)
         res.structure = " ".join(leaves)
+        from structmat.monarch import monarch_class
+
+        res.monarch_class = monarch_class(op) or ""
         unstructured = [name for name in leaves if name.split("^")[0] not in STRUCTURED]
         ref = case.reference()
         if xp is not None:

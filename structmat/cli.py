@@ -143,12 +143,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             [
                 f"{r.case.label} ({r.case.function})",
                 r.structure or "-",
+                r.monarch_class or "-",
                 r.case.n,
                 "-" if r.error != r.error else f"{r.error:.1e}",
                 "yes" if r.ok else "NO",
             ]
         )
-    headers = ["construction", "built from", "n", "max rel. error", "ok"]
+    headers = ["construction", "built from", "Monarch class", "n", "max rel. error", "ok"]
     print(format_table(headers, rows))
     failures = [r for r in results if not r.ok]
     for r in failures:

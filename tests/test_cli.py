@@ -103,6 +103,12 @@ def test_verify_small_sizes(capsys):
         assert name in out
     assert "FAILED" not in out, out
     assert code == 0
+    # the Monarch class column: circulant matrices are built in MM*, the DFT with a permutation
+    # outside any Monarch class
+    rows = {line.split()[1]: line for line in out.splitlines() if line.endswith(("yes", "NO"))}
+    assert rows["(circulant_as_monarch)"].split()[4] == "MM*"
+    assert rows["(hadamard_as_monarch)"].split()[3] == "M"
+    assert rows["(dft_as_monarch)"].split()[4] == "-"
 
 
 def _fake_case(reference):
