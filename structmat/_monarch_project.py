@@ -398,27 +398,43 @@ def _residual_energy(T: Any, Lc: Any, Rr: Any) -> float:
     return sum(_pool.map_one_blas(row, range(J)))
 
 
+def _work_dtype(xp: Any, dtype: Any, k: int, q: int) -> Any:
+    """The dtype to project in: double precision for NumPy single-precision input where
+    the mixed path applies (it certifies in double anyway, and one cast of ``A`` costs
+    less than the single-precision exact engine: n = 4096 float32 0.35 -> 0.16 s)."""
+    if aa.is_numpy(xp) and dtype in (np.float32, np.complex64):
+        wide = np.float64 if dtype == np.float32 else np.complex128
+        if _mixed_ok(xp, wide, k, q):
+            return wide
+    return dtype
+
+
 def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, float, float]:
     """Optimal ``(L, R)`` for ``A`` (finite, 2-d), the squared error and ``||A||²``."""
     m, n = A.shape
     dtype = A.dtype
     device = aa.device_of(A)
     p, s = _ceil_div(n, K), _ceil_div(m, J)
+    q = min(s, p)
+    k = min(r, q)
+    work = _work_dtype(xp, dtype, k, q)
     if (m, n) != (s * J, K * p):
-        Ap = xp.zeros((s * J, K * p), dtype=dtype, device=device)
+        Ap = xp.zeros((s * J, K * p), dtype=work, device=device)
         Ap[:m, :n] = A
         A = Ap
+    elif work != dtype:
+        A = A.astype(work)
     # Slices S[j*K + a] = T[:, j, a, :] of T[sigma, j, a, t] = A[sigma*J + j, a*p + t].
     T = xp.reshape(A, (s, J, K, p))
     nslices = J * K
-    q = min(s, p)
-    k = min(r, q)
     right = p <= s  # Gram on the right: SᴴS (p x p), else S Sᴴ (s x s)
-    eps = aa.eps(xp, dtype)
+    eps = aa.eps(xp, dtype)  # the precision promised: the input's
     tol = max(1e-11, eps)
     S = None
-    if _mixed_ok(xp, dtype, k, q):
-        Lc, Rr, captured, trace = _mixed_slices(T, k, right, eps, tol)
+    if _mixed_ok(xp, work, k, q):
+        Lc, Rr, captured, trace = _mixed_slices(T, k, right, aa.eps(xp, work), tol)
+        if work != dtype:  # the factors returned are rounded to the input's precision
+            Lc, Rr = Lc.astype(dtype), Rr.astype(dtype)
     else:
         S = xp.reshape(xp.permute_dims(T, (1, 2, 0, 3)), (nslices, s, p))
         if aa.is_numpy(xp):
@@ -428,11 +444,12 @@ def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, 
             exact = _exact_slices(xp, S, k, right, eps, tol)
         Lc, Rr, captured, trace = exact
     norm2 = float(xp.sum(trace))
-    # Discarded energy: ||S||² - captured, safe when it is not tiny against ||A||².
+    # Discarded energy: ||S||² - captured, safe when it is not tiny against ||A||²; in
+    # single precision (tol = eps) always recomputed from the returned factors.
     err2 = float(xp.sum(xp.clip(trace - captured, 0.0, None)))
     if err2 * tol <= q * eps * norm2:
         if S is None:  # the mixed path: one output-block row of slices at a time, no stack
-            err2 = _residual_energy(T, Lc, Rr)
+            err2 = _residual_energy(T, Lc.astype(work), Rr.astype(work))
         else:
             resid = S - xp.matmul(Lc, Rr)
             err2 = float(xp.sum(xp.abs(resid) ** 2))

@@ -502,35 +502,33 @@ class Monarch(LinearOperator):
         discarded :math:`\sigma^2`. Zero padding keeps the optimum on the
         original entries.
 
-        ``error`` is the distance to the class to ``1e-10`` relative, and it is
-        the true error of the returned operator; both engines prove it per
-        call. NumPy ``float64``/``complex128`` input with slices of at least
-        ``2b x 2b`` (``b = r + max(r, 7)``) takes a mixed-precision path
-        (``structmat/_monarch_mixed.py``): the slices are read through
-        strided views of ``A``, a block of ``b`` vectors is iterated in single
-        precision on each slice's smaller Gram matrix (power steps, a
-        Chebyshev filter), and double precision, on the slices themselves,
-        does the Rayleigh-Ritz, one power step for the top ``r`` vectors and
-        a Kato-Temple bound on the energy each slice misses; the slices with
-        the largest bounds are redone by the exact engine until the rest sum to
-        ``1e-10`` of the squared error. It certifies the *error*: where a
-        slice's ``r``-th and ``(r+1)``-th singular values are close the factors
-        may differ from the SVD's (the optimum is not unique there), by at most
-        what that energy bound allows. The exact engine (every other backend
-        and dtype, and the redone slices) certifies each slice's singular
-        subspace to ``1e-10`` (Davis-Kahan) and its energy (Kato-Temple) from
-        double-precision batched power steps, a Chebyshev filter, one shifted
-        inverse step (one batched ``solve``) and Rayleigh-Ritz on the Gram
-        matrices, with a batched full SVD for the slices it cannot certify
-        (tiny gaps, repeated singular values); smaller blocks take a batched
-        ``eigh``. Python loops only over cache-sized chunks of slices, on one
-        worker thread per core on NumPy (BLAS limited to one thread
-        meanwhile, with threadpoolctl); the chunks do not depend on the
-        number of threads, nor does the result. A whose squared entries would
-        overflow or underflow is projected as ``A / 2^e`` and scaled back.
-        The reported error sums the discarded energy; when it is small
-        against :math:`\|A\|_F^2` (where that subtraction would cancel) it is
-        recomputed as :math:`\|A - \hat A\|_F` from the residual slices.
+        ``error`` is the distance to the class to ``1e-10`` relative (to the input's
+        precision for single-precision input), and it is the true error of the returned
+        operator; both engines prove it per call. NumPy input whose slices have both sides
+        at least ``2b`` (``b = r + max(r, 7)``) and at least 20 takes the mixed-precision
+        path of ``structmat/_monarch_mixed.py``: the slices are read through strided views
+        of ``A``, a block of ``b`` vectors is iterated in single precision on each slice's
+        smaller Gram matrix (power steps, a Chebyshev filter), and double precision, on the
+        slices themselves, does the Rayleigh-Ritz, one power step for the top ``r`` vectors
+        and a Kato-Temple bound on the energy each slice misses; the slices with the largest
+        bounds are redone by the exact engine until the rest sum to ``1e-10`` (single
+        precision: ``eps``) of the squared error. Single-precision input is cast to double
+        first (one copy of ``A``) and the factors are rounded back; ``error`` is that of the
+        rounded factors. It certifies the *error*: where a slice's ``r``-th and ``(r+1)``-th
+        singular values are close the factors may differ from the SVD's (the optimum is not
+        unique there), by at most what that energy bound allows. The exact engine (every
+        other backend and dtype, and the redone slices) certifies each slice's singular
+        subspace to ``1e-10`` (Davis-Kahan) and its energy (Kato-Temple) from batched power
+        steps in the input's precision, a Chebyshev filter, one shifted inverse step (one
+        batched ``solve``) and Rayleigh-Ritz on the Gram matrices, with a batched full SVD
+        for the slices it cannot certify (tiny gaps, repeated singular values); slices under
+        ``28 x 28`` take a batched ``eigh``. Python loops only over cache-sized chunks of
+        slices, on one worker thread per core on NumPy (BLAS limited to one thread
+        meanwhile, with threadpoolctl); the chunks do not depend on the number of threads,
+        nor does the result. A whose squared entries would overflow or underflow is
+        projected as ``A / 2^e`` and scaled back. The reported error sums the discarded
+        energy; when it is small against :math:`\|A\|_F^2` (where that subtraction would
+        cancel) it is recomputed as :math:`\|A - \hat A\|_F` from the residual slices.
         Factors are unique only up to a per-slice scale and phase.
 
         References

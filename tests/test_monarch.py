@@ -700,15 +700,21 @@ def test_fast_projection_complex(engine, redo_counter):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "complex64"])
-def test_fast_projection_single_precision(dtype):
+@pytest.mark.parametrize(("shape", "nblocks"), [((1024, 1024), 32), ((1000, 990), (31, 30))])
+def test_fast_projection_single_precision(dtype, shape, nblocks):
+    """NumPy single precision is projected in double and rounded: optimal to the input's
+    precision, and ``error`` is the distance to the exact matrix of the returned factors."""
     rng = np.random.default_rng(14)
-    A = random_matrix(rng, (1024, 1024), dtype)
-    res = Monarch.project(A, nblocks=32, rank=1)
-    assert res.operator.dtype == np.dtype(dtype)
-    opt = optimal_error(A, 32, 32, 1)
+    A = random_matrix(rng, shape, dtype)
+    res = Monarch.project(A, nblocks=nblocks, rank=1)
+    M = res.operator
+    assert M.dtype == np.dtype(dtype)
+    K, J = res.params["nblocks"]
+    opt = optimal_error(A, K, J, 1)
     assert math.isclose(res.error, opt, rel_tol=1e-5)
-    Ahat = res.operator.to_dense().astype(np.complex128)
-    assert math.isclose(np.linalg.norm(A - Ahat), opt, rel_tol=1e-5)
+    Ahat = oracle_dense(M.L.astype(np.complex128), M.R.astype(np.complex128), M.shape)
+    assert math.isclose(np.linalg.norm(A - Ahat), res.error, rel_tol=1e-10)
+    assert math.isclose(np.linalg.norm(A - M.to_dense().astype(np.complex128)), opt, rel_tol=1e-5)
 
 
 def test_fast_projection_backends(xp):
