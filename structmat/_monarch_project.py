@@ -11,8 +11,8 @@ exact engine is built from batched matrix products, with three small
 batched QR/``eigh`` calls on ``q x b`` / ``b x b`` blocks and one batched LU
 ``solve``, and proves per slice that its result is the optimum. For slices
 with ``q = min(s, p) >= 2b`` (``b = k + max(k, 6)`` block vectors,
-``k = min(r, q)``) and ``q >= _SUBSPACE_MIN``, in chunks of slices whose Gram
-matrices fit in cache (``_CHUNK_BYTES``):
+``k = min(r, q)``) where that pays (``_subspace_pays``), in chunks of slices
+whose Gram matrices fit in cache (``_CHUNK_BYTES``):
 
 1. ``G``: the smaller Gram matrix of every slice (:math:`S^H S` or
    :math:`S S^H`, ``q x q``), one batched matmul; its trace is
@@ -35,8 +35,8 @@ matrices fit in cache (``_CHUNK_BYTES``):
    the slice's discarded energy plus a rounding floor are redone with a
    batched full SVD (``_svd_redo``).
 
-Smaller slices (``2 b > q`` or ``q < _SUBSPACE_MIN``) take a batched ``eigh``
-of ``G`` instead, certified by the Gram route's rounding bound. Ritz values are lower
+Other slices (smaller, or of higher rank) take a batched ``eigh`` of ``G``
+instead, certified by the Gram route's rounding bound. Ritz values are lower
 bounds of the eigenvalues (Cauchy interlacing); the certificate assumes that
 the block holds the top eigenvectors, which the dense seeded start and the
 filters give for any slice not built against that start (the residual test
@@ -73,6 +73,7 @@ _REDO_CHUNK = 32
 # batched eigh of the Gram matrices is faster (rank 1, float64, best of 30 on two
 # cores: q = 16: eigh 6.1 ms, mixed 8.3, subspace 10.2; q = 20: mixed 11.6, eigh 14.0,
 # subspace 18.0; q = 24: eigh 29.0, subspace 32.7; q = 28: subspace 40.7, eigh 45.6).
+# Higher ranks favour the eigh too (_subspace_pays, _mixed_pays).
 _SUBSPACE_MIN, _MIXED_MIN = 28, 20
 # The exact engine's chunks on NumPy: at least _pool.MIN_TASKS of them, unless a
 # chunk would then have less than this much work (q = 8, n = 64: one chunk 0.49 ms,
@@ -253,7 +254,7 @@ def _exact_slices(
     cplx = aa.is_complex(xp, dtype)
     rdtype = aa.real_dtype(xp, dtype)
     b = min(q, k + max(k, _EXTRA))
-    if 2 * b <= q and q >= _SUBSPACE_MIN:
+    if 2 * b <= q and _subspace_pays(k, q):
         # Slices in chunks whose Gram matrices stay in cache across the iterations.
         step = _exact_chunk(q, cplx)
         parts = [
@@ -377,12 +378,29 @@ def _on_workers(fn: Callable[[Any], tuple[Any, ...]], S: np.ndarray, step: int) 
 
 
 def _mixed_ok(xp: Any, dtype: Any, k: int, q: int) -> bool:
+    """Whether the mixed path applies (NumPy double precision, ``2b <= q``) and pays."""
+    b = k + max(k, _MIXED_EXTRA)
     return (
         aa.is_numpy(xp)
         and dtype in (np.float64, np.complex128)
-        and q >= _MIXED_MIN
-        and 2 * (k + max(k, _MIXED_EXTRA)) <= q
+        and 2 * b <= q
+        and _mixed_pays(k, q)
     )
+
+
+def _mixed_pays(k: int, q: int) -> bool:
+    """The mixed path beats the exact engine (measured, two cores, Gaussian input, s, ms:
+    q = 64: k = 4 0.27 against the eigh's 0.78, k = 8 0.82/0.81, k = 12 1.07/0.75, k = 16
+    2.7/0.72; q = 48: k = 6 0.15/0.22; q = 32: k = 3 47/67 ms)."""
+    return q >= _MIXED_MIN and 3 * (k + max(k, _MIXED_EXTRA)) <= max(q, 24)
+
+
+def _subspace_pays(k: int, q: int) -> bool:
+    """Subspace iteration beats one batched eigh of the Gram matrices: it solves ``k``
+    shifted ``q x q`` systems per slice, so it wins for rank 1 and for small ranks on
+    large slices (s: q = 64: k = 1 0.40 against 0.82, k = 2 0.53/0.70, k = 3
+    0.68/0.65, k = 4 1.14/0.78; q = 32: k = 2 75/53 ms)."""
+    return q >= _SUBSPACE_MIN and 32 * (k - 1) < q
 
 
 def _residual_energy(T: Any, Lc: Any, Rr: Any) -> float:
