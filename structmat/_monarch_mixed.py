@@ -215,8 +215,10 @@ def _chunk(S: np.ndarray, right: bool, k: int, X0: np.ndarray) -> tuple[np.ndarr
     """The per-slice quantities of one chunk (the bounds are formed for all slices at once).
 
     Returns ``||S||_F²``, the loss of orthogonality of the block, its Ritz values
-    and squared residuals, its top-``k`` Ritz vectors ``X`` and ``U = Sw X``,
-    and the same after one power step (``θ``, ``X``, ``U``, ``Σ ρ²``).
+    and squared residuals, the Ritz values and ``Σ ρ²`` after one power step,
+    where the power step captures more, and the better top-``k`` Ritz vectors
+    ``X`` and ``U = Sw X`` of the two (chosen here: no second copy of them to
+    hold for the whole matrix).
     """
     low = np.complex64 if np.iscomplexobj(S) else np.float32
     Sw = _Slices(S, right)
@@ -233,17 +235,19 @@ def _chunk(S: np.ndarray, right: bool, k: int, X0: np.ndarray) -> tuple[np.ndarr
     # One power step for the wanted vectors: G x = R + θ x.
     P = R[:, :, :k] + X[:, :, :k] * theta[:, None, :k]
     th2, X2, U2, R2 = _ritz(Sw, _cholqr(P, 1e-14))
+    # For PSD G the power step never lowers the captured energy; keep it where it holds.
+    better = th2.sum(axis=1) >= theta[:, :k].sum(axis=1)
+    pick = better[:, None, None]
     return (
         tr,
         orth,
         theta,
         _sqsum(R, "nj"),
-        X[:, :, :k],
-        U[:, :, :k],
         th2,
-        X2,
-        U2,
         _sqsum(R2, "nj").sum(axis=1),
+        better,
+        np.where(pick, X2, X[:, :, :k]),
+        np.where(pick, U2, U[:, :, :k]),
     )
 
 
@@ -254,10 +258,12 @@ def _bounds(
     rho2: np.ndarray,
     th2: np.ndarray,
     r2: np.ndarray,
+    better: np.ndarray,
     k: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bounds on the energy missed by each slice, where the power-stepped vectors win, and
-    where the ``k``-th and ``(k+1)``-th singular values tie within the block's accuracy."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds on the energy missed by each slice (by the power-stepped vectors where
+    ``better``), and where the ``k``-th and ``(k+1)``-th singular values tie within
+    the block's accuracy."""
     block_ok = orth <= 1e-10  # Ritz values are lower bounds (interlacing) only then
     # Without a gap (a repeated top singular value: any vector of its space is optimal),
     # Kahan's theorem still pairs each theta_i with an eigenvalue within ||R||_2 <= ||R||_F.
@@ -268,11 +274,9 @@ def _bounds(
     lam_next = np.minimum(lam_blk, np.maximum(tr - th2.sum(axis=1), 0.0))
     gap = th2[:, k - 1] - lam_next
     bound2 = np.where(gap > 0, r2 / np.where(gap > 0, gap, 1.0), np.inf)
-    # For PSD G the power step never lowers the captured energy; keep it where it holds.
-    better = th2.sum(axis=1) >= theta[:, :k].sum(axis=1)
     bound = np.where(better, np.minimum(bound, bound2), bound)
     tied = block_ok & (gap <= 0)
-    return np.where(tr > 0, bound, 0.0), better, tied  # a zero slice: anything is optimal
+    return np.where(tr > 0, bound, 0.0), tied  # a zero slice: anything is optimal
 
 
 def top_vectors(
@@ -293,12 +297,9 @@ def top_vectors(
     low = np.complex64 if np.iscomplexobj(T) else np.float32
     X0 = np.random.default_rng(_SEED).standard_normal((q, b)).astype(low)
     m = min(b, k + 2)  # Ritz pairs kept for the bounds (see _chunk)
-    shapes = [(), (), (m,), (m,), (q, k), (other, k), (k,), (q, k), (other, k), ()]
-    complex_out = {4, 5, 7, 8}
-    outs = [
-        np.empty((N, *sh), dtype=T.dtype if i in complex_out else np.float64)
-        for i, sh in enumerate(shapes)
-    ]
+    shapes = [(), (), (m,), (m,), (k,), (), (), (q, k), (other, k)]
+    dtypes = [np.float64] * 6 + [np.bool_, T.dtype, T.dtype]
+    outs = [np.empty((N, *sh), dtype=dt) for sh, dt in zip(shapes, dtypes, strict=True)]
     # Slices per task: about 1 MiB in single precision, and at least _pool.MIN_TASKS
     # tasks (a fixed number: results must not depend on the thread count). Small
     # slices take whole block rows per task: T[:, j0:j1] merges (j, a) into one
@@ -318,10 +319,9 @@ def top_vectors(
             out[rows] = part
 
     _pool.map_one_blas(run, tasks)
-    tr, orth, theta, rho2, X, U, th2, X2, U2, r2 = outs
-    bound, better, tied = _bounds(tr, orth, theta, rho2, th2, r2, k)
-    X[better], U[better], theta[better, :k] = X2[better], U2[better], th2[better]
-    return X, U, theta[:, :k], tr, bound, tied
+    tr, orth, theta, rho2, th2, r2, better, X, U = outs
+    bound, tied = _bounds(tr, orth, theta, rho2, th2, r2, better, k)
+    return X, U, np.where(better[:, None], th2, theta[:, :k]), tr, bound, tied
 
 
 def redo_mask(
