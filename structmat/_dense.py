@@ -9,6 +9,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat import _pool
+from structmat._args import ceil_div
 from structmat.linop import LinearOperator
 
 
@@ -41,7 +42,7 @@ def sum_of_squares(xp: Any, A: Any) -> float:
         flat = np.reshape(A, (-1,))
         parts = [flat.real, flat.imag] if np.iscomplexobj(flat) else [flat]
         if _pool.WORKERS > 1 and flat.size >= 1 << 20:
-            step = -(-flat.size // _pool.WORKERS)
+            step = ceil_div(flat.size, _pool.WORKERS)
             parts = [part[i : i + step] for part in parts for i in range(0, flat.size, step)]
             return float(sum(_pool.pool().map(_sumsq, parts)))
         return float(sum(_sumsq(part) for part in parts))

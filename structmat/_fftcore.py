@@ -8,7 +8,6 @@ cost estimate and small array utilities of both modules.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
@@ -55,16 +54,6 @@ def _fast_len(n: int) -> int:
             p35 *= 3
         p5 *= 5
     return best
-
-
-def _check_n(n: Any, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-        msg = f"{what} expects an integer size n, got {type(n).__name__} {n!r}"
-        raise TypeError(msg)
-    if n < 1:
-        msg = f"{what} expects a size n >= 1, got {n}"
-        raise ValueError(msg)
-    return int(n)
 
 
 def _check_choice(value: Any, choices: tuple[Any, ...], what: str) -> Any:

@@ -17,6 +17,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat import _pool
+from structmat._args import ceil_div
 
 Dims = tuple[int, int, int, int, int]
 
@@ -49,7 +50,7 @@ def _over_columns(k: int, block: int, n: int, r: int, run: Callable[[int, int, i
     """
     if _pool.WORKERS > 1 and block <= _POOL_BLOCK and k >= 16 and k * n * block >= _POOL_WORK:
         # One range per worker, a multiple of 8 columns; tiles of at most _POOL_TILE.
-        step = -(-k // (8 * _pool.WORKERS)) * 8
+        step = ceil_div(k, 8 * _pool.WORKERS) * 8
         tile = min(step, _POOL_TILE)
         starts = range(0, k, step)
         list(_pool.pool().map(lambda c0: run(c0, min(c0 + step, k), tile), starts))

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from structmat import _pool
+from structmat._args import ceil_div
 
 _DEGREE = 12  # Chebyshev degree: Gaussian 64 x 64 slices, rank 1: 96 % certified alone, none redone
 _CHUNK_BYTES = 1 << 20  # single-precision slices per task: about 1 MiB
@@ -304,7 +305,9 @@ def top_vectors(
     # tasks (a fixed number: results must not depend on the thread count). Small
     # slices take whole block rows per task: T[:, j0:j1] merges (j, a) into one
     # strided axis, still a view (n = 1024: 38 -> 17 ms against one row per task).
-    per = max(1, min(_CHUNK_BYTES // (s * p * np.dtype(low).itemsize), -(-N // _pool.MIN_TASKS)))
+    per = max(
+        1, min(_CHUNK_BYTES // (s * p * np.dtype(low).itemsize), ceil_div(N, _pool.MIN_TASKS))
+    )
     if per >= K:
         step = per // K
         tasks = [(j0, min(j0 + step, J), 0, K) for j0 in range(0, J, step)]

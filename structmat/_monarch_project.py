@@ -57,6 +57,7 @@ import numpy as np
 from structmat import _array_api as aa
 from structmat import _monarch_mixed as _mixed
 from structmat import _pool
+from structmat._args import ceil_div
 
 # Extra block vectors beyond the rank, and the Chebyshev filter degree.
 _EXTRA = 6
@@ -79,10 +80,6 @@ _SUBSPACE_MIN, _MIXED_MIN = 28, 20
 # chunk would then have less than this much work (q = 8, n = 64: one chunk 0.49 ms,
 # eight 1.40 ms).
 _MIN_TASK_WORK = 1 << 17
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 def _ct(xp: Any, X: Any, cplx: bool) -> Any:
@@ -241,7 +238,7 @@ def _exact_chunk(q: int, cplx: bool, n: int | None = None) -> int:
     step = max(1, _CHUNK_BYTES // (q * q * (16 if cplx else 8)))
     if n is None:
         return step
-    return max(1, min(step, max(-(-n // _pool.MIN_TASKS), -(-_MIN_TASK_WORK // q**3))))
+    return max(1, min(step, max(ceil_div(n, _pool.MIN_TASKS), ceil_div(_MIN_TASK_WORK, q**3))))
 
 
 def _exact_slices(
@@ -432,7 +429,7 @@ def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, 
     m, n = A.shape
     dtype = A.dtype
     device = aa.device_of(A)
-    p, s = _ceil_div(n, K), _ceil_div(m, J)
+    p, s = ceil_div(n, K), ceil_div(m, J)
     q = min(s, p)
     k = min(r, q)
     work = _work_dtype(xp, dtype, k, q)

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat._args import ceil_div, integer
 from structmat._result import ProjectionResult
 from structmat.ks import _abs2, _conj, _re, _top_vector2
 from structmat.linop import LinearOperator, Product, _Converter
@@ -407,12 +408,11 @@ class Butterfly(LinearOperator):
         factor is ``KS(n/(c d), c, c, d)`` with ``c = 2^(stop-start)`` and
         ``d = 2^start``.
         """
-        q = _FUSE_LEVELS if levels_per_factor is None else int(levels_per_factor)
-        if q < 1:
-            msg = f"levels_per_factor must be >= 1, got {levels_per_factor!r}"
-            raise ValueError(msg)
+        q = _FUSE_LEVELS
+        if levels_per_factor is not None:
+            q = integer(levels_per_factor, "levels_per_factor", "Butterfly.fused_plan")
         L = self.levels
-        m = -(-L // q)
+        m = ceil_div(L, q)
         cuts = [(L * i) // m for i in range(m + 1)]
         plan = [(cuts[i], cuts[i + 1]) for i in range(m)]
         return plan if self.increasing_stride else plan[::-1]

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat._args import integer
 from structmat.basic import Permutation
 from structmat.linop import LinearOperator, Product
 
@@ -159,13 +160,6 @@ def _roots(e: np.ndarray, N: int, sign: int = -1) -> np.ndarray:
     return np.cos(ang) + (1j * sign) * np.sin(ang)
 
 
-def _check_size(n: Any, what: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        msg = f"{what} expects a positive integer size n, got {n!r}"
-        raise ValueError(msg)
-    return int(n)
-
-
 def _check_norm(norm: Any, what: str, allowed: tuple[Any, ...] = _NORMS) -> str:
     if norm is None:
         return "backward"
@@ -263,7 +257,7 @@ def _fourier_monarch(
     n: Any, norm: Any, nblocks: Any, dtype: Any, xp: Any, device: Any, inverse: bool
 ) -> LinearOperator:
     what = "idft_as_monarch" if inverse else "dft_as_monarch"
-    n = _check_size(n, what)
+    n = integer(n, "n", what)
     norm = _check_norm(norm, what)
     K, J = _split(n, nblocks, what)
     xp = aa.default_namespace(xp)
@@ -396,7 +390,7 @@ def idft_as_monarch(
 
 
 def _check_power_of_two(n: Any, what: str, minimum: int = 1) -> int:
-    n = _check_size(n, what)
+    n = integer(n, "n", what)
     if n < minimum or n & (n - 1):
         msg = f"{what} expects n a power of 2 (n >= {minimum}), got {n}"
         raise ValueError(msg)
@@ -1005,7 +999,7 @@ def convolution_as_monarch(h: Any, n: int, mode: str = "full") -> LinearOperator
     True
     """
     h, xp = _check_vector(h, "convolution_as_monarch")
-    n = _check_size(n, "convolution_as_monarch")
+    n = integer(n, "n", "convolution_as_monarch")
     nh = h.shape[0]
     m, off = _convolution_window(nh, n, mode)
     N = _good_size(nh + n - 1)

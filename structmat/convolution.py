@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from structmat import _array_api as aa
+from structmat._args import integer
 from structmat._fftcore import (
     _by_parts,
     _Cache,
     _check_choice,
-    _check_n,
     _fast_len,
     _fft,
     _fft_cost,
@@ -284,7 +284,7 @@ class Convolution(_ConvBase):
 
     def __init__(self, h: Any, /, n: int, mode: str = "full") -> None:
         h, xp = _vector(h, "Convolution h")
-        n = _check_n(n, "Convolution")
+        n = integer(n, "n", "Convolution")
         self.mode = str(_check_choice(mode, _MODES, "Convolution mode"))
         self.h, self.n = h, n
         L = h.shape[0]

@@ -67,11 +67,11 @@ import numpy as np
 import scipy.fft
 
 from structmat import _array_api as aa
+from structmat._args import integer
 from structmat._fftcore import (
     _by_parts,
     _Cache,
     _check_choice,
-    _check_n,
     _fft,
     _fft_cost,
     _ints,
@@ -142,7 +142,7 @@ class _DFTBase(LinearOperator):
         device: Any = None,
     ) -> None:
         what = type(self).__name__
-        self.n = _check_n(n, what)
+        self.n = integer(n, "n", what)
         self.norm = _check_norm(norm, what)
         xp, dtype = _namespace_dtype(xp, dtype, "complex128", what)
         super().__init__(shape=(self.n, self.n), dtype=dtype, xp=xp, device=device)
@@ -312,7 +312,7 @@ class _TrigBase(LinearOperator):
         device: Any = None,
     ) -> None:
         what = self.__class__.__name__  # ``type`` is a parameter here (SciPy's name)
-        self.n = _check_n(n, what)
+        self.n = integer(n, "n", what)
         if isinstance(type, bool) or type not in (2, 3):
             msg = f"{what} type must be one of 2, 3 (types 1 and 4 are not provided); got {type!r}"
             raise ValueError(msg)
@@ -582,7 +582,7 @@ class Hadamard(LinearOperator):
         xp: Any = None,
         device: Any = None,
     ) -> None:
-        self.n = _check_n(n, "Hadamard")
+        self.n = integer(n, "n", "Hadamard")
         if self.n & (self.n - 1):
             msg = f"Hadamard expects n a power of 2, got {self.n}"
             raise ValueError(msg)

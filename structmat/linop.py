@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat._args import integer
 
 __all__ = [
     "Adjoint",
@@ -1055,12 +1056,7 @@ class Power(LinearOperator):
 
 # ---------------------------------------------------------------------- simplifying builders
 def _check_exponent(op: LinearOperator, k: Any) -> None:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        msg = f"operator powers take an integer exponent >= 0, got {type(k).__name__} {k!r}"
-        raise TypeError(msg)
-    if k < 0:
-        msg = f"operator powers take an integer exponent >= 0, got {k!r}"
-        raise ValueError(msg)
+    integer(k, "exponent", "operator powers", low=0)
     if op.shape[0] != op.shape[1]:
         msg = f"only a square operator has powers, got shape {op.shape}"
         raise ValueError(msg)

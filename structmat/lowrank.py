@@ -3,12 +3,12 @@ r"""Low-rank operators ``U diag(s) Vᴴ`` and their projections (truncated and r
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat._args import integer
 from structmat._dense import dense_input, frobenius, svd_tail
 from structmat._result import ProjectionResult, exact_result
 from structmat.linop import LinearOperator, _Converter, _is_scalar, _python_scalar
@@ -311,29 +311,19 @@ class LowRank(LinearOperator):
         >>> bool(res.relative_error < 1e-10), res.exact
         (True, False)
         """
-        r = _check_int(rank, "rank", 1)
+        r = integer(rank, "rank", "LowRank.project")
         if method not in ("svd", "randomized"):
             msg = f"LowRank.project: method must be 'svd' or 'randomized', got {method!r}"
             raise ValueError(msg)
-        oversample = _check_int(oversample, "oversample", 0)
-        power_iterations = _check_int(power_iterations, "power_iterations", 0)
-        error_probes = _check_int(error_probes, "error_probes", 1)
+        oversample = integer(oversample, "oversample", "LowRank.project", 0)
+        power_iterations = integer(power_iterations, "power_iterations", "LowRank.project", 0)
+        error_probes = integer(error_probes, "error_probes", "LowRank.project")
         if method == "svd":
             return _project_svd(cls, A, r)
         return _project_randomized(cls, A, r, oversample, power_iterations, seed, error_probes)
 
 
 # ---------------------------------------------------------------------- helpers
-def _check_int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        msg = f"LowRank.project: {name} must be an int >= {low}, got {value!r}"
-        raise (TypeError if not isinstance(value, numbers.Number) else ValueError)(msg)
-    if value < low:
-        msg = f"LowRank.project: {name} must be >= {low}, got {value}"
-        raise ValueError(msg)
-    return int(value)
-
-
 def _check_rank(r: int, shape: tuple[int, int]) -> None:
     if r > min(shape):
         msg = f"LowRank.project: rank must be <= min(m, n) = {min(shape)}, got {r}"

@@ -36,6 +36,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat import _monarch_kernels as kernels
+from structmat._args import ceil_div, integer
 from structmat._dense import sum_of_squares
 from structmat._monarch_project import project_factors
 from structmat._result import ProjectionResult, exact_result
@@ -123,17 +124,6 @@ def _parse_nblocks(nblocks: Any, shape: tuple[int, int], what: str) -> tuple[int
         )
         raise ValueError(msg)
     return K, J
-
-
-def _check_rank(rank: Any, what: str) -> int:
-    if isinstance(rank, bool) or not isinstance(rank, int | np.integer) or rank < 1:
-        msg = f"{what}: rank must be an integer >= 1, got {rank!r}"
-        raise ValueError(msg)
-    return int(rank)
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
 
 
 # ---------------------------------------------------------------------- the operator
@@ -399,8 +389,8 @@ class Monarch(LinearOperator):
             msg = f"Monarch.random: shape must be positive, got {(m, n)}"
             raise ValueError(msg)
         K, J = _parse_nblocks(nblocks, (m, n), "Monarch.random")
-        r = _check_rank(rank, "Monarch.random")
-        p, s = _ceil_div(n, K), _ceil_div(m, J)
+        r = integer(rank, "rank", "Monarch.random")
+        p, s = ceil_div(n, K), ceil_div(m, J)
         cplx = aa.is_complex(xp, dtype)
         np_dtype = np.complex128 if cplx else np.float64
         if init == "random":
@@ -719,7 +709,7 @@ def _project(cls: type, A: Any, nblocks: Any, rank: Any, *, adjoint: bool) -> Pr
             if aa.is_complex(xp, A.dtype):
                 A = xp.conj(A)
     A = aa.floating_input(xp, A, what)
-    r = _check_rank(rank, what)
+    r = integer(rank, "rank", what)
     m, n = (int(d) for d in A.shape)
     if m < 1 or n < 1:
         msg = f"{what} expects a non-empty matrix, got shape {(m, n)}"

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat._args import ceil_div, integer
 from structmat._dense import dense_input, frobenius, svd_tail
 from structmat._result import ProjectionResult, exact_result
 from structmat.basic import Diagonal, Permutation
@@ -32,16 +33,6 @@ __all__ = ["Comparison", "ComparisonRow", "compare", "project"]
 
 
 # ---------------------------------------------------------------------- small helpers
-def _int(value: Any, name: str, what: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        msg = f"{what}: {name} must be an int >= {low}, got {value!r}"
-        raise ValueError(msg)
-    if value < low:
-        msg = f"{what}: {name} must be >= {low}, got {value}"
-        raise ValueError(msg)
-    return int(value)
-
-
 def _ints(xp: Any, n: int, device: Any) -> Any:
     return xp.arange(n, dtype=xp.int64, device=device)
 
@@ -184,7 +175,7 @@ def _block_diagonal(A: Any, nblocks: Any = None, sizes: Any = None) -> Projectio
         msg = f"{what}: give exactly one of nblocks=int or sizes=[(m_i, n_i), ...]"
         raise ValueError(msg)
     if nblocks is not None:
-        k = _int(nblocks, "nblocks", what)
+        k = integer(nblocks, "nblocks", what)
         if m % k or n % k:
             msg = f"{what}: nblocks={k} does not tile a matrix of shape {(m, n)} (must divide both sides)"
             raise ValueError(msg)
@@ -257,7 +248,7 @@ def _kronecker(A: Any, shapes: Any = None, rank: Any = 1) -> ProjectionResult:
         raise ValueError(msg)
     xp = aa.namespace_of(A)
     m1, n1, m2, n2 = _kron_shapes(shapes, A.shape, what)
-    r = _int(rank, "rank", what)
+    r = integer(rank, "rank", what)
     if r > min(m1 * n1, m2 * n2):
         msg = f"{what}: rank must be <= min(m1*n1, m2*n2) = {min(m1 * n1, m2 * n2)}, got {r}"
         raise ValueError(msg)
@@ -595,7 +586,7 @@ def _candidates(name: str, m: int, n: int, cap: float) -> list[dict[str, Any]]:
 
             pairs.append((default_nblocks(n), default_nblocks(m)))
         for K, J in dict.fromkeys(pairs):
-            p, s = -(-n // K), -(-m // J)
+            p, s = ceil_div(n, K), ceil_div(m, J)
             r = min(int(cap // (K * J * (s + p))), s, p)
             if r >= 1:
                 out.append({"nblocks": (K, J), "rank": r})

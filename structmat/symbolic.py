@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 
 from structmat import constructions as _c
+from structmat._args import integer
 
 __all__ = [
     "CONSTRUCTIONS",
@@ -539,7 +540,7 @@ def verify(name: str, n: int, *, corrupt: bool = False) -> VerificationResult:
     if name not in CONSTRUCTIONS:
         msg = f"unknown construction {name!r}; valid: {sorted(CONSTRUCTIONS)}"
         raise ValueError(msg)
-    n = _c._check_size(n, f"verify({name!r})")
+    n = integer(n, "n", f"verify({name!r})")
     t0 = time.perf_counter()
     if name in ("circulant_monarch", "toeplitz_monarch", "convolution_monarch"):
         ok, det = _verify_basis(name, n, corrupt)

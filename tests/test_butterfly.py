@@ -405,7 +405,7 @@ def test_fused_plan_and_cache():
     M = B.fused_factors(3)
     assert [m.shape for m in M] == [(32, 1, 4, 4), (8, 4, 4, 4), (1, 16, 8, 8)]
     assert B.fused_factors(dtype=np.float32)[0].dtype == np.float32
-    with pytest.raises(ValueError, match="levels_per_factor must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="levels_per_factor must be an integer >= 1, got 0"):
         B.fused_plan(0)
 
 

@@ -154,8 +154,8 @@ def test_dft_as_monarch_prime_raises(n):
 @pytest.mark.parametrize(
     ("kwargs", "err", "match"),
     [
-        ({"n": 0}, ValueError, "positive integer"),
-        ({"n": 4.0}, ValueError, "positive integer"),
+        ({"n": 0}, ValueError, "n must be an integer >= 1, got 0"),
+        ({"n": 4.0}, TypeError, r"n must be an integer >= 1, got float 4\.0"),
         ({"n": 12, "nblocks": 5}, ValueError, "K\\*J"),
         ({"n": 12, "nblocks": (3, 5)}, ValueError, "K\\*J"),
         ({"n": 12, "nblocks": (1, 2, 6)}, ValueError, "pair"),
@@ -204,7 +204,7 @@ def test_hadamard_as_butterfly(n, norm):
         (C.hadamard_as_butterfly, 1, {}, "power of 2"),
         (C.hadamard_as_butterfly, 6, {}, "power of 2"),
         (C.dft_as_butterfly, 12, {}, "power of 2"),
-        (C.idft_as_butterfly, 0, {}, "positive integer"),
+        (C.idft_as_butterfly, 0, {}, "n must be an integer >= 1"),
         (C.dct_as_butterfly, 10, {}, "power of 2"),
         (C.dct_as_butterfly, 8, {"norm": "forward"}, "norm"),
     ],
@@ -419,7 +419,7 @@ def test_circulant_toeplitz_laws():
         (lambda: C.circulant_as_monarch(np.arange(4)), TypeError, "dtype"),
         (lambda: C.toeplitz_as_monarch(np.ones(3), np.ones((2, 2))), ValueError, "1-d"),
         (lambda: C.convolution_as_monarch(np.ones(3), 4, "middle"), ValueError, "mode"),
-        (lambda: C.convolution_as_monarch(np.ones(3), 0), ValueError, "positive integer"),
+        (lambda: C.convolution_as_monarch(np.ones(3), 0), ValueError, "n must be an integer >= 1"),
     ],
 )
 def test_fourier_family_errors(call, err, match):

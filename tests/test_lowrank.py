@@ -340,8 +340,10 @@ def test_randomized_never_densifies_a_4096_operator():
 # ---------------------------------------------------------------------- bad input
 def test_projection_bad_input():
     A = np.ones((4, 3))
-    with pytest.raises(ValueError, match="rank must be >= 1"):
+    with pytest.raises(ValueError, match="rank must be an integer >= 1, got 0"):
         LowRank.project(A, 0)
+    with pytest.raises(TypeError, match=r"rank must be an integer >= 1, got float 1\.0"):
+        LowRank.project(A, 1.0)
     with pytest.raises(ValueError, match="rank must be <= min"):
         LowRank.project(A, 4)
     with pytest.raises(ValueError, match="method"):

@@ -528,8 +528,10 @@ def test_projection_bad_input(xp):
         Monarch.project_adjoint(xp.asarray(bad))
     with pytest.raises(ValueError, match="2-d"):
         Monarch.project(xp.ones((2, 3, 4)))
-    with pytest.raises(ValueError, match="rank must be"):
+    with pytest.raises(ValueError, match="rank must be an integer >= 1, got 0"):
         Monarch.project(A, rank=0)
+    with pytest.raises(TypeError, match=r"rank must be an integer >= 1, got float 1\.5"):
+        Monarch.project(A, rank=1.5)
     with pytest.raises(ValueError, match="does not tile"):
         Monarch.project(A, nblocks=(7, 2))
     with pytest.raises(ValueError, match="does not tile"):

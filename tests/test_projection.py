@@ -355,12 +355,14 @@ def test_bad_input():
         ):
             with pytest.raises(ValueError, match="NaN or Inf"):
                 sm.project(B, onto, **params)
-    with pytest.raises(ValueError, match="rank must be >= 1"):
+    with pytest.raises(ValueError, match="rank must be an integer >= 1, got 0"):
         sm.project(A, "lowrank", rank=0)
     with pytest.raises(ValueError, match="rank=int"):
         sm.project(A, "lowrank")
-    with pytest.raises(ValueError, match="rank must be >= 1"):
+    with pytest.raises(ValueError, match="rank must be an integer >= 1, got 0"):
         sm.project(A, "kronecker", shapes=((2, 2), (2, 2)), rank=0)
+    with pytest.raises(TypeError, match=r"rank must be an integer >= 1, got float 2\.0"):
+        sm.project(A, "kronecker", shapes=((2, 2), (2, 2)), rank=2.0)
     with pytest.raises(ValueError, match="rank must be <= min"):
         sm.project(A, "kronecker", shapes=((2, 2), (2, 2)), rank=5)
     with pytest.raises(ValueError, match="do not tile"):
@@ -379,8 +381,10 @@ def test_bad_input():
         sm.project(A, "block_diagonal", nblocks=2, sizes=[(4, 4)])
     with pytest.raises(ValueError, match="pair of ints"):
         sm.project(A, "block_diagonal", sizes=[(4, 0)])
-    with pytest.raises(ValueError, match="nblocks must be >= 1"):
+    with pytest.raises(ValueError, match="nblocks must be an integer >= 1, got 0"):
         sm.project(A, "block_diagonal", nblocks=0)
+    with pytest.raises(TypeError, match="nblocks must be an integer >= 1, got str '2'"):
+        sm.project(A, "block_diagonal", nblocks="2")
     with pytest.raises(ValueError, match="square"):
         sm.project(np.ones((3, 4)), "circulant")
     with pytest.raises(ValueError, match="square"):

@@ -76,7 +76,7 @@ def test_verify_all_skips_invalid_sizes():
         ("fft", 4, "unknown construction"),
         ("dft_monarch", 7, "composite"),
         ("dft_butterfly", 6, "power of 2"),
-        ("dft_monarch", 0, "positive integer"),
+        ("dft_monarch", 0, "n must be an integer >= 1"),
     ],
 )
 def test_verify_errors(name, n, match):
