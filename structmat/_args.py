@@ -1,7 +1,8 @@
 """Integer arguments (private): one check, one convention, one message shape.
 
-Every public function that takes a size, a rank, an exponent or a count
-checks it here: a non-integer (``bool`` included: ``True`` is no size) raises
+Sizes, ranks, operator exponents and the projections' counts are checked
+here (shape pairs and ``nblocks`` keep their own parsers, which also accept
+pairs): a non-integer (``bool`` included: ``True`` is no size) raises
 ``TypeError``, an integer below the bound raises ``ValueError``, as NumPy and
 Python do (``range(1.5)``, ``np.zeros(-1)``). The message names the function,
 the argument, what was expected and what came.
