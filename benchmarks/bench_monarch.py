@@ -22,8 +22,10 @@ engine (the path of every other backend) is timed beside it. Exactness:
 returned operator; the slices the mixed path redid exactly are counted.
 
 GFLOP/s count 2 flops per multiply-add: ``2 * M.flops(batch)`` for Monarch,
-``2 n^2 batch`` for dense. Times are medians of repeated calls measured in
-one run; other processes share this machine, so compare ratios.
+``2 n^2 batch`` for dense. Times are medians of repeated calls; the functions
+of one table row are timed in three interleaved rounds (see ``bench``), so
+their ratios see the same machine load. Other processes share this machine:
+compare ratios.
 
 Targets (issue 3, 2-core CPU): matmat n=4096 batch 1024 >= 15x faster than
 dense (aim 20x); matvec n=4096 >= 40x faster than dense; projection n=4096
@@ -57,21 +59,36 @@ import numpy as np  # noqa: E402
 import structmat as sm  # noqa: E402
 
 
-def bench(fn: Callable[[], Any], *, budget: float, min_reps: int = 5) -> float:
-    """Median seconds of ``fn()`` after a warm-up call; repeats fill ``budget`` seconds."""
-    time.sleep(0.1)  # let BLAS threads of the previous call go idle
-    t0 = time.perf_counter()
-    fn()
-    first = time.perf_counter() - t0
-    reps = max(min_reps, min(50, int(budget / max(first, 1e-6))))
-    if first > 2.0:
-        reps = 1
-    times = []
-    for _ in range(reps):
+def bench(fns: list[Callable[[], Any]], *, budget: float, rounds: int = 3) -> list[float]:
+    """Median seconds of each of ``fns``, timed in interleaved rounds.
+
+    Each round runs every function in turn: a warm-up call (for calls under
+    0.2 s: caches hold the other function's data after its turn), then
+    repeated calls (one for calls over 1 s); the rounds share ``budget``
+    seconds per function.
+    Machine load on this shared VM drifts by tens of percent within seconds,
+    so timing the functions side by side, round after round, keeps that drift
+    out of their ratio; each one still runs its repetitions back to back.
+    """
+    times: list[list[float]] = [[] for _ in fns]
+    firsts = []
+    for fn in fns:
         t0 = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        firsts.append(time.perf_counter() - t0)
+    for _ in range(rounds):
+        for fn, first, out in zip(fns, firsts, times, strict=True):
+            # OpenBLAS threads spin for about 0.1 s after a threaded call before they
+            # sleep: wait them out, or they take the cores from the next function.
+            time.sleep(0.3)
+            if first < 0.2:
+                fn()
+            reps = 1 if first > 1.0 else max(2, min(20, int(budget / rounds / max(first, 1e-6))))
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                fn()
+                out.append(time.perf_counter() - t0)
+    return [statistics.median(out) for out in times]
 
 
 def two_matmul(L: np.ndarray, R: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -117,19 +134,22 @@ def matmat_section(ns: list[int], batches: list[int], budget: float, dense_gflop
             X = rng.standard_normal((n, b)) if b > 1 else rng.standard_normal(n)
             X2 = X if b > 1 else X[:, None]
             fl = 2.0 * M.flops(b)
-            t_sm = bench(lambda M=M, X=X: M @ X, budget=budget)
-            t_tm = bench(lambda L=L, R=R, X2=X2: two_matmul(L, R, X2), budget=budget)
+            dense_fl = 2.0 * n * n * b
+            fns: list[Callable[[], Any]] = [
+                lambda M=M, X=X: M @ X,
+                lambda L=L, R=R, X2=X2: two_matmul(L, R, X2),
+            ]
+            note = ""
+            if A is not None and dense_fl / 1e9 <= dense_gflop:
+                fns.append(lambda A=A, X=X: A @ X)
+            else:
+                note = f" (skipped: {dense_fl / 1e9:.0f} GFLOP per call)"
+            t_sm, t_tm, *rest = bench(fns, budget=budget)
+            t_d = rest[0] if rest else None
             ref = two_matmul(L, R, X2)
             got = M @ X
             err = np.linalg.norm(got.reshape(ref.shape) - ref) / np.linalg.norm(ref)
             assert err < 1e-12, err
-            dense_fl = 2.0 * n * n * b
-            t_d = None
-            note = ""
-            if A is not None and dense_fl / 1e9 <= dense_gflop:
-                t_d = bench(lambda A=A, X=X: A @ X, budget=budget)
-            else:
-                note = f" (skipped: {dense_fl / 1e9:.0f} GFLOP per call)"
             target = ""
             if n == 4096 and b == 1024:
                 target = ">= 15x vs dense (aim 20x)"
@@ -148,17 +168,16 @@ def matmat_section(ns: list[int], batches: list[int], budget: float, dense_gflop
         gc.collect()
 
 
-def _exact_engine_only() -> Callable[[], None]:
-    """Route projections to the exact engine (the one every non-NumPy backend runs)."""
+def _exact_engine_only(fn: Callable[[], Any]) -> Any:
+    """``fn()`` with projections routed to the exact engine (the one every non-NumPy backend runs)."""
     from structmat import _monarch_project
 
     saved = _monarch_project._mixed_ok
     _monarch_project._mixed_ok = lambda *args: False  # type: ignore[assignment]
-
-    def restore() -> None:
+    try:
+        return fn()
+    finally:
         _monarch_project._mixed_ok = saved
-
-    return restore
 
 
 def _redone_slices(A: np.ndarray) -> int:
@@ -197,14 +216,15 @@ def projection_section(ns: list[int], budget: float) -> None:
         A = rng.standard_normal((n, n))
         res = sm.Monarch.project(A)
         K, J = res.params["nblocks"]
-        t_sm = bench(lambda A=A: sm.Monarch.project(A), budget=budget, min_reps=5)
-        restore = _exact_engine_only()
-        try:
-            t_exact = bench(lambda A=A: sm.Monarch.project(A), budget=budget, min_reps=3)
-        finally:
-            restore()
-        t_svd = bench(lambda A=A, K=K, J=J: svd_projection(A, K, J), budget=budget, min_reps=3)
-        t_norm = bench(lambda A=A: np.linalg.norm(A), budget=budget)
+        t_sm, t_exact, t_svd, t_norm = bench(
+            [
+                lambda A=A: sm.Monarch.project(A),
+                lambda A=A: _exact_engine_only(lambda: sm.Monarch.project(A)),
+                lambda A=A, K=K, J=J: svd_projection(A, K, J),
+                lambda A=A: np.linalg.norm(A),
+            ],
+            budget=budget,
+        )
         err_svd = svd_projection(A, K, J)[2]
         dev = abs(res.error - err_svd) / err_svd
         dev_true = abs(float(np.linalg.norm(A - res.operator.to_dense())) - err_svd) / err_svd
