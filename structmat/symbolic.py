@@ -1,7 +1,7 @@
 r"""Exact (SymPy) verification of :mod:`structmat.constructions`.
 
 Every construction is rebuilt here with exact entries from the *same* index
-and exponent formulas the numeric code uses (``structmat.constructions._*``),
+and exponent formulas the numeric code uses (``structmat.constructions._formulas``),
 multiplied exactly and compared with an independently written reference
 matrix (the definition of the DFT, Sylvester's recursion for Hadamard, the
 cosine sum for the DCT, ``c[i - j]`` for circulant/Toeplitz/convolution).
@@ -59,8 +59,11 @@ from typing import Any
 
 import numpy as np
 
-from structmat import constructions as _c
 from structmat._args import integer
+from structmat.constructions import _formulas
+from structmat.constructions._common import _check_power_of_two, _default_split
+from structmat.constructions._convolution import _convolution_window, _good_size
+from structmat.constructions._monarch import _butterfly_monarch_factors
 
 __all__ = [
     "CONSTRUCTIONS",
@@ -184,10 +187,10 @@ def _monarch_matrix(F: _Field, L: Any, R: Any, m: int, ncols: int) -> Any:
     rows = F.zeros(s * J, K * p)
     for sigma in range(s):
         for j in range(J):
-            u = _c._monarch_row(sigma, j, J)
+            u = _formulas._monarch_row(sigma, j, J)
             for a in range(K):
                 for t in range(p):
-                    rows[u][_c._monarch_col(a, t, p)] = L[j][sigma][a] * R[a][j][t]
+                    rows[u][_formulas._monarch_col(a, t, p)] = L[j][sigma][a] * R[a][j][t]
     return F.matrix([row[:ncols] for row in rows[:m]])
 
 
@@ -214,27 +217,30 @@ def _butterfly_matrix(F: _Field, tw: Any) -> Any:
 # Builders: (field, list of factor matrices, reference matrix)
 # ---------------------------------------------------------------------------------------
 def _dft_monarch_factors(F: _Field, n: int, sign: int, coef: Any, corrupt: bool) -> list[Any]:
-    K, J = _c._default_split(n)
+    K, J = _default_split(n)
     if K == 1 and n > 1:
         msg = f"dft_monarch needs a composite n, got {n}"
         raise ValueError(msg)
     L = [
         [
-            [F.mono(sign * _c._dft_monarch_L_exponent(j, sg, a, J, K), coef) for a in range(K)]
+            [
+                F.mono(sign * _formulas._dft_monarch_L_exponent(j, sg, a, J, K), coef)
+                for a in range(K)
+            ]
             for sg in range(K)
         ]
         for j in range(J)
     ]
     R = [
         [
-            [F.mono(sign * _c._dft_monarch_R_exponent(a, j, t, J, K)) for t in range(J)]
+            [F.mono(sign * _formulas._dft_monarch_R_exponent(a, j, t, J, K)) for t in range(J)]
             for j in range(J)
         ]
         for a in range(K)
     ]
     if corrupt:
         R[K - 1][J - 1][J - 1] = R[K - 1][J - 1][J - 1] * F.z
-    idx = [_c._dft_monarch_input(a, t, K) for a in range(K) for t in range(J)]
+    idx = [_formulas._dft_monarch_input(a, t, K) for a in range(K) for t in range(J)]
     return [_monarch_matrix(F, L, R, n, n), _perm_matrix(F, np.asarray(idx))]
 
 
@@ -251,7 +257,10 @@ def _dft_butterfly_tw(F: _Field, n: int, sign: int, corrupt: bool) -> list[Any]:
         unit = n // (2 * s)  # ω_{2s} = ω_n^{n/(2s)}
         level = [
             [
-                [F.mono(sign * unit * _c._butterfly_dft_exponent(i % s, b, c, s)) for c in range(2)]
+                [
+                    F.mono(sign * unit * _formulas._butterfly_dft_exponent(i % s, b, c, s))
+                    for c in range(2)
+                ]
                 for b in range(2)
             ]
             for i in range(n // 2)
@@ -273,7 +282,7 @@ def _build(name: str, n: int, corrupt: bool) -> tuple[_Field, list[Any], Any]:
         return F, _dft_monarch_factors(F, n, sign, coef, corrupt), _dft_reference(F, n, sign, coef)
     if name in ("dft_butterfly", "idft_butterfly"):
         inv = name == "idft_butterfly"
-        _c._check_power_of_two(n, name, minimum=2)
+        _check_power_of_two(n, name, minimum=2)
         F = _Field(n)
         sign = -1 if inv else 1
         tw = _dft_butterfly_tw(F, n, sign, corrupt)
@@ -282,11 +291,11 @@ def _build(name: str, n: int, corrupt: bool) -> tuple[_Field, list[Any], Any]:
                 [[[e * F.mono(0, Rational(1, 2)) for e in row] for row in blk] for blk in lev]
                 for lev in tw
             ]
-        idx = _c._bitrev(np.arange(n, dtype=np.int64), n.bit_length() - 1)
+        idx = _formulas._bitrev(np.arange(n, dtype=np.int64), n.bit_length() - 1)
         ref = _dft_reference(F, n, sign, Rational(1, n) if inv else 1)
         return F, [_butterfly_matrix(F, tw), _perm_matrix(F, idx)], ref
     if name in ("hadamard_monarch", "hadamard_butterfly"):
-        _c._check_power_of_two(n, name, minimum=2)
+        _check_power_of_two(n, name, minimum=2)
         F = _Field(2)
         ref = _sylvester(F, n)
         if name == "hadamard_butterfly":
@@ -295,10 +304,10 @@ def _build(name: str, n: int, corrupt: bool) -> tuple[_Field, list[Any], Any]:
                 h = [[F.mono(0, 1), F.mono(0, 1)], [F.mono(0, 1), F.mono(0, 1)]]
             tw = [[h] * (n // 2) for _ in range(n.bit_length() - 1)]
             return F, [_butterfly_matrix(F, tw)], ref
-        K, J = _c._default_split(n)
+        K, J = _default_split(n)
 
         def pm(u: int, v: int) -> Any:
-            return F.mono(0, (-1) ** int(_c._hadamard_parity(np.int64(u), np.int64(v))))
+            return F.mono(0, (-1) ** int(_formulas._hadamard_parity(np.int64(u), np.int64(v))))
 
         L = [[[pm(sg, a) for a in range(K)] for sg in range(K)] for _ in range(J)]
         R = [[[pm(j, t) for t in range(J)] for j in range(J)] for _ in range(K)]
@@ -322,17 +331,17 @@ def _sylvester(F: _Field, n: int) -> Any:
 
 
 def _build_dct(n: int, corrupt: bool) -> tuple[_Field, list[Any], Any]:
-    _c._check_power_of_two(n, "dct_butterfly", minimum=2)
+    _check_power_of_two(n, "dct_butterfly", minimum=2)
     N = 4 * n
     F = _Field(N)
     nlev = n.bit_length() - 1
-    pair = _c._dct_pair_index(n)
+    pair = _formulas._dct_pair_index(n)
     pos = np.empty(n, dtype=np.int64)
     pos[pair] = np.arange(n)
     one = F.mono(0)
     tw0 = [[[[one, F.ring.zero], [F.ring.zero, one]] for _ in range(n // 2)] for _ in range(nlev)]
     tw0[0] = [[[F.ring.zero, F.ring.zero], [F.ring.zero, F.ring.zero]] for _ in range(n // 2)]
-    for row, col, e in _c._dct_combine_terms(n):
+    for row, col, e in _formulas._dct_combine_terms(n):
         pr, pc = int(pos[row]), int(pos[col])
         blk = tw0[0][pr // 2]
         blk[pr % 2][pc % 2] = blk[pr % 2][pc % 2] + F.mono(e)
@@ -347,13 +356,16 @@ def _build_dct(n: int, corrupt: bool) -> tuple[_Field, list[Any], Any]:
         twF.append(
             [
                 [
-                    [F.mono(unit * _c._butterfly_dft_exponent(i % s, b, c, s)) for c in range(2)]
+                    [
+                        F.mono(unit * _formulas._butterfly_dft_exponent(i % s, b, c, s))
+                        for c in range(2)
+                    ]
                     for b in range(2)
                 ]
                 for i in range(n // 2)
             ]
         )
-    in_idx = _c._makhoul_index(n)[_c._bitrev(np.arange(n, dtype=np.int64), nlev)]
+    in_idx = _formulas._makhoul_index(n)[_formulas._bitrev(np.arange(n, dtype=np.int64), nlev)]
     factors = [
         _perm_matrix(F, pos),
         _butterfly_matrix(F, tw0),
@@ -376,22 +388,25 @@ def _mm_star(F: _Field, w: list[Any], m: int, ncols: int, corrupt: bool) -> Any:
     from sympy import Rational
 
     N = len(w)
-    K, J = _c._default_split(N)
+    K, J = _default_split(N)
     # G = conj(DFT Monarch): entries ω_N^{-e} (z = ω_N)
     Lg = [
-        [[(_c._dft_monarch_L_exponent(j, sg, a, J, K)) for a in range(K)] for sg in range(K)]
+        [[(_formulas._dft_monarch_L_exponent(j, sg, a, J, K)) for a in range(K)] for sg in range(K)]
         for j in range(J)
     ]
     Rg = [
-        [[_c._dft_monarch_R_exponent(a, j, t, J, K) for t in range(J)] for j in range(J)]
+        [[_formulas._dft_monarch_R_exponent(a, j, t, J, K) for t in range(J)] for j in range(J)]
         for a in range(K)
     ]
-    idx = [_c._dft_monarch_input(a, t, K) for a in range(K) for t in range(J)]
+    idx = [_formulas._dft_monarch_input(a, t, K) for a in range(K) for t in range(J)]
     lam = [sum((F.mono(k * v) * w[v] for v in range(N)), F.ring.zero) for k in range(N)]  # F w
     d = [F.reduce(lam[idx[col]] * F.mono(0, Rational(1, N))) for col in range(N)]
     L = [[[F.mono(-e) for e in row] for row in blk] for blk in Lg]
     Rl = [
-        [[F.mono(-Rg[a][j][t]) * d[_c._monarch_col(a, t, J)] for t in range(J)] for j in range(J)]
+        [
+            [F.mono(-Rg[a][j][t]) * d[_formulas._monarch_col(a, t, J)] for t in range(J)]
+            for j in range(J)
+        ]
         for a in range(K)
     ]
     if corrupt:
@@ -407,7 +422,7 @@ def _mm_star(F: _Field, w: list[Any], m: int, ncols: int, corrupt: bool) -> Any:
 def _verify_basis(name: str, n: int, corrupt: bool) -> tuple[bool, str]:
     """Linear constructions: check every basis vector of the parameters."""
     if name == "circulant_monarch":
-        K, _ = _c._default_split(n)
+        K, _ = _default_split(n)
         if K in (1, n):
             msg = f"circulant_monarch symbolic check needs a composite n, got {n}"
             raise ValueError(msg)
@@ -421,7 +436,7 @@ def _verify_basis(name: str, n: int, corrupt: bool) -> tuple[bool, str]:
         return True, f"for every basis vector c = e_i (i < {n}): {det}; by linearity for all c"
     if name == "toeplitz_monarch":
         m, ncols = n, max(n - 1, 1)
-        N = _c._good_size(m + ncols - 1)
+        N = _good_size(m + ncols - 1)
         F = _Field(N)
         # parameters: c[0..m-1] at w[k] = c[k]; r[1..ncols-1] at w[N-j] = r[j]
         for i in range(m + ncols - 1):
@@ -445,8 +460,8 @@ def _verify_basis(name: str, n: int, corrupt: bool) -> tuple[bool, str]:
         nh, nin = max(n // 2, 1), n
         out = []
         for mode in ("full", "same", "valid"):
-            m, off = _c._convolution_window(nh, nin, mode)
-            N = _c._good_size(nh + nin - 1)
+            m, off = _convolution_window(nh, nin, mode)
+            N = _good_size(nh + nin - 1)
             F = _Field(N)
             for i in range(nh):
                 w = [F.mono(0, int(v == i)) for v in range(N)]
@@ -466,12 +481,12 @@ def _verify_butterfly_to_monarch(n: int, corrupt: bool) -> tuple[bool, str]:
     """Symbolic twiddles: Monarch factors of the conversion equal the butterfly, for all twiddles."""
     import sympy
 
-    _c._check_power_of_two(n, "butterfly_to_monarch", minimum=2)
+    _check_power_of_two(n, "butterfly_to_monarch", minimum=2)
     nlev = n.bit_length() - 1
     syms = np.empty((nlev, n // 2, 2, 2), dtype=object)
     for idx in np.ndindex(*syms.shape):
         syms[idx] = sympy.Symbol("t_{}_{}_{}{}".format(*idx))
-    Lf, Rf = _c._butterfly_monarch_factors(syms)
+    Lf, Rf = _butterfly_monarch_factors(syms)
     J, s, K = Lf.shape
     # B from its definition (product of the levels), entries polynomials in the twiddles
     B = sympy.eye(n)
@@ -494,7 +509,7 @@ def _verify_butterfly_to_monarch(n: int, corrupt: bool) -> tuple[bool, str]:
         for j in range(J):
             for a in range(K):
                 for t in range(p):
-                    u, v = _c._monarch_row(sg, j, J), _c._monarch_col(a, t, p)
+                    u, v = _formulas._monarch_row(sg, j, J), _formulas._monarch_col(a, t, p)
                     diff = sympy.expand(Lf[j, sg, a] * Rf[a, j, t] - B[u, v])
                     if diff != 0:
                         return False, f"entry ({u}, {v}) differs by {diff}"
@@ -574,7 +589,7 @@ def _valid_sizes(name: str, n: int) -> tuple[int, ...]:
     if "butterfly" in name or "hadamard" in name:
         return (n,) if n >= 2 and not n & (n - 1) else ()
     if name in ("dft_monarch", "idft_monarch", "circulant_monarch"):
-        return (n,) if n > 1 and _c._default_split(n)[0] > 1 else ()
+        return (n,) if n > 1 and _default_split(n)[0] > 1 else ()
     return (n,)
 
 
@@ -598,7 +613,7 @@ def prove_dft_monarch_exponents(
     r"""Prove, for every ``n = J*K``, that ``dft_as_monarch``'s factors give the DFT.
 
     With symbols ``j, sigma, a, t, J, K`` (nonnegative integers), output index
-    ``u = sigmaJ + j`` (:func:`_monarch_row`) and input index ``v = a + Kt``
+    ``u = sigmaJ + j`` (:func:`_formulas._monarch_row`) and input index ``v = a + Kt``
     (the stride permutation), show that
 
     .. math:: uv - (e_L(j, sigma, a) + e_R(a, j, t)) = JK \cdot q
@@ -618,11 +633,11 @@ def prove_dft_monarch_exponents(
     import sympy
 
     t0 = time.perf_counter()
-    e_L = L_exponent or _c._dft_monarch_L_exponent
-    e_R = R_exponent or _c._dft_monarch_R_exponent
+    e_L = L_exponent or _formulas._dft_monarch_L_exponent
+    e_R = R_exponent or _formulas._dft_monarch_R_exponent
     j, sg, a, t, J, K = sympy.symbols("j sigma a t J K", integer=True, nonnegative=True)
-    u = _c._monarch_row(sg, j, J)
-    v = _c._dft_monarch_input(a, t, K)
+    u = _formulas._monarch_row(sg, j, J)
+    v = _formulas._dft_monarch_input(a, t, K)
     diff = sympy.expand(u * v - (e_L(j, sg, a, J, K) + e_R(a, j, t, J, K)))
     ok, q = _integer_quotient(diff, J * K, [j, sg, a, t, J, K])
     # the stride permutation: v = a + K t is a bijection [0,K)x[0,J) -> [0,JK) (mixed radix)
@@ -667,7 +682,7 @@ def prove_dft_butterfly_exponents(
     import sympy
 
     t0 = time.perf_counter()
-    e_tw = twiddle_exponent or _c._butterfly_dft_exponent
+    e_tw = twiddle_exponent or _formulas._butterfly_dft_exponent
     o, b, q, c, s = sympy.symbols("o b q c s", integer=True, nonnegative=True)
     step = sympy.expand((o + b * s) * (2 * q + c) - (e_tw(o, b, c, s) + 2 * o * q))
     ok1, q1 = _integer_quotient(step, 2 * s, [o, b, q, c, s])
@@ -681,8 +696,8 @@ def prove_dft_butterfly_exponents(
     for ell in range(max_levels):
         w = np.arange(1 << ell, dtype=np.int64)
         for top in (0, 1):
-            lhs = _c._bitrev(top * (1 << ell) + w, ell + 1)
-            if not np.array_equal(lhs, 2 * _c._bitrev(w, ell) + top):
+            lhs = _formulas._bitrev(top * (1 << ell) + w, ell + 1)
+            if not np.array_equal(lhs, 2 * _formulas._bitrev(w, ell) + top):
                 ok2 = False
     lines.append(f"bitrev recursion for l < {max_levels}: {'holds' if ok2 else 'FAILS'}")
     ok3 = True

@@ -18,6 +18,9 @@ from hypothesis import strategies as st
 
 import structmat as sm
 from structmat import constructions as C
+from structmat.constructions._common import _default_split
+from structmat.constructions._convolution import _good_size
+from structmat.constructions._monarch import _butterfly_monarch_factors
 from structmat.testing import assert_close, check_linear_operator, to_numpy
 
 NORMS = ["backward", "ortho", "forward"]
@@ -294,7 +297,7 @@ def _random_twiddles(n, seed, complex_=True):
 def test_butterfly_monarch_factors_against_oracle(n):
     # the conversion from twiddles (used when a Butterfly has no to_monarch)
     tw = _random_twiddles(n, n)
-    L, R = C._butterfly_monarch_factors(tw)
+    L, R = _butterfly_monarch_factors(tw)
     assert_close(monarch_oracle(L, R), butterfly_oracle(tw), rtol=1e-13)
 
 
@@ -319,7 +322,7 @@ def test_butterfly_to_monarch_of_dft():
 
 def test_butterfly_monarch_factors_backends(xp):
     tw = _random_twiddles(16, 3)
-    L, R = C._butterfly_monarch_factors(xp.asarray(tw))
+    L, R = _butterfly_monarch_factors(xp.asarray(tw))
     assert_close(monarch_oracle(L, R), butterfly_oracle(tw), size=16)
 
 
@@ -429,7 +432,7 @@ def test_fourier_family_errors(call, err, match):
 
 def test_good_size_is_composite_smooth():
     for need in range(1, 200):
-        N = C._good_size(need)
+        N = _good_size(need)
         assert N >= need
-        K = C._default_split(N)[0]
+        K = _default_split(N)[0]
         assert 1 < K < N

@@ -14,6 +14,7 @@ pytest.importorskip("sympy")
 
 from structmat import constructions as C
 from structmat import symbolic as S
+from structmat.constructions import _formulas
 
 CASES = [(name, n) for name, sizes in S.CONSTRUCTIONS.items() for n in sizes]
 FAST = [(name, n) for name, n in CASES if n <= 8]
@@ -94,9 +95,12 @@ def test_prove_dft_monarch_exponents():
 
 
 def test_prove_dft_monarch_exponents_uses_the_code_formulas(monkeypatch):
-    # corrupt the shared formula the constructions use: the proof must fail
-    monkeypatch.setattr(C, "_dft_monarch_R_exponent", lambda a, j, t, J, K: j * a + j * t)
+    # corrupt the shared formula the constructions use: the proof must fail, and
+    # the numeric construction must change with it (one formula for both)
+    monkeypatch.setattr(_formulas, "_dft_monarch_R_exponent", lambda a, j, t, J, K: j * a + j * t)
     assert not S.prove_dft_monarch_exponents().exact
+    F = C.dft_as_monarch(12).to_dense()
+    assert not np.allclose(F, np.fft.fft(np.eye(12), axis=0))
 
 
 @pytest.mark.parametrize(
@@ -142,10 +146,10 @@ def test_shared_formulas_match_numeric_construction():
     for j in range(J):
         for sg in range(K):
             for a in range(K):
-                e = C._dft_monarch_L_exponent(j, sg, a, J, K)
+                e = _formulas._dft_monarch_L_exponent(j, sg, a, J, K)
                 assert abs(L[j, sg, a] - np.exp(-2j * np.pi * e / n)) < 1e-14
     for a in range(K):
         for j in range(J):
             for t in range(J):
-                e = C._dft_monarch_R_exponent(a, j, t, J, K)
+                e = _formulas._dft_monarch_R_exponent(a, j, t, J, K)
                 assert abs(R[a, j, t] - np.exp(-2j * np.pi * e / n)) < 1e-14
