@@ -58,10 +58,7 @@ def default_nblocks(n: int) -> int:
     >>> default_nblocks(4096), default_nblocks(12), default_nblocks(97)
     (64, 3, 10)
     """
-    n = int(n)
-    if n < 1:
-        msg = f"default_nblocks expects a positive length, got {n}"
-        raise ValueError(msg)
+    n = integer(n, "n", "default_nblocks")
     root = math.sqrt(n)
     divisors = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
     divisors += [n // d for d in divisors]

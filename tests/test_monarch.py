@@ -305,8 +305,12 @@ def test_default_nblocks():
     assert [default_nblocks(n) for n in (1, 2, 4, 8, 12, 16, 4096, 97, 101)] == [
         1, 1, 2, 2, 3, 4, 64, 10, 11,
     ]  # fmt: skip
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match=r"default_nblocks: n must be an integer >= 1, got 0"):
         default_nblocks(0)
+    # a float is not silently truncated (it used to give default_nblocks(4) for 4.5)
+    with pytest.raises(TypeError, match=r"n must be an integer >= 1, got float 4.5"):
+        default_nblocks(4.5)
+    assert default_nblocks(np.int64(4096)) == 64
 
 
 @pytest.mark.parametrize("n", [16, 17, 30, 64])
