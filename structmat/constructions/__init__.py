@@ -22,12 +22,12 @@ function                   returns                                      referenc
 ``convolution_as_monarch`` MM* as ``toeplitz_as_monarch``               ``numpy.convolve`` matrix
 =========================  ===========================================  =============================
 
-The index and exponent formulas (``_dft_monarch_*``, ``_butterfly_*``,
-``_dct_*``, ``_hadamard_*``) are plain polynomial functions of their index
-arguments: they evaluate on Python ints, NumPy integer arrays and SymPy
-symbols alike. :mod:`structmat.symbolic` builds the same constructions from
-these very functions with exact SymPy entries and proves them, so the proof
-covers the code.
+The index and exponent formulas (``_formulas.py``: ``_dft_monarch_*``,
+``_butterfly_*``, ``_dct_*``, ``_hadamard_*``) are plain polynomial
+functions of their index arguments: they evaluate on Python ints, NumPy
+integer arrays and SymPy symbols alike. :mod:`structmat.symbolic` builds the
+same constructions from these very functions with exact SymPy entries and
+proves them, so the proof covers the code.
 
 Real inputs (``circulant_as_monarch`` of a real ``c``, the DCT, ...): the
 factors are complex, so the returned operator is complex; its dense matrix
