@@ -53,9 +53,10 @@ from structmat import _pool
 from structmat._args import ceil_div
 
 _DEGREE = 12  # Chebyshev degree: Gaussian 64 x 64 slices, rank 1: 96 % certified alone, none redone
-# Single-precision slices per task: about 2 MiB. Fewer, larger tasks hold the GIL
-# less often between BLAS calls: n = 4096 on two cores 138 -> 130 ms, n = 8192
-# 1.60 -> 1.45 s (medians of alternating runs; 4 MiB measured no better).
+# Single-precision slices per task: about 2 MiB. Against 1 MiB: n = 4096 on two
+# cores 138 -> 130 ms, n = 8192 1.60 -> 1.45 s (medians of alternating runs; 4 MiB
+# no better). One thread takes the same time with either size, so the gain is in
+# the threaded run: half as many tasks, half as many GIL hand-offs between them.
 _CHUNK_BYTES = 1 << 21
 _SEED = 12345
 _POWER = 4  # power steps (Gram applications) before the filter
