@@ -62,13 +62,13 @@ import structmat as sm  # noqa: E402
 def bench(fns: list[Callable[[], Any]], *, budget: float, rounds: int = 3) -> list[float]:
     """Median seconds of each of ``fns``, timed in interleaved rounds.
 
-    Each round runs every function in turn: a warm-up call (for calls under
-    0.2 s: caches hold the other function's data after its turn), then
-    repeated calls (one for calls over 1 s); the rounds share ``budget``
-    seconds per function.
-    Machine load on this shared VM drifts by tens of percent within seconds,
-    so timing the functions side by side, round after round, keeps that drift
-    out of their ratio; each one still runs its repetitions back to back.
+    Each round runs every function in turn: a warm-up call for calls under
+    0.2 s (the previous function's data fills the caches), then repeated
+    calls (one for calls over 1 s); the rounds share ``budget`` seconds per
+    function. Machine load on this shared VM drifts by tens of percent
+    within seconds, so timing the functions side by side, round after round,
+    keeps that drift out of their ratio; each one still runs its
+    repetitions back to back.
     """
     times: list[list[float]] = [[] for _ in fns]
     firsts = []
