@@ -190,6 +190,8 @@ def to_namespace(x: Any, xp: Any, device: Any = None) -> Any:
     """
     src = namespace_of(x)
     if src is not xp:
+        if isinstance(x, np.ndarray) and not x.flags.writeable:
+            x = x.copy()  # DLPack does not export read-only arrays
         try:
             x = xp.from_dlpack(x)
         except Exception:
@@ -245,3 +247,42 @@ def inverse_permutation(xp: Any, idx: Any, what: str) -> Any:
         msg = f"{what} expects each index 0..{n - 1} exactly once, got {counts} repeated"
         raise ValueError(msg)
     return inverse
+
+
+def private_copy(xp: Any, a: Any) -> Any:
+    """A copy of ``a`` that the operator owns; read-only on NumPy.
+
+    For the few small arrays that an operator derives data from once (a
+    permutation's inverse, a circulant's spectrum): the caller may then
+    change the original freely, and on NumPy the operator's own copy
+    refuses in-place changes, so the derived data can never go stale.
+    """
+    out = xp.asarray(a, copy=True)
+    if isinstance(out, np.ndarray):
+        out.flags.writeable = False
+    return out
+
+
+def is_torch_array(a: Any) -> bool:
+    return bool(array_api_compat.is_torch_array(a))
+
+
+def source_key(a: Any) -> Any:
+    """A key that changes whenever array ``a`` may have changed, or ``None``.
+
+    Derived data (fused factors, spectra) may be cached under it: a NumPy
+    array that owns its read-only memory (:func:`private_copy`) never
+    changes; a torch tensor changes with its version counter, and one that
+    requires grad is not cached at all (a cached graph would be reused
+    across backward passes). Any other array has no key: recompute.
+    """
+    if isinstance(a, np.ndarray):
+        return ("numpy", id(a)) if not a.flags.writeable and a.base is None else None
+    if is_torch_array(a) and not a.requires_grad:
+        return ("torch", id(a), a._version)
+    return None
+
+
+def owned(xp: Any, a: Any) -> Any:
+    """``a`` itself for torch (parameters stay live, tracked by version), else a private copy."""
+    return a if is_torch_array(a) else private_copy(xp, a)

@@ -1,6 +1,7 @@
-r"""Basic operators: Dense, Identity, Zero, Diagonal, Permutation.
+r"""Basic operators: Dense, Diagonal, Permutation.
 
-Block structures (``BlockDiagonal``, ``Kronecker``, ``hstack``, ``vstack``,
+``Identity`` and ``Zero`` live in :mod:`structmat.linop` beside the algebra
+that absorbs them (re-exported here). Block structures (``BlockDiagonal``, ``Kronecker``, ``hstack``, ``vstack``,
 ``block``) live in :mod:`structmat.blocks`.
 """
 
@@ -8,8 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from structmat import _array_api as aa
-from structmat.linop import LinearOperator, _Converter
+from structmat.linop import Identity, LinearOperator, Zero, _Converter
 
 __all__ = ["Dense", "Diagonal", "Identity", "Permutation", "Zero"]
 
@@ -28,7 +31,7 @@ class Dense(LinearOperator):
     Parameters
     ----------
     A : array of shape (m, n)
-        Kept as given (no copy).
+        Kept as given (no copy; products read it live).
 
     Examples
     --------
@@ -38,137 +41,42 @@ class Dense(LinearOperator):
     True
     """
 
-    def __init__(self, A: Any, /) -> None:
+    def __init__(self, A: Any, /, *, _conjugate: bool = False) -> None:
         A, xp = _as_array(A, "Dense", 2)
         super().__init__(shape=tuple(A.shape), dtype=A.dtype, xp=xp, device=aa.device_of(A))
-        self.A = A
-
-    def _matmat(self, X: Any) -> Any:
-        return self.A @ X
-
-    def _batched(self, X: Any) -> Any:
-        return self.A @ X
-
-    def _rmatmat(self, X: Any) -> Any:
-        return self.xp.matrix_transpose(self._conjA) @ X
+        self._source, self._conjugate = A, _conjugate
 
     @property
-    def _conjA(self) -> Any:
-        xp = self.xp
-        return xp.conj(self.A) if aa.is_complex(xp, self.dtype) else self.A
+    def A(self) -> Any:
+        """The matrix (for the adjoint of a complex ``Dense``, the conjugate read afresh)."""
+        A = self._source
+        return self.xp.conj(A) if self._conjugate else A
+
+    def _matmat(self, X: Any) -> Any:
+        return self._cast(self.A, X) @ X
+
+    def _rmatmat(self, X: Any) -> Any:
+        xp, A = self.xp, self._cast(self.A, X)
+        return xp.matrix_transpose(xp.conj(A) if aa.is_complex(xp, A.dtype) else A) @ X
 
     def _adjoint(self) -> LinearOperator:
-        return Dense(self.xp.matrix_transpose(self._conjA))
+        # A transposed view, conjugated on every read: it follows in-place changes.
+        complex_ = aa.is_complex(self.xp, self.dtype)
+        T = self.xp.matrix_transpose(self._source)
+        return Dense(T, _conjugate=complex_ and not self._conjugate)
 
     def _transpose(self) -> LinearOperator:
-        return Dense(self.xp.matrix_transpose(self.A))
+        T = self.xp.matrix_transpose(self._source)
+        return Dense(T, _conjugate=self._conjugate)
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        return Dense(convert(self.A))
+        return Dense(convert(self._source), _conjugate=self._conjugate)
 
     def _parameter_count(self) -> int:
         return self.shape[0] * self.shape[1]
 
     def to_dense(self) -> Any:
         return self.A
-
-
-class Identity(LinearOperator):
-    """The ``n x n`` identity.
-
-    Examples
-    --------
-    >>> import numpy as np, structmat as sm
-    >>> bool(np.array_equal(sm.Identity(3) @ np.arange(3.0), np.arange(3.0)))
-    True
-    """
-
-    def __init__(self, n: int, *, dtype: Any = None, xp: Any = None, device: Any = None) -> None:
-        xp = aa.default_namespace(xp)
-        dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
-        super().__init__(shape=(n, n), dtype=dtype, xp=xp, device=device)
-
-    _promote_on_apply = False
-
-    def _matmat(self, X: Any) -> Any:
-        return X
-
-    def _batched(self, X: Any) -> Any:
-        return X
-
-    def _adjoint(self) -> LinearOperator:
-        return self
-
-    def _transpose(self) -> LinearOperator:
-        return self
-
-    def _map(self, convert: _Converter) -> LinearOperator:
-        return Identity(
-            self.shape[0],
-            dtype=convert.cast_dtype(self.dtype),
-            xp=convert.xp,
-            device=convert.device,
-        )
-
-    def _parameter_count(self) -> int:
-        return 0
-
-    def _flops(self, k: int) -> int:
-        return 0
-
-    def to_dense(self) -> Any:
-        return self.xp.eye(self.shape[0], dtype=self.dtype, device=self.device)
-
-    def _repr_args(self) -> str:
-        return f"{self.shape[0]}, {aa.dtype_name(self.dtype)}"
-
-
-class Zero(LinearOperator):
-    """The ``m x n`` zero matrix.
-
-    Examples
-    --------
-    >>> import numpy as np, structmat as sm
-    >>> (sm.Zero((2, 3)) @ np.ones(3)).tolist()
-    [0.0, 0.0]
-    """
-
-    def __init__(
-        self, shape: tuple[int, int], *, dtype: Any = None, xp: Any = None, device: Any = None
-    ) -> None:
-        xp = aa.default_namespace(xp)
-        dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
-        super().__init__(shape=shape, dtype=dtype, xp=xp, device=device)
-
-    _promote_on_apply = False
-
-    def _matmat(self, X: Any) -> Any:
-        return self.xp.zeros((self.shape[0], X.shape[1]), dtype=X.dtype, device=self.device)
-
-    def _batched(self, X: Any) -> Any:
-        return self.xp.zeros(
-            (X.shape[0], self.shape[0], X.shape[2]), dtype=X.dtype, device=self.device
-        )
-
-    def _adjoint(self) -> LinearOperator:
-        return Zero(self.shape[::-1], dtype=self.dtype, xp=self.xp, device=self.device)
-
-    def _transpose(self) -> LinearOperator:
-        return Zero(self.shape[::-1], dtype=self.dtype, xp=self.xp, device=self.device)
-
-    def _map(self, convert: _Converter) -> LinearOperator:
-        return Zero(
-            self.shape, dtype=convert.cast_dtype(self.dtype), xp=convert.xp, device=convert.device
-        )
-
-    def _parameter_count(self) -> int:
-        return 0
-
-    def _flops(self, k: int) -> int:
-        return 0
-
-    def to_dense(self) -> Any:
-        return self.xp.zeros(self.shape, dtype=self.dtype, device=self.device)
 
 
 class Diagonal(LinearOperator):
@@ -190,31 +98,34 @@ class Diagonal(LinearOperator):
     True
     """
 
-    def __init__(self, d: Any, /) -> None:
+    def __init__(self, d: Any, /, *, _conjugate: bool = False) -> None:
         d, xp = _as_array(d, "Diagonal", 1)
         super().__init__(
             shape=(d.shape[0], d.shape[0]), dtype=d.dtype, xp=xp, device=aa.device_of(d)
         )
-        self.d = d
+        self._source, self._conjugate = d, _conjugate
+
+    @property
+    def d(self) -> Any:
+        """The diagonal (for the adjoint of a complex ``Diagonal``, the conjugate read afresh)."""
+        d = self._source
+        return self.xp.conj(d) if self._conjugate else d
 
     # An elementwise product mixes real and complex dtypes on every backend.
-    _promote_on_apply = False
-
     def _matmat(self, X: Any) -> Any:
         return self.d[:, None] * X
 
-    def _batched(self, X: Any) -> Any:
-        return self.d[:, None] * X
-
     def _adjoint(self) -> LinearOperator:
-        xp = self.xp
-        return Diagonal(xp.conj(self.d)) if aa.is_complex(xp, self.dtype) else self
+        # Conjugated on every read, so the adjoint follows in-place changes of d.
+        if not aa.is_complex(self.xp, self.dtype):
+            return self
+        return Diagonal(self._source, _conjugate=not self._conjugate)
 
     def _transpose(self) -> LinearOperator:
         return self
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        return Diagonal(convert(self.d))
+        return Diagonal(convert(self._source), _conjugate=self._conjugate)
 
     def _parameter_count(self) -> int:
         return self.shape[0]
@@ -239,7 +150,9 @@ class Permutation(LinearOperator):
     Parameters
     ----------
     idx : integer array of shape (n,)
-        A permutation of ``0, ..., n-1``.
+        A permutation of ``0, ..., n-1``. The operator keeps a copy
+        (read-only on NumPy), so the validated index and its inverse can
+        never disagree.
     dtype : optional
         The operator's dtype (float64 by default); it only sets the
         promotion of results, the multiply is a gather.
@@ -267,19 +180,17 @@ class Permutation(LinearOperator):
             )
             raise TypeError(msg)
         n = idx.shape[0]
+        idx = aa.private_copy(xp, idx)
         inverse = aa.inverse_permutation(xp, idx, "Permutation")
+        if isinstance(inverse, np.ndarray):
+            inverse.flags.writeable = False
         dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
         super().__init__(shape=(n, n), dtype=dtype, xp=xp, device=aa.device_of(idx))
         self.idx = idx
         self.inverse = inverse
 
-    _promote_on_apply = False
-
     def _matmat(self, X: Any) -> Any:
-        return self.xp.take(X, self.idx, axis=0)
-
-    def _batched(self, X: Any) -> Any:
-        return self.xp.take(X, self.idx, axis=1)
+        return self.xp.take(X, self.idx, axis=X.ndim - 2)
 
     def _adjoint(self) -> LinearOperator:
         return _permutation(self.inverse, self.idx, self.dtype)

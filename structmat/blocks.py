@@ -20,7 +20,7 @@ from typing import Any
 
 from structmat import _array_api as aa
 from structmat.basic import Dense, Zero
-from structmat.linop import LinearOperator, _Converter
+from structmat.linop import LinearOperator, _Converter, apply_columns
 
 __all__ = ["BlockDiagonal", "BlockMatrix", "Kronecker", "block", "hstack", "vstack"]
 
@@ -120,14 +120,10 @@ class BlockDiagonal(LinearOperator):
     True
     """
 
-    # The list form passes its (checked, promoted) input on to the blocks, which
-    # promote themselves; the stacked form is converted once per input dtype.
-    _promote_on_apply = False
-
-    def __init__(self, blocks: Any, /) -> None:
-        self.stack: Any = None
+    def __init__(self, blocks: Any, /, *, _conjugate: bool = False) -> None:
+        self._source: Any = None
         if _is_array(blocks):
-            self._init_stack(blocks)
+            self._init_stack(blocks, _conjugate)
             return
         if isinstance(blocks, LinearOperator) or not isinstance(blocks, Sequence):
             msg = (
@@ -173,7 +169,7 @@ class BlockDiagonal(LinearOperator):
         aa.check_floating_dtype(xp, dtype, "BlockDiagonal")
         return xp.stack([_cast(xp, b, dtype) for b in blocks])
 
-    def _init_stack(self, stack: Any) -> None:
+    def _init_stack(self, stack: Any, conjugate: bool = False) -> None:
         xp = aa.namespace_of(stack)
         if stack.ndim != 3:
             msg = (
@@ -186,10 +182,17 @@ class BlockDiagonal(LinearOperator):
             msg = f"BlockDiagonal needs at least one block, got a stack of shape {(k, m, n)}"
             raise ValueError(msg)
         super().__init__(shape=(k * m, k * n), dtype=stack.dtype, xp=xp, device=aa.device_of(stack))
-        self.stack = stack
-        self._promote_on_apply = True
+        self._source, self._conjugate = stack, conjugate
         self.nblocks = k
         self.block_shapes = ((m, n),) * k
+
+    @property
+    def stack(self) -> Any:
+        """The stacked blocks, ``None`` for the list form (conjugated afresh for a complex adjoint)."""
+        S = self._source
+        if S is None or not self._conjugate:
+            return S
+        return self.xp.conj(S)
 
     @property
     def blocks(self) -> tuple[LinearOperator, ...]:
@@ -199,45 +202,39 @@ class BlockDiagonal(LinearOperator):
         return tuple(Dense(self.stack[i, ...]) for i in range(self.nblocks))
 
     # ------------------------------------------------------------------ multiply
+    def _stack_matmat(self, S: Any, X: Any) -> Any:
+        """``diag(S_0, ..., S_{k-1}) @ X`` for a stack ``S``: one batched ``matmul``."""
+        xp = self.xp
+        k, m, n = S.shape
+        lead, c = tuple(X.shape[:-2]), X.shape[-1]
+        Y = xp.matmul(S, xp.reshape(X, (*lead, k, n, c)))
+        return xp.reshape(Y, (*lead, k * m, c))
+
     def _matmat(self, X: Any) -> Any:
-        xp = self.xp
         if self.stack is not None:
-            k, m, n = self.stack.shape
-            Y = xp.matmul(_cast(xp, self.stack, X.dtype), xp.reshape(X, (k, n, X.shape[1])))
-            return xp.reshape(Y, (k * m, X.shape[1]))
-        return self._apply_blocks(X)
-
-    def _batched(self, X: Any) -> Any:
-        xp = self.xp
-        if self.stack is not None:
-            k, m, n = self.stack.shape
-            b, _, c = X.shape
-            Y = xp.matmul(_cast(xp, self.stack, X.dtype), xp.reshape(X, (b, k, n, c)))
-            return xp.reshape(Y, (b, k * m, c))
-        return self._apply_blocks(X)
-
-    def _apply_blocks(self, X: Any) -> Any:
-        """Block by block for ``X`` of shape ``(n, c)`` or ``(b, n, c)``."""
+            return self._stack_matmat(self._cast(self.stack, X), X)
         cols = self._cols
-        parts = [op._call(X[..., cols[i] : cols[i + 1], :]) for i, op in enumerate(self._blocks)]
+        parts = [op._apply(X[..., cols[i] : cols[i + 1], :]) for i, op in enumerate(self._blocks)]
         return self.xp.concat(parts, axis=-2)
 
     # ------------------------------------------------------------------ structure
     def _adjoint(self) -> LinearOperator:
-        xp = self.xp
-        if self.stack is not None:
-            S = xp.matrix_transpose(self.stack)
-            return BlockDiagonal(xp.conj(S) if aa.is_complex(xp, self.dtype) else S)
-        return BlockDiagonal([op.H for op in self._blocks])
+        if self._source is None:
+            return BlockDiagonal([op.H for op in self._blocks])
+        # A transposed view, conjugated on every read: it follows in-place changes.
+        flip = aa.is_complex(self.xp, self.dtype)
+        S = self.xp.matrix_transpose(self._source)
+        return BlockDiagonal(S, _conjugate=self._conjugate != flip)
 
     def _transpose(self) -> LinearOperator:
-        if self.stack is not None:
-            return BlockDiagonal(self.xp.matrix_transpose(self.stack))
+        if self._source is not None:
+            S = self.xp.matrix_transpose(self._source)
+            return BlockDiagonal(S, _conjugate=self._conjugate)
         return BlockDiagonal([op.T for op in self._blocks])
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        if self.stack is not None:
-            return BlockDiagonal(convert(self.stack))
+        if self._source is not None:
+            return BlockDiagonal(convert(self._source), _conjugate=self._conjugate)
         return BlockDiagonal([op._map(convert) for op in self._blocks])
 
     def _parameter_count(self) -> int:
@@ -327,7 +324,6 @@ class Kronecker(LinearOperator):
     """
 
     factors: tuple[LinearOperator, ...]
-    _promote_on_apply = False  # the factors promote themselves
 
     def __init__(self, *factors: Any) -> None:
         if not factors:
@@ -345,17 +341,18 @@ class Kronecker(LinearOperator):
         super().__init__(shape=(m, n), dtype=_promoted(self.factors), xp=f0.xp, device=f0.device)
 
     def _matmat(self, X: Any) -> Any:
+        return apply_columns(self.xp, X, self._columns)
+
+    def _columns(self, X: Any) -> Any:
         xp = self.xp
         k = X.shape[1]
         m, n = self.shape
-        if m * n * k == 0:
-            return xp.zeros((m, k), dtype=X.dtype, device=self.device)
         # Layout of Z: (n_i, ..., n_d, k, m_1, ..., m_{i-1}), flattened row-major.
         Z = X
         size = n * k
         for f in self.factors:
             m_i, n_i = f.shape
-            Z = f._call(xp.reshape(Z, (n_i, size // n_i)))
+            Z = f._apply(xp.reshape(Z, (n_i, size // n_i)))
             size = size // n_i * m_i
             Z = xp.matrix_transpose(Z)
         return xp.matrix_transpose(xp.reshape(Z, (k, m)))
@@ -415,8 +412,6 @@ class BlockMatrix(LinearOperator):
     :math:`A_{ij}^H` and :math:`A^T` the transposed grid of the :math:`A_{ij}^T`.
     """
 
-    _promote_on_apply = False  # the blocks promote themselves
-
     def __init__(self, blocks: Sequence[Sequence[LinearOperator]]) -> None:
         self.blocks = tuple(tuple(row) for row in blocks)
         if not self.blocks or any(
@@ -457,14 +452,12 @@ class BlockMatrix(LinearOperator):
             for op, chunk in zip(row, chunks, strict=True):
                 if type(op) is Zero:
                     continue
-                Y = op._call(chunk) if Y is None else Y + op._call(chunk)
+                Y = op._apply(chunk) if Y is None else Y + op._apply(chunk)
             if Y is None:
                 shape = (*X.shape[:-2], row[0].shape[0], X.shape[-1])
                 Y = self.xp.zeros(shape, dtype=X.dtype, device=self.device)
             parts.append(Y)
         return self.xp.concat(parts, axis=-2)
-
-    _batched = _matmat
 
     def _grid(self, which: str) -> list[list[LinearOperator]]:
         cols = range(len(self._widths))

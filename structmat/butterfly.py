@@ -366,12 +366,15 @@ class Butterfly(LinearOperator):
             raise ValueError(msg)
         aa.check_floating_dtype(xp, tw.dtype, "Butterfly twiddles")
         super().__init__(shape=(n, n), dtype=tw.dtype, xp=xp, device=aa.device_of(tw))
+        # The fused factors are derived from tw: an owned copy (read-only on NumPy),
+        # or a torch tensor tracked by its version counter, so they cannot go stale.
+        tw = aa.owned(xp, tw)
         self.tw = tw
         self.n = n
         self.levels = L
         self.increasing_stride = bool(increasing_stride)
         # derived multiply data (fused KS factors per dtype), filled lazily
-        self._fused_cache: dict[tuple[str, int], list[Any]] = {}
+        self._fused_cache: dict[tuple[Any, ...], list[Any]] = {}
         # Per level the four entries, shaped (n/(2s), s, 1) to broadcast over columns.
         self._entries = []
         for ell in range(L):
@@ -440,7 +443,8 @@ class Butterfly(LinearOperator):
         """
         dt = self.dtype if dtype is None else dtype
         q = _FUSE_LEVELS if levels_per_factor is None else int(levels_per_factor)
-        key = (aa.dtype_name(dt), q)
+        source = aa.source_key(self.tw)
+        key = (aa.dtype_name(dt), q, source)
         cached = self._fused_cache.get(key)
         if cached is not None:
             return cached
@@ -452,7 +456,10 @@ class Butterfly(LinearOperator):
             if T.dtype != dt:
                 T = self.xp.astype(T, dt)
             out.append(ks_blocked(T))
-        self._fused_cache[key] = out
+        if source is not None:
+            # entries of an older version of tw are dead
+            self._fused_cache = {k: v for k, v in self._fused_cache.items() if k[2] == source}
+            self._fused_cache[key] = out
         return out
 
     def _run(self, X: Any) -> Any:
@@ -477,11 +484,11 @@ class Butterfly(LinearOperator):
 
     def _matmat(self, X: Any) -> Any:
         xp = self.xp
-        n, k = (int(v) for v in X.shape)
-        return xp.reshape(self._run(xp.reshape(X, (1, n, k))), (n, k))
-
-    def _batched(self, X: Any) -> Any:
-        return self._run(X)
+        lead, (n, k) = tuple(X.shape[:-2]), X.shape[-2:]
+        b = 1
+        for d in lead:
+            b *= d
+        return xp.reshape(self._run(xp.reshape(X, (b, n, k))), X.shape)
 
     # ------------------------------------------------------------------ structure
     def _adjoint(self) -> LinearOperator:

@@ -14,14 +14,13 @@ from structmat import _array_api as aa
 from structmat._args import integer
 from structmat._fftcore import (
     _by_parts,
-    _Cache,
     _check_choice,
     _fast_len,
     _fft,
     _fft_cost,
     _ints,
 )
-from structmat.linop import LinearOperator, _Converter
+from structmat.linop import Adjoint, LinearOperator, Transpose, _Converter
 
 __all__ = ["Circulant", "Convolution", "Toeplitz"]
 
@@ -49,46 +48,79 @@ class _ConvBase(LinearOperator):
     without aliasing; a circulant is the case ``N = n``, ``off = 0``.
     """
 
-    # the spectrum is cached per input precision: mixed dtypes are safe
-    _promote_on_apply = False
+    def _setup(
+        self, sources: tuple[Any, ...], off: int, shape: tuple[int, int], nfft: int, xp: Any
+    ) -> None:
+        """``sources``: the stored arrays the kernel ``v`` is built from (owned or torch)."""
+        self._sources, self._off, self._nfft = sources, off, nfft
+        dtype = xp.result_type(*(a.dtype for a in sources))
+        super().__init__(shape=shape, dtype=dtype, xp=xp, device=aa.device_of(sources[0]))
+        self._spectra: dict[tuple[Any, ...], Any] = {}
 
-    def _setup(self, v: Any, off: int, shape: tuple[int, int], nfft: int, xp: Any) -> None:
-        self._v, self._off, self._nfft = v, off, nfft
-        super().__init__(shape=shape, dtype=v.dtype, xp=xp, device=aa.device_of(v))
-        self._cache = _Cache()
+    def _kernel(self) -> Any:
+        """The convolution kernel ``v``, built from the sources at each call."""
+        raise NotImplementedError
 
     def _spectrum(self, dtype: Any) -> Any:
-        """``fft(v, N)`` (``rfft`` for real dtype) in the precision of ``dtype``."""
+        """``fft(v, N)`` (``rfft`` for real dtype) in the precision of ``dtype``.
+
+        Cached under the sources' keys (:func:`structmat._array_api.source_key`):
+        recomputed whenever a source may have changed.
+        """
         xp = self.xp
-
-        def make() -> Any:
-            v = xp.astype(self._v, dtype)
+        keys = tuple(aa.source_key(a) for a in self._sources)
+        key = (aa.dtype_name(dtype), *keys)
+        got = self._spectra.get(key)
+        if got is None:
+            v = xp.astype(self._kernel(), dtype)
             kind = "fft" if aa.is_complex(xp, dtype) else "rfft"
-            return _fft(xp, v[:, None], kind, n=self._nfft)[:, 0]
+            got = _fft(xp, v[:, None], kind, n=self._nfft)[:, 0]
+            if None not in keys:
+                self._spectra[key] = got
+        return got
 
-        return self._cache.get(aa.dtype_name(dtype), make)
-
-    def _real_conv(self, X: Any) -> Any:
+    def _circular(self, X: Any, adjoint: bool) -> Any:
+        """``C X`` (or ``C^H X``) for the length-``N`` circulant ``C`` of ``v``."""
         xp, N = self.xp, self._nfft
-        V = self._spectrum(X.dtype)
-        return _fft(xp, V[:, None] * _fft(xp, X, "rfft", n=N), "irfft", n=N)
-
-    def _matmat(self, X: Any) -> Any:
-        xp, N, off, m = self.xp, self._nfft, self._off, self.shape[0]
         if aa.is_complex(xp, self.dtype):
             V = self._spectrum(X.dtype)
-            Y = _fft(xp, V[:, None] * _fft(xp, X, "fft", n=N), "ifft", n=N)
-        else:
-            Y = _by_parts(xp, X, self._real_conv)
-        return Y[..., off : off + m, :]
+            V = xp.conj(V) if adjoint else V
+            return _fft(xp, V[:, None] * _fft(xp, X, "fft", n=N), "ifft", n=N)
 
-    _batched = _matmat
+        def real(Z: Any) -> Any:
+            V = self._spectrum(Z.dtype)
+            V = xp.conj(V) if adjoint else V
+            return _fft(xp, V[:, None] * _fft(xp, Z, "rfft", n=N), "irfft", n=N)
+
+        return _by_parts(xp, X, real)
+
+    def _matmat(self, X: Any) -> Any:
+        off, m = self._off, self.shape[0]
+        return self._circular(X, adjoint=False)[..., off : off + m, :]
+
+    def _rmatmat(self, X: Any) -> Any:
+        # A = rows off..off+m-1 of C restricted to the first n columns, so
+        # A^H X = the first n rows of C^H applied to X placed at rows off..off+m-1.
+        xp, N, off = self.xp, self._nfft, self._off
+        m, n = self.shape
+        lead, k = tuple(X.shape[:-2]), X.shape[-1]
+
+        def zeros(rows: int) -> Any:
+            return xp.zeros((*lead, rows, k), dtype=X.dtype, device=self.device)
+
+        Z = xp.concat((zeros(off), X, zeros(N - off - m)), axis=-2)
+        return self._circular(Z, adjoint=True)[..., :n, :]
+
+    def _live_adjoint(self) -> bool:
+        """Torch sources stay live: adjoints read them through ``_rmatmat``."""
+        return aa.is_torch_array(self._sources[0])
 
     def _kernel_at(self, idx: Any) -> Any:
         """``v[idx]`` with zeros outside ``[0, K)``, for an integer array ``idx``."""
         xp = self.xp
-        K = self._v.shape[0]
-        ext = xp.concat((self._v, xp.zeros(1, dtype=self.dtype, device=self.device)))
+        v = xp.astype(self._kernel(), self.dtype, copy=False)
+        K = v.shape[0]
+        ext = xp.concat((v, xp.zeros(1, dtype=self.dtype, device=self.device)))
         inside = (idx >= 0) & (idx < K)
         flat = xp.reshape(xp.where(inside, idx, xp.full_like(idx, K)), (-1,))
         return xp.reshape(xp.take(ext, flat), idx.shape)
@@ -147,17 +179,24 @@ class Circulant(_ConvBase):
     def __init__(self, c: Any, /) -> None:
         c, xp = _vector(c, "Circulant")
         n = c.shape[0]
-        self.c = c
-        self._setup(c, 0, (n, n), n, xp)
+        self.c = aa.owned(xp, c)
+        self._setup((self.c,), 0, (n, n), n, xp)
+
+    def _kernel(self) -> Any:
+        return self.c
 
     def _reflected(self) -> Any:
         xp, c = self.xp, self.c
         return xp.concat((c[:1], xp.flip(c[1:])))
 
     def _adjoint(self) -> LinearOperator:
+        if self._live_adjoint():
+            return Adjoint(self)
         return Circulant(self._conj(self._reflected()))
 
     def _transpose(self) -> LinearOperator:
+        if self._live_adjoint():
+            return Transpose(self)
         return Circulant(self._reflected())
 
     def _map(self, convert: _Converter) -> LinearOperator:
@@ -223,18 +262,29 @@ class Toeplitz(_ConvBase):
             r = xp.conj(c) if aa.is_complex(xp, c.dtype) else c
         r, xp_r = _vector(r, "Toeplitz r")
         aa.check_same_backend(xp, aa.device_of(c), xp_r, aa.device_of(r), "Toeplitz(c, r)")
-        dtype = xp.result_type(c.dtype, r.dtype)
-        c, r = xp.astype(c, dtype, copy=False), xp.astype(r, dtype, copy=False)
-        r = xp.concat((c[:1], r[1:]))
-        self.c, self.r = c, r
+        if not aa.is_torch_array(c):
+            dtype = xp.result_type(c.dtype, r.dtype)
+            c, r = xp.astype(c, dtype, copy=False), xp.astype(r, dtype, copy=False)
+            r = xp.concat((c[:1], r[1:]))
+        # torch tensors stay as given (live parameters; r[0] is never read)
+        self.c, self.r = aa.owned(xp, c), aa.owned(xp, r)
         m, n = c.shape[0], r.shape[0]
-        v = xp.concat((xp.flip(r[1:]), c))
-        self._setup(v, n - 1, (m, n), _fast_len(m + n - 1), xp)
+        self._setup((self.c, self.r), n - 1, (m, n), _fast_len(m + n - 1), xp)
+
+    def _kernel(self) -> Any:
+        xp = self.xp
+        dtype = self.dtype
+        r, c = xp.astype(self.r, dtype, copy=False), xp.astype(self.c, dtype, copy=False)
+        return xp.concat((xp.flip(r[1:]), c))
 
     def _adjoint(self) -> LinearOperator:
+        if self._live_adjoint():
+            return Adjoint(self)
         return Toeplitz(self._conj(self.r), self._conj(self.c))
 
     def _transpose(self) -> LinearOperator:
+        if self._live_adjoint():
+            return Transpose(self)
         return Toeplitz(self.r, self.c)
 
     def _map(self, convert: _Converter) -> LinearOperator:
@@ -286,7 +336,7 @@ class Convolution(_ConvBase):
         h, xp = _vector(h, "Convolution h")
         n = integer(n, "n", "Convolution")
         self.mode = str(_check_choice(mode, _MODES, "Convolution mode"))
-        self.h, self.n = h, n
+        self.h, self.n = aa.owned(xp, h), n
         L = h.shape[0]
         lo, hi = min(L, n), max(L, n)
         m, off = {
@@ -294,13 +344,20 @@ class Convolution(_ConvBase):
             "same": (hi, (lo - 1) // 2),
             "valid": (hi - lo + 1, lo - 1),
         }[self.mode]
-        self._setup(h, off, (m, n), _fast_len(max(L + n - 1 - off, off + m)), xp)
+        self._setup((self.h,), off, (m, n), _fast_len(max(L + n - 1 - off, off + m)), xp)
+
+    def _kernel(self) -> Any:
+        return self.h
 
     def _adjoint(self) -> LinearOperator:
+        if self._live_adjoint():
+            return Adjoint(self)
         c, r = self._toeplitz_cr()
         return Toeplitz(self._conj(r), self._conj(c))
 
     def _transpose(self) -> LinearOperator:
+        if self._live_adjoint():
+            return Transpose(self)
         c, r = self._toeplitz_cr()
         return Toeplitz(r, c)
 

@@ -40,11 +40,10 @@ what ``op.to(dtype=complex128)`` gives); a complex input is transformed by
 linearity (real and imaginary parts in one call).
 Circulant, Toeplitz and Convolution take the dtype of their parameters.
 
-A real input of the operator's precision goes to the FFT as it is: the DFT
-sets the class attribute ``_real_input_ok``, so ``LinearOperator._prepare``
-skips its real-to-complex copy (which made ``DFT(n) @ x_real`` 1.3-1.9x a raw
-``scipy.fft.fft(x_real)``); ``_fft`` casts for backends whose FFT wants
-complex input.
+A real NumPy input of the operator's precision goes to the FFT as it is:
+``DFT.__matmul__`` skips the real-to-complex copy that ``@`` makes for other
+operators (a real FFT does half the work); ``_fft`` casts for backends whose
+FFT wants complex input.
 
 Flop counts
 -----------
@@ -125,12 +124,6 @@ def _cis(xp: Any, num: Any, den: int, dtype: Any) -> Any:
 # ---------------------------------------------------------------------- DFT / IDFT
 class _DFTBase(LinearOperator):
     _inverse = False
-    # ``_matmat`` accepts real input of the operator's precision as is (the FFT
-    # takes real input natively), so a base class that honours this flag can skip
-    # the real -> complex cast copy (see the module notes).
-    _real_input_ok = True
-    # no stored arrays: input of any floating dtype is transformed as it comes
-    _promote_on_apply = False
 
     def __init__(
         self,
@@ -150,11 +143,20 @@ class _DFTBase(LinearOperator):
     def _matmat(self, X: Any) -> Any:
         return _fft(self.xp, X, "ifft" if self._inverse else "fft", norm=self.norm)
 
-    def _matvec_numpy(self, x: Any) -> Any:
-        # a short FFT costs ~10 us: call scipy.fft straight, as a user would
-        return (scipy.fft.ifft if self._inverse else scipy.fft.fft)(x, None, -1, self.norm)
-
-    _batched = _matmat
+    def __matmul__(self, x: Any) -> Any:
+        # The FFT takes real input of the operator's precision as it is (half the
+        # work, no complex copy); ``@`` would promote it first. A NumPy vector goes
+        # to scipy.fft straight: a short FFT costs about as much as a Python call.
+        if type(x) is np.ndarray and self._numpy and x.shape[:1] == (self.n,) and x.ndim <= 2:
+            dtype = x.dtype
+            if dtype is self._dtype or (
+                dtype.kind == "f" and 2 * dtype.itemsize == self._dtype.itemsize
+            ):
+                if x.ndim == 1 and self.n:
+                    fft = scipy.fft.ifft if self._inverse else scipy.fft.fft
+                    return fft(x, None, -1, self.norm)
+                return self._apply(x)
+        return super().__matmul__(x)
 
     def _scale(self) -> float:
         n = self.n
@@ -298,8 +300,6 @@ class _TrigBase(LinearOperator):
     """
 
     _sine = False
-    # twiddles are cached per input precision: mixed dtypes are safe
-    _promote_on_apply = False
 
     def __init__(
         self,
@@ -386,8 +386,6 @@ class _TrigBase(LinearOperator):
 
     def _matmat(self, X: Any) -> Any:
         return _by_parts(self.xp, X, self._real_matmat)
-
-    _batched = _matmat
 
     def _adjoint(self) -> LinearOperator:
         kw = {"dtype": self.dtype, "xp": self.xp, "device": self.device}
@@ -571,8 +569,6 @@ class Hadamard(LinearOperator):
     True
     """
 
-    _promote_on_apply = False  # no stored arrays
-
     def __init__(
         self,
         n: int,
@@ -611,8 +607,6 @@ class Hadamard(LinearOperator):
             h *= 4
         X = xp.reshape(X, (*lead, n, k))
         return X * (1.0 / math.sqrt(n)) if self.norm == "ortho" else X
-
-    _batched = _matmat
 
     def _adjoint(self) -> LinearOperator:
         return self

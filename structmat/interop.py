@@ -27,7 +27,7 @@ import scipy.sparse.linalg
 
 from structmat import _array_api as aa
 from structmat.basic import Dense
-from structmat.linop import LinearOperator, _Converter
+from structmat.linop import LinearOperator, _Converter, apply_columns
 
 __all__ = ["FromSciPy", "SciPyLinearOperator", "aslinearoperator", "to_scipy"]
 
@@ -247,10 +247,10 @@ class FromSciPy(LinearOperator):
         return Y if Y.dtype == dtype else Y.astype(dtype)
 
     def _matmat(self, X: Any) -> Any:
-        return self._output(self.operator.matmat(X), X.dtype)
+        return apply_columns(self.xp, X, lambda Z: self._output(self.operator.matmat(Z), Z.dtype))
 
     def _rmatmat(self, X: Any) -> Any:
-        return self._output(self.operator.rmatmat(X), X.dtype)
+        return apply_columns(self.xp, X, lambda Z: self._output(self.operator.rmatmat(Z), Z.dtype))
 
     def _map(self, convert: _Converter) -> LinearOperator:
         if not aa.is_numpy(convert.xp):

@@ -670,26 +670,33 @@ class KSFactor(LinearOperator):
     True
     """
 
-    def __init__(self, T: Any, /) -> None:
+    def __init__(self, T: Any, /, *, _conjugate: bool = False) -> None:
         xp, pattern = _check_values(T, "KSFactor values")
-        self.values = T
+        self._source, self._conjugate = T, _conjugate
         self.pattern = pattern
         super().__init__(shape=ks_shape(pattern), dtype=T.dtype, xp=xp, device=aa.device_of(T))
 
-    def _matmat(self, X: Any) -> Any:
-        return ks_matmat(self.values, X)
+    @property
+    def values(self) -> Any:
+        """The values ``T`` (for the adjoint of a complex factor, conjugated afresh)."""
+        T = self._source
+        return self.xp.conj(T) if self._conjugate else T
 
-    def _batched(self, X: Any) -> Any:
-        return ks_matmat(self.values, X)
+    def _matmat(self, X: Any) -> Any:
+        return ks_matmat(self._cast(self.values, X), X)
 
     def _adjoint(self) -> LinearOperator:
-        return KSFactor(_adjoint_values(self.xp, self.values))
+        # A view of the values, conjugated on every read: it follows in-place changes.
+        flip = aa.is_complex(self.xp, self.dtype)
+        T = self.xp.permute_dims(self._source, (0, 2, 1, 3))
+        return KSFactor(T, _conjugate=self._conjugate != flip)
 
     def _transpose(self) -> LinearOperator:
-        return KSFactor(self.xp.permute_dims(self.values, (0, 2, 1, 3)))
+        T = self.xp.permute_dims(self._source, (0, 2, 1, 3))
+        return KSFactor(T, _conjugate=self._conjugate)
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        return KSFactor(convert(self.values))
+        return KSFactor(convert(self._source), _conjugate=self._conjugate)
 
     def _parameter_count(self) -> int:
         a, b, c, d = self.pattern

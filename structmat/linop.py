@@ -1,15 +1,17 @@
-r"""The ``LinearOperator`` base class and its algebra.
+r"""The ``LinearOperator`` base class, its algebra, ``Identity`` and ``Zero``.
 
-A subclass gives ``shape``, ``dtype`` and a namespace to ``__init__`` and
-implements ``_matmat(X)`` for ``X`` of shape ``(n, k)``; for the adjoint it
-implements ``_rmatmat(X)`` (returns :math:`A^H X`) or ``_adjoint()`` (returns
-an operator). Everything else derives: vectors, batches, ``x @ op``,
-``to_dense``, ``.H``, ``.T``, ``.conj()``, sums, products, scalars and powers.
+A subclass gives ``shape`` and ``dtype`` (and optionally ``xp``, ``device``)
+to ``__init__`` and implements ``_matmat(X)`` for ``X`` of shape
+``(..., n, k)``; for the adjoint it implements ``_rmatmat(X)`` (returns
+:math:`A^H X`) or ``_adjoint()`` (returns an operator). Everything else
+derives: vectors, batches, empty inputs, ``x @ op``, ``to_dense``, ``.H``,
+``.T``, ``.conj()``, sums, products, scalars and powers.
 
 Composites keep their parts (``Product.factors``, ``Sum.terms``,
 ``Scaled.operator``, ``Adjoint.operator``, ``Transpose.operator``,
 ``Power.operator``) and give structural adjoints:
-``(A @ B).H`` is ``B.H @ A.H`` and ``A.H.H is A``.
+``(A @ B).H`` is ``B.H @ A.H`` and ``A.H.H is A``. ``Identity`` and ``Zero``
+live here, beside the builders that absorb them.
 """
 
 from __future__ import annotations
@@ -25,14 +27,25 @@ from structmat import _array_api as aa
 from structmat._args import integer
 
 __all__ = [
+    "MAX_POWER",
     "Adjoint",
+    "Identity",
     "LinearOperator",
     "Power",
     "Product",
     "Scaled",
     "Sum",
     "Transpose",
+    "Zero",
 ]
+
+#: The largest exponent ``A ** k`` accepts: a power is applied as ``k``
+#: multiplies, so a larger ``k`` is a hang, not a computation.
+MAX_POWER = 2**20
+
+# Functions ``op -> str`` whose results end the reprs of products and powers;
+# structmat.monarch registers the Monarch class word (``"; class MM*"``) here.
+REPR_NOTES: list[Callable[[LinearOperator], str]] = []
 
 
 class _Converter:
@@ -81,11 +94,16 @@ def _python_scalar(c: Any) -> float | complex:
 
     NumPy scalars (``np.float32(2)``, ``np.complex64(1j)``) become Python numbers,
     so they combine with arrays of any backend as weak scalars. The kind follows
-    the type, not the value: ``1 + 0j`` stays complex.
+    the type, not the value: ``1 + 0j`` stays complex. A number beyond the
+    float range (``10**400``) raises ``ValueError``.
     """
-    if isinstance(c, numbers.Real):
-        return float(c)
-    return complex(c)
+    try:
+        return float(c) if isinstance(c, numbers.Real) else complex(c)
+    except OverflowError:
+        text = repr(c)
+        text = text if len(text) <= 30 else f"{text[:12]}...({len(text)} digits)"
+        msg = f"an operator can be scaled by a number within the float range, got {text}"
+        raise ValueError(msg) from None
 
 
 def _check_shape(shape: Any) -> tuple[int, int]:
@@ -97,6 +115,43 @@ def _check_shape(shape: Any) -> tuple[int, int]:
     return (int(shape[0]), int(shape[1]))
 
 
+class _ReadOnly:
+    """A class attribute that reads ``obj._<name>`` and refuses assignment."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name, self.slot = name, "_" + name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj.__dict__[self.slot]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        msg = (
+            f"{type(obj).__name__}.{self.name} is read-only: operators are immutable, "
+            "build a new one (or use .to(...))"
+        )
+        raise AttributeError(msg)
+
+
+def apply_columns(xp: Any, X: Any, kernel: Callable[[Any], Any]) -> Any:
+    """``kernel`` (an ``(n, k) -> (m, k)`` function) on ``X`` of shape ``(..., n, k)``.
+
+    For kernels written for matrices: leading batch dimensions are folded
+    into the columns (one ``(n, b*k)`` call) and unfolded from the result.
+    """
+    if X.ndim == 2:
+        return kernel(X)
+    lead, (n, k) = tuple(X.shape[:-2]), X.shape[-2:]
+    b = 1
+    for d in lead:
+        b *= d
+    flat = xp.reshape(xp.permute_dims(xp.reshape(X, (b, n, k)), (1, 0, 2)), (n, b * k))
+    Y = kernel(flat)
+    m = Y.shape[0]
+    return xp.reshape(xp.permute_dims(xp.reshape(Y, (m, b, k)), (1, 0, 2)), (*lead, m, k))
+
+
 class LinearOperator:
     """A matrix known by how it multiplies.
 
@@ -106,8 +161,8 @@ class LinearOperator:
         ``(m, n)``.
     dtype : dtype of ``xp``
         float32, float64, complex64 or complex128.
-    xp : array namespace
-        From ``array_api_compat.array_namespace``.
+    xp : array namespace, optional
+        From ``array_api_compat.array_namespace``; ``None`` means NumPy.
     device : optional
         Device of the operator's arrays (``None`` for the namespace default).
 
@@ -119,24 +174,31 @@ class LinearOperator:
     with float32 stays float32, real with complex is complex), in ``op.xp``
     on ``op.device``. Integer and boolean inputs are taken as the operator's
     dtype. An array of another namespace raises ``TypeError``, of another
-    device ``ValueError``: nothing is copied silently.
+    device ``ValueError``: nothing is copied silently. Empty inputs and
+    operators (``k = 0``, ``n = 0``, ``m = 0``) give empty or zero results.
 
-    Subclassing: call ``super().__init__(shape=, dtype=, xp=, device=)`` and
-    implement ``_matmat(X)`` for ``X`` of shape ``(n, k)``, already checked and
-    in the promoted dtype, and ``_rmatmat(X)`` or ``_adjoint()``. Optional:
-    ``_transpose()``, ``_batched(X)`` for ``(b, n, k)`` stacks, ``_map(convert)``
-    (enables :meth:`to`), ``_parameter_count()``, ``_flops(k)``,
-    ``_repr_args()``, ``to_dense()``. On backends other than NumPy an
-    operator with ``_map`` is converted once (cached) to a wider input dtype
-    before ``_matmat``, so its arrays and ``X`` share one dtype (torch's
-    ``matmul`` refuses mixed dtypes); a class whose multiply mixes dtypes
-    safely, or that only forwards to other operators, sets
-    ``_promote_on_apply = False``. A composite applies its parts to an
-    already-checked ``X`` with ``part._call(X)`` (2-d or 3-d ``X``; skips the
-    checks of ``part @ X``). Two NumPy-only speed hooks: ``_real_input_ok``
-    (a complex operator whose kernel takes real input of its precision, so
-    the real-to-complex copy is skipped) and ``_matvec_numpy(x)`` (a direct
-    1-d kernel, for operators as cheap as a Python call; the DFT uses both).
+    Subclassing: call ``super().__init__(shape=, dtype=)`` (plus ``xp=`` and
+    ``device=`` off NumPy) and implement
+
+    - ``_matmat(X)``: ``A @ X`` for ``X`` of shape ``(..., n, k)`` with
+      ``k >= 1`` (leading batch dimensions allowed: ``apply_columns`` folds
+      them for a kernel written for matrices), already checked, in ``op.xp``
+      and of the promoted dtype;
+    - ``_rmatmat(X)`` (:math:`A^H X`, same rules) or ``_adjoint()``.
+
+    Optional: ``_transpose()``, ``_map(convert)`` (enables :meth:`to`),
+    ``to_dense()``, ``_parameter_count()``, ``_flops(k)``, ``_repr_args()``.
+    Nothing else is a hook. A multiply that combines a stored array with
+    ``X`` in one call passes it through ``self._cast(a, X)``: NumPy mixes
+    dtypes, torch's ``matmul`` does not. Composites apply their parts with
+    ``part._apply(X)``.
+
+    Stored arrays are kept as given (no copy) and read at every product:
+    an operator's products always agree with its own ``to_dense()``, also
+    after the caller changes a stored array in place (torch parameters
+    updated by an optimizer stay live). Derived data (conjugates, casts,
+    spectra) is recomputed, or cached under a key that changes with its
+    source. ``shape``, ``dtype``, ``xp`` and ``device`` are read-only.
 
     Examples
     --------
@@ -152,40 +214,51 @@ class LinearOperator:
     # ndarray @ op must defer to op.__rmatmul__ (NumPy's ufunc machinery opts out).
     __array_ufunc__ = None
     __array_priority__ = 1000
-    # Convert stored arrays to the input dtype before ``_matmat`` on non-NumPy
-    # backends (see ``_at``); composites pass the input on to their parts.
-    _promote_on_apply = True
-    # A complex operator whose kernel takes real input of its precision directly
-    # (an FFT does, with half the work) sets this: the real-to-complex copy is skipped.
-    _real_input_ok = False
-    # Optional ``A @ x`` for a 1-d NumPy ``x`` of the operator's dtype, for
-    # operators whose cost is comparable to a Python call (an FFT of a short vector).
-    _matvec_numpy: Callable[[Any], Any] | None = None
 
-    def __init__(self, *, shape: tuple[int, int], dtype: Any, xp: Any, device: Any = None) -> None:
-        self.shape = _check_shape(tuple(shape) if hasattr(shape, "__len__") else shape)
+    shape = _ReadOnly()
+    dtype = _ReadOnly()
+    xp = _ReadOnly()
+    device = _ReadOnly()
+    # the values behind them, and flags of the fast path (set once in __init__)
+    _shape: tuple[int, int]
+    _dtype: Any
+    _xp: Any
+    _device: Any
+    _numpy: bool
+    _nonempty: bool
+    _real: bool
+
+    def __init__(
+        self, *, shape: tuple[int, int], dtype: Any, xp: Any = None, device: Any = None
+    ) -> None:
+        state = self.__dict__
+        state["_shape"] = _check_shape(tuple(shape) if hasattr(shape, "__len__") else shape)
         xp = aa.default_namespace(xp)
         aa.check_floating_dtype(xp, dtype, type(self).__name__)
         # NumPy arrays skip the namespace and device checks: the fast path of ``@``.
-        self._numpy = aa.is_numpy(xp)
+        numpy = state["_numpy"] = aa.is_numpy(xp)
         # One spelling per dtype: NumPy's ``float64`` class becomes ``dtype('float64')``,
         # as ``array.dtype`` gives it (the fast path compares dtypes by identity).
-        self.dtype = np.dtype(dtype) if self._numpy else dtype
-        self.xp = xp
+        state["_dtype"] = np.dtype(dtype) if numpy else dtype
+        state["_xp"] = xp
         if device is None:
             device = aa.device_of(xp.empty(0, dtype=dtype))
-        self.device = device
+        state["_device"] = device
+        state["_nonempty"] = min(state["_shape"]) > 0
+        state["_real"] = not aa.is_complex(xp, dtype)
 
     # ------------------------------------------------------------------ subclass API
     def _matmat(self, X: Any) -> Any:
-        """``A @ X`` for ``X`` of shape ``(n, k)`` and the promoted dtype."""
+        """``A @ X`` for ``X`` of shape ``(..., n, k)`` and the promoted dtype."""
         msg = f"{type(self).__name__} must implement _matmat"
         raise NotImplementedError(msg)
 
     def _rmatmat(self, X: Any) -> Any:
-        """``A^H @ X`` for ``X`` of shape ``(m, k)``."""
+        """``A^H @ X`` for ``X`` of shape ``(..., m, k)``."""
         if type(self)._adjoint is not LinearOperator._adjoint:
-            return self.H._call(X)
+            adjoint = self.H
+            if not (isinstance(adjoint, Adjoint) and adjoint.operator is self):
+                return adjoint._apply(X)
         msg = f"{type(self).__name__} implements neither _rmatmat nor _adjoint"
         raise NotImplementedError(msg)
 
@@ -194,18 +267,6 @@ class LinearOperator:
 
     def _transpose(self) -> LinearOperator:
         return Transpose(self)
-
-    def _batched(self, X: Any) -> Any:
-        """``A @ X`` for a stack ``X`` of shape ``(b, n, k)``.
-
-        The default moves the batch next to the columns, one ``_matmat`` on an
-        ``(n, b*k)`` matrix, and back. Operators with a native batched path
-        override it.
-        """
-        xp = self.xp
-        b, n, k = X.shape
-        Y = self._matmat(xp.reshape(xp.permute_dims(X, (1, 0, 2)), (n, b * k)))
-        return xp.permute_dims(xp.reshape(Y, (self.shape[0], b, k)), (1, 0, 2))
 
     def _map(self, convert: _Converter) -> LinearOperator:
         """The same operator with every array passed through ``convert``."""
@@ -224,15 +285,17 @@ class LinearOperator:
         m, n = self.shape
         return f"{m}x{n}, {aa.dtype_name(self.dtype)}"
 
-    def _class_word(self) -> tuple[str, ...] | None:
-        """The structured class the operator is built in, as a word of letters.
+    def _cast(self, a: Any, X: Any) -> Any:
+        """A stored floating array ``a``, ready for one kernel call with ``X``.
 
-        ``None`` (the default) for operators outside any such class; a family
-        that has a class letter (``Monarch``: ``"M"``, its adjoint ``"M*"``)
-        overrides it, and products and powers spell theirs from their factors:
-        ``M1 @ M2.H`` is ``("M", "M*")``, the class MM* of Dao et al. (2022).
+        NumPy combines dtypes in ``matmul`` and ufuncs: ``a`` as it is. Other
+        backends get ``a`` in ``X.dtype``, which ``@`` promoted to cover the
+        operator's dtype (torch's ``matmul`` refuses ``float32 @ complex64``).
+        Recomputed at each call, so it never goes stale.
         """
-        return None
+        if self._numpy or a.dtype == X.dtype:
+            return a
+        return self.xp.astype(a, X.dtype)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -246,7 +309,7 @@ class LinearOperator:
 
     def flops(self, k: int = 1) -> int:
         """Multiply-adds to apply the operator to an ``(n, k)`` matrix."""
-        return self._flops(k)
+        return self._flops(integer(k, "k", f"{type(self).__name__}.flops", low=0))
 
     @property
     def H(self) -> LinearOperator:
@@ -292,7 +355,7 @@ class LinearOperator:
         is complex).
         """
         if self._numpy and type(x) is np.ndarray:
-            xp = self.xp
+            xp = self._xp
         else:
             try:
                 xp = aa.namespace_of(x)
@@ -305,7 +368,7 @@ class LinearOperator:
             device = getattr(x, "device", None)  # the array API attribute; compat is slower
             if device is None:
                 device = aa.device_of(x)
-            aa.check_same_backend(self.xp, self.device, xp, device, what or self._what(left))
+            aa.check_same_backend(self._xp, self._device, xp, device, what or self._what(left))
         ndim = x.ndim
         if left:
             if ndim == 0 or x.shape[-1] != n:
@@ -320,112 +383,57 @@ class LinearOperator:
                 f"{n} rows (shape ({n},), ({n}, k) or (..., {n}, k)), got shape {tuple(x.shape)}"
             )
             raise ValueError(msg)
-        dtype = x.dtype
-        if dtype is self.dtype or dtype == self.dtype:
+        dtype, own = x.dtype, self._dtype
+        if dtype is own or dtype == own:
             return x
         if self._numpy and dtype.kind in "fc":  # NumPy's dtype kinds: isdtype costs ~2 us
-            promoted = np.promote_types(self.dtype, dtype)
-            if (
-                self._real_input_ok
-                and dtype.kind == "f"
-                and promoted.itemsize == 2 * dtype.itemsize
-            ):
-                return x
-            return x.astype(promoted, copy=False)
+            return x.astype(np.promote_types(own, dtype), copy=False)
         if xp.isdtype(dtype, ("integral", "bool")):
-            return xp.astype(x, self.dtype)
+            return xp.astype(x, own)
         if not xp.isdtype(dtype, ("real floating", "complex floating")):
             msg = (
                 f"{what or self._what(left)}: unsupported input dtype {aa.dtype_name(dtype)}, "
                 "expected a real or complex floating (or integer) array"
             )
             raise TypeError(msg)
-        promoted = xp.result_type(self.dtype, dtype)
-        if self._real_input_ok and promoted == aa.complex_dtype(xp, dtype) != dtype:
-            return x
-        return xp.astype(x, promoted, copy=False)
+        return xp.astype(x, xp.result_type(own, dtype), copy=False)
 
     def _what(self, left: bool = False) -> str:
         name = type(self).__name__
         return f"x @ {name}" if left else f"{name} @ x"
 
-    def _at(self, dtype: Any) -> LinearOperator:
-        """The operator to apply to input of (promoted) ``dtype``.
+    def _apply(self, X: Any) -> Any:
+        """``A @ X`` for a checked ``X`` of shape ``(n,)`` or ``(..., n, k)`` in the promoted dtype.
 
-        NumPy multiplies mixed dtypes natively, so on NumPy this is ``self``.
-        Other backends (torch above all) refuse e.g. ``float32 @ complex64`` in
-        ``matmul``: there an operator that stores arrays is converted once to
-        the input's dtype with :meth:`to` (cached per dtype), so every
-        ``_matmat`` sees arrays and input of one dtype. Composites and
-        operators whose multiply mixes dtypes safely set
-        ``_promote_on_apply = False``. An operator without ``_map`` that is
-        real, on complex input of its precision, is applied to the real and
-        imaginary parts separately; otherwise it gets the input as it is.
+        Vectors become one-column matrices; an empty input or operator gives
+        the zero result without calling ``_matmat``.
         """
-        if self._numpy or not self._promote_on_apply or dtype == self.dtype:
-            return self
-        cache = self.__dict__.setdefault("_by_dtype", {})
-        key = aa.dtype_name(dtype)
-        op = cache.get(key)
-        if op is None:
-            try:
-                op = self._map(_Converter(self.xp, self.device, dtype))
-            except NotImplementedError:
-                xp = self.xp
-                split = (
-                    not aa.is_complex(xp, self.dtype) and aa.complex_dtype(xp, self.dtype) == dtype
-                )
-                op = _RealOnComplex(self) if split else self
-            cache[key] = op
-        return op
-
-    def _call(self, X: Any) -> Any:
-        """Apply to ``X`` of shape ``(n, k)`` or ``(b, n, k)`` that is already checked.
-
-        ``X`` must be in ``op.xp`` on ``op.device`` with a dtype at least as
-        wide as ``op.dtype`` (as composites pass it on to their parts).
-        """
-        op = self if self._numpy else self._at(X.dtype)
-        if X.ndim == 2:
-            return op._matmat(X)
-        return op._batched(X)
-
-    def _apply(
-        self, x: Any, fn: Callable[[Any], Any], batched: Callable[[Any], Any], m: int
-    ) -> Any:
-        """Route vectors, matrices and stacks to the 2-d or batched kernel."""
-        ndim = x.ndim
-        if ndim == 2:
-            return fn(x)
-        if ndim == 1:
-            mv = self._matvec_numpy if self._numpy and fn == self._matmat else None
-            return mv(x) if mv is not None else fn(x[:, None])[:, 0]
-        if ndim == 3:
-            return batched(x)
-        xp = self.xp
-        lead = tuple(x.shape[:-2])
-        b = 1
-        for d in lead:
-            b *= d
-        Y = batched(xp.reshape(x, (b, *x.shape[-2:])))
-        return xp.reshape(Y, (*lead, *Y.shape[-2:]))
+        if X.ndim == 1:
+            return self._apply(X[:, None])[:, 0]
+        if not self._nonempty or 0 in X.shape:
+            shape = (*X.shape[:-2], self._shape[0], X.shape[-1])
+            return self._xp.zeros(shape, dtype=X.dtype, device=self._device)
+        if not self._numpy and self._real and aa.is_complex(self._xp, X.dtype):
+            # A real operator on complex input: real and imaginary parts as 2k real
+            # columns of one call (torch's matmul refuses real @ complex).
+            xp, k = self._xp, X.shape[-1]
+            Y = self._matmat(xp.concat((xp.real(X), xp.imag(X)), axis=-1))
+            return Y[..., :k] + 1j * Y[..., k:]
+        return self._matmat(X)
 
     def __matmul__(self, x: Any) -> Any:
-        if type(x) is np.ndarray and self._numpy and x.dtype is self.dtype:
-            # Fast path: a NumPy operator on a NumPy array of its own dtype.
-            ndim, n = x.ndim, self.shape[1]
-            if ndim == 2 and x.shape[0] == n:
+        if type(x) is np.ndarray and self._numpy and x.dtype is self._dtype and self._nonempty:
+            # Fast path: a NumPy operator on a non-empty NumPy array of its own dtype.
+            shape, n = x.shape, self._shape[1]
+            if len(shape) == 2 and shape[0] == n and shape[1]:
                 return self._matmat(x)
-            if ndim == 1 and x.shape[0] == n:
-                mv = self._matvec_numpy
-                return mv(x) if mv is not None else self._matmat(x[:, None])[:, 0]
+            if len(shape) == 1 and shape[0] == n:
+                return self._matmat(x[:, None])[:, 0]
         elif isinstance(x, LinearOperator):
             return product(self, x)
         elif _is_scalar(x):
             return NotImplemented
-        x = self._prepare(x, self.shape[1])
-        op = self if self._numpy else self._at(x.dtype)
-        return op._apply(x, op._matmat, op._batched, self.shape[0])
+        return self._apply(self._prepare(x, self._shape[1]))
 
     def __rmatmul__(self, x: Any) -> Any:
         if isinstance(x, LinearOperator):
@@ -439,18 +447,26 @@ class LinearOperator:
             return self.T @ x
         return xp.matrix_transpose(self.T @ xp.matrix_transpose(x))
 
+    def _check_ndim(self, x: Any, what: str, rows: int, vector: bool) -> None:
+        ndim = getattr(x, "ndim", None)
+        if ndim is None:
+            return  # ``@`` names the type
+        ok = ndim in (1, 2) and (ndim == 1 or x.shape[1] == 1) if vector else ndim == 2
+        if not ok:
+            want = (
+                f"shape ({rows},) or ({rows}, 1)" if vector else f"a 2-d array of shape ({rows}, k)"
+            )
+            msg = f"{what} expects {want}, got {tuple(x.shape)}"
+            raise ValueError(msg)
+
     def matvec(self, x: Any) -> Any:
         """``A @ x`` for ``x`` of shape ``(n,)`` or ``(n, 1)`` (SciPy's meaning)."""
-        if (x.ndim == 2 and x.shape[1] != 1) or x.ndim > 2:
-            msg = f"matvec expects shape ({self.shape[1]},) or ({self.shape[1]}, 1), got {tuple(x.shape)}"
-            raise ValueError(msg)
+        self._check_ndim(x, "matvec", self.shape[1], vector=True)
         return self @ x
 
     def matmat(self, X: Any) -> Any:
         """``A @ X`` for ``X`` of shape ``(n, k)``."""
-        if X.ndim != 2:
-            msg = f"matmat expects a 2-d array of shape ({self.shape[1]}, k), got {tuple(X.shape)}"
-            raise ValueError(msg)
+        self._check_ndim(X, "matmat", self.shape[1], vector=False)
         return self @ X
 
     def rmatvec(self, x: Any) -> Any:
@@ -464,7 +480,7 @@ class LinearOperator:
     def to_dense(self) -> Any:
         """The dense matrix, in ``op.xp`` on ``op.device``."""
         xp = self.xp
-        return self._matmat(xp.eye(self.shape[1], dtype=self.dtype, device=self.device))
+        return self._apply(xp.eye(self.shape[1], dtype=self.dtype, device=self.device))
 
     def to(self, *, xp: Any = None, device: Any = None, dtype: Any = None) -> LinearOperator:
         """The same operator in another namespace, on another device or dtype.
@@ -503,10 +519,20 @@ class LinearOperator:
         return self._map(_Converter(target, device, dtype))
 
     def to_scipy(self) -> Any:
-        """A ``scipy.sparse.linalg.LinearOperator`` (or cupyx's) wired to this one."""
+        """A ``scipy.sparse.linalg.LinearOperator`` (or cupyx's) wired to this one.
+
+        The one lazy import of the core: :mod:`structmat.interop` builds on
+        the operators, so it is loaded on first use.
+        """
         from structmat.interop import to_scipy
 
         return to_scipy(self)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        msg = (
+            f"{type(self).__name__} is an operator, not an array: call op.to_dense() for its matrix"
+        )
+        raise TypeError(msg)
 
     # ------------------------------------------------------------------ algebra
     def __add__(self, other: Any) -> LinearOperator:
@@ -538,7 +564,7 @@ class LinearOperator:
         if c == 0:
             msg = "cannot divide an operator by zero"
             raise ZeroDivisionError(msg)
-        return scaled(1 / c, self)
+        return scaled(1 / _python_scalar(c), self)
 
     def __pow__(self, k: Any) -> LinearOperator:
         return power(self, k)
@@ -550,38 +576,24 @@ class LinearOperator:
     __hash__ = object.__hash__
 
     # Pickling (multiprocessing, joblib): a namespace is a module, which does not
-    # pickle, so it travels by name; derived caches (adjoint, dtype copies) are dropped.
-    _UNPICKLED = ("_H", "_T", "_by_dtype")
+    # pickle, so it travels by name; cached adjoints and transposes are dropped.
+    _UNPICKLED = ("_H", "_T")
 
     def __getstate__(self) -> dict[str, Any]:
         state = {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
-        state["xp"] = aa.namespace_name(self.xp)
+        state["_xp"] = aa.namespace_name(self._xp)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state = dict(state)
-        state["xp"] = aa.namespace_from_name(state["xp"])
+        state["_xp"] = aa.namespace_from_name(state["_xp"])
         self.__dict__.update(state)
 
 
 # ---------------------------------------------------------------------- composites
-def class_name(word: tuple[str, ...]) -> str:
-    """Spell a class word: letters joined, a repeated period written as a power.
-
-    ``("M", "M*")`` is ``"MM*"``, ``("M", "M*") * 3`` is ``"(MM*)^3"``, ``("M",) * 2`` is ``"M^2"``.
-    """
-    n = len(word)
-    for period in range(1, n // 2 + 1):
-        if n % period == 0 and word == word[:period] * (n // period):
-            base = "".join(word[:period])
-            return f"{base if period == 1 else f'({base})'}^{n // period}"
-    return "".join(word)
-
-
-def _class_note(op: LinearOperator) -> str:
-    """``"; class MM*"`` for a repr when ``op`` has a class word, else ``""``."""
-    word = op._class_word()
-    return f"; class {class_name(word)}" if word else ""
+def _notes(op: LinearOperator) -> str:
+    """The registered repr notes of a product or power (e.g. ``"; class MM*"``)."""
+    return "".join(note(op) for note in REPR_NOTES)
 
 
 def _check_compatible(ops: Sequence[LinearOperator], what: str) -> None:
@@ -614,8 +626,6 @@ class Sum(LinearOperator):
     [4.0, 5.0]
     """
 
-    _promote_on_apply = False
-
     def __init__(self, *terms: LinearOperator) -> None:
         if not terms:
             msg = "Sum needs at least one term"
@@ -633,13 +643,10 @@ class Sum(LinearOperator):
         super().__init__(shape=t0.shape, dtype=_promote(self.terms), xp=t0.xp, device=t0.device)
 
     def _matmat(self, X: Any) -> Any:
-        Y = self.terms[0]._call(X)
+        Y = self.terms[0]._apply(X)
         for t in self.terms[1:]:
-            Y = Y + t._call(X)
+            Y = Y + t._apply(X)
         return Y
-
-    def _batched(self, X: Any) -> Any:
-        return self._matmat(X)
 
     def _adjoint(self) -> LinearOperator:
         return Sum(*(t.H for t in self.terms))
@@ -686,8 +693,6 @@ class Product(LinearOperator):
     True
     """
 
-    _promote_on_apply = False
-
     def __init__(self, *factors: LinearOperator) -> None:
         if not factors:
             msg = "Product needs at least one factor"
@@ -710,11 +715,8 @@ class Product(LinearOperator):
 
     def _matmat(self, X: Any) -> Any:
         for f in reversed(self.factors):
-            X = f._call(X)
+            X = f._apply(X)
         return X
-
-    def _batched(self, X: Any) -> Any:
-        return self._matmat(X)
 
     def _adjoint(self) -> LinearOperator:
         return Product(*(f.H for f in reversed(self.factors)))
@@ -738,20 +740,11 @@ class Product(LinearOperator):
         xp = self.xp
         D = xp.astype(self.factors[-1].to_dense(), self.dtype, copy=False)
         for f in reversed(self.factors[:-1]):
-            D = f._call(D)
+            D = f._apply(D)
         return D
 
-    def _class_word(self) -> tuple[str, ...] | None:
-        letters: list[str] = []
-        for f in self.factors:
-            word = f._class_word()
-            if word is None:
-                return None
-            letters.extend(word)
-        return tuple(letters)
-
     def __repr__(self) -> str:
-        return f"Product({', '.join(map(repr, self.factors))}{_class_note(self)})"
+        return f"Product({', '.join(map(repr, self.factors))}{_notes(self)})"
 
 
 class Scaled(LinearOperator):
@@ -772,8 +765,6 @@ class Scaled(LinearOperator):
     (-2j, dtype('complex128'))
     """
 
-    _promote_on_apply = False
-
     def __init__(self, c: complex, operator: LinearOperator) -> None:
         if not _is_scalar(c):
             msg = f"Scaled expects a Python number, got {type(c).__name__}"
@@ -787,10 +778,7 @@ class Scaled(LinearOperator):
         super().__init__(shape=operator.shape, dtype=dtype, xp=operator.xp, device=operator.device)
 
     def _matmat(self, X: Any) -> Any:
-        return self.scalar * self.operator._call(X)
-
-    def _batched(self, X: Any) -> Any:
-        return self._matmat(X)
+        return self.scalar * self.operator._apply(X)
 
     def _adjoint(self) -> LinearOperator:
         return scaled(self.scalar.conjugate(), self.operator.H)
@@ -810,9 +798,6 @@ class Scaled(LinearOperator):
     def to_dense(self) -> Any:
         D = self.xp.astype(self.operator.to_dense(), self.dtype, copy=False)
         return self.scalar * D
-
-    def _class_word(self) -> tuple[str, ...] | None:
-        return self.operator._class_word()  # the classes are closed under scaling
 
     def __repr__(self) -> str:
         c = self.scalar
@@ -836,8 +821,6 @@ class Adjoint(LinearOperator):
     [1.0, 2.0]
     """
 
-    _promote_on_apply = False
-
     def __init__(self, operator: LinearOperator) -> None:
         if not isinstance(operator, LinearOperator):
             msg = f"Adjoint expects a LinearOperator, got {type(operator).__name__}"
@@ -848,10 +831,10 @@ class Adjoint(LinearOperator):
         self.__dict__["_H"] = operator
 
     def _matmat(self, X: Any) -> Any:
-        return self.operator._at(X.dtype)._rmatmat(X)
+        return self.operator._rmatmat(X)
 
     def _rmatmat(self, X: Any) -> Any:
-        return self.operator._call(X)
+        return self.operator._apply(X)
 
     def _adjoint(self) -> LinearOperator:
         return self.operator
@@ -891,8 +874,6 @@ class Transpose(LinearOperator):
     True
     """
 
-    _promote_on_apply = False
-
     def __init__(self, operator: LinearOperator) -> None:
         if not isinstance(operator, LinearOperator):
             msg = f"Transpose expects a LinearOperator, got {type(operator).__name__}"
@@ -905,8 +886,8 @@ class Transpose(LinearOperator):
     def _matmat(self, X: Any) -> Any:
         xp = self.xp
         if aa.is_complex(xp, X.dtype):
-            return xp.conj(self.operator.H._call(xp.conj(X)))
-        return xp.conj(self.operator.H._call(X))
+            return xp.conj(self.operator.H._apply(xp.conj(X)))
+        return xp.conj(self.operator.H._apply(X))
 
     def _adjoint(self) -> LinearOperator:
         # (A^T)^H = conj(A): apply A to conj(X) and conjugate.
@@ -928,41 +909,8 @@ class Transpose(LinearOperator):
         return f"Transpose({self.operator!r})"
 
 
-class _RealOnComplex(LinearOperator):
-    """A real operator on complex input, as ``A Re(X) + i A Im(X)`` (see ``_at``)."""
-
-    _promote_on_apply = False
-
-    def __init__(self, operator: LinearOperator) -> None:
-        self.operator = operator
-        xp = operator.xp
-        super().__init__(
-            shape=operator.shape,
-            dtype=aa.complex_dtype(xp, operator.dtype),
-            xp=xp,
-            device=operator.device,
-        )
-
-    def _combine(self, fn: Callable[[Any], Any], X: Any) -> Any:
-        xp = self.xp
-        re = xp.astype(fn(xp.real(X)), self.dtype)
-        im = xp.astype(fn(xp.imag(X)), self.dtype)
-        return re + im * 1j
-
-    def _matmat(self, X: Any) -> Any:
-        return self._combine(self.operator._matmat, X)
-
-    def _batched(self, X: Any) -> Any:
-        return self._combine(self.operator._batched, X)
-
-    def _rmatmat(self, X: Any) -> Any:
-        return self._combine(self.operator._rmatmat, X)
-
-
 class _Conjugate(LinearOperator):
     """``conj(A)`` for a complex operator, as ``conj(A conj(X))``."""
-
-    _promote_on_apply = False
 
     def __init__(self, operator: LinearOperator) -> None:
         self.operator = operator
@@ -972,7 +920,7 @@ class _Conjugate(LinearOperator):
 
     def _matmat(self, X: Any) -> Any:
         xp = self.xp
-        return xp.conj(self.operator._call(xp.conj(X)))
+        return xp.conj(self.operator._apply(xp.conj(X)))
 
     def _adjoint(self) -> LinearOperator:
         return self.operator.T
@@ -994,13 +942,14 @@ class _Conjugate(LinearOperator):
 
 
 class Power(LinearOperator):
-    r"""``A ** k`` for a square ``A`` and integer ``k >= 0``; ``operator``, ``exponent``.
+    r"""``A ** k`` for a square ``A`` and integer ``0 <= k <= MAX_POWER``; ``operator``, ``exponent``.
 
     Notes
     -----
     Applied as ``k`` successive multiplies; :math:`(A^k)^H = (A^H)^k`.
     ``A ** k`` builds it for ``k >= 2`` (``A ** 1`` is ``A`` and ``A ** 0``
-    the identity).
+    the identity). The exponent is bounded by ``MAX_POWER`` (:math:`2^{20}`),
+    in the API and in files, because the cost grows with ``k``.
 
     Examples
     --------
@@ -1009,8 +958,6 @@ class Power(LinearOperator):
     >>> (A ** 3).to_dense().tolist()
     [[1.0, 3.0], [0.0, 1.0]]
     """
-
-    _promote_on_apply = False
 
     def __init__(self, operator: LinearOperator, exponent: int) -> None:
         if not isinstance(operator, LinearOperator):
@@ -1025,11 +972,8 @@ class Power(LinearOperator):
 
     def _matmat(self, X: Any) -> Any:
         for _ in range(self.exponent):
-            X = self.operator._call(X)
+            X = self.operator._apply(X)
         return X
-
-    def _batched(self, X: Any) -> Any:
-        return self._matmat(X)
 
     def _adjoint(self) -> LinearOperator:
         return Power(self.operator.H, self.exponent)
@@ -1046,30 +990,106 @@ class Power(LinearOperator):
     def _flops(self, k: int) -> int:
         return self.exponent * self.operator.flops(k)
 
-    def _class_word(self) -> tuple[str, ...] | None:
-        word = self.operator._class_word()
-        return None if word is None else word * self.exponent
-
     def __repr__(self) -> str:
-        return f"Power({self.operator!r}, {self.exponent}{_class_note(self)})"
+        return f"Power({self.operator!r}, {self.exponent}{_notes(self)})"
+
+
+class Identity(LinearOperator):
+    """The ``n x n`` identity.
+
+    Examples
+    --------
+    >>> import numpy as np, structmat as sm
+    >>> bool(np.array_equal(sm.Identity(3) @ np.arange(3.0), np.arange(3.0)))
+    True
+    """
+
+    def __init__(self, n: int, *, dtype: Any = None, xp: Any = None, device: Any = None) -> None:
+        xp = aa.default_namespace(xp)
+        dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
+        super().__init__(shape=(n, n), dtype=dtype, xp=xp, device=device)
+
+    def _matmat(self, X: Any) -> Any:
+        return X
+
+    def _adjoint(self) -> LinearOperator:
+        return self
+
+    def _transpose(self) -> LinearOperator:
+        return self
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return Identity(
+            self.shape[0],
+            dtype=convert.cast_dtype(self.dtype),
+            xp=convert.xp,
+            device=convert.device,
+        )
+
+    def _parameter_count(self) -> int:
+        return 0
+
+    def _flops(self, k: int) -> int:
+        return 0
+
+    def to_dense(self) -> Any:
+        return self.xp.eye(self.shape[0], dtype=self.dtype, device=self.device)
+
+    def _repr_args(self) -> str:
+        return f"{self.shape[0]}, {aa.dtype_name(self.dtype)}"
+
+
+class Zero(LinearOperator):
+    """The ``m x n`` zero matrix.
+
+    Examples
+    --------
+    >>> import numpy as np, structmat as sm
+    >>> (sm.Zero((2, 3)) @ np.ones(3)).tolist()
+    [0.0, 0.0]
+    """
+
+    def __init__(
+        self, shape: tuple[int, int], *, dtype: Any = None, xp: Any = None, device: Any = None
+    ) -> None:
+        xp = aa.default_namespace(xp)
+        dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
+        super().__init__(shape=shape, dtype=dtype, xp=xp, device=device)
+
+    def _matmat(self, X: Any) -> Any:
+        shape = (*X.shape[:-2], self.shape[0], X.shape[-1])
+        return self.xp.zeros(shape, dtype=X.dtype, device=self.device)
+
+    def _adjoint(self) -> LinearOperator:
+        return Zero(self.shape[::-1], dtype=self.dtype, xp=self.xp, device=self.device)
+
+    def _transpose(self) -> LinearOperator:
+        return Zero(self.shape[::-1], dtype=self.dtype, xp=self.xp, device=self.device)
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return Zero(
+            self.shape, dtype=convert.cast_dtype(self.dtype), xp=convert.xp, device=convert.device
+        )
+
+    def _parameter_count(self) -> int:
+        return 0
+
+    def _flops(self, k: int) -> int:
+        return 0
+
+    def to_dense(self) -> Any:
+        return self.xp.zeros(self.shape, dtype=self.dtype, device=self.device)
 
 
 # ---------------------------------------------------------------------- simplifying builders
 def _check_exponent(op: LinearOperator, k: Any) -> None:
     integer(k, "exponent", "operator powers", low=0)
+    if k > MAX_POWER:
+        msg = f"operator powers: exponent must be at most MAX_POWER = {MAX_POWER}, got {k}"
+        raise ValueError(msg)
     if op.shape[0] != op.shape[1]:
         msg = f"only a square operator has powers, got shape {op.shape}"
         raise ValueError(msg)
-
-
-def _identity_like(op: LinearOperator, n: int) -> LinearOperator:
-    from structmat.basic import Identity
-
-    return Identity(n, dtype=op.dtype, xp=op.xp, device=op.device)
-
-
-def _kind(op: LinearOperator) -> str:
-    return type(op).__name__
 
 
 def scaled(c: complex, op: LinearOperator) -> LinearOperator:
@@ -1091,9 +1111,9 @@ def sum_of(a: LinearOperator, b: LinearOperator) -> LinearOperator:
     if a.shape != b.shape:
         msg = f"cannot add operators of shapes {a.shape} and {b.shape}"
         raise ValueError(msg)
-    if _kind(b) == "Zero" and b.dtype == _promote((a, b)):
+    if isinstance(b, Zero) and b.dtype == _promote((a, b)):
         return a
-    if _kind(a) == "Zero" and a.dtype == _promote((a, b)):
+    if isinstance(a, Zero) and a.dtype == _promote((a, b)):
         return b
     return Sum(a, b)
 
@@ -1113,13 +1133,11 @@ def product(a: LinearOperator, b: LinearOperator) -> LinearOperator:
     if isinstance(b, Scaled):
         c, b = c * b.scalar, b.operator
     dtype = _promote((a, b))
-    if _kind(a) == "Identity" and b.dtype == dtype:
+    if isinstance(a, Identity) and b.dtype == dtype:
         out = b
-    elif _kind(b) == "Identity" and a.dtype == dtype:
+    elif isinstance(b, Identity) and a.dtype == dtype:
         out = a
-    elif _kind(a) == "Zero" or _kind(b) == "Zero":
-        from structmat.basic import Zero
-
+    elif isinstance(a, Zero) or isinstance(b, Zero):
         out = Zero((a.shape[0], b.shape[1]), dtype=dtype, xp=a.xp, device=a.device)
     else:
         out = Product(a, b)
@@ -1127,10 +1145,10 @@ def product(a: LinearOperator, b: LinearOperator) -> LinearOperator:
 
 
 def power(op: LinearOperator, k: Any) -> LinearOperator:
-    """``op ** k`` for a square operator and an integer ``k >= 0``."""
+    """``op ** k`` for a square operator and an integer ``0 <= k <= MAX_POWER``."""
     _check_exponent(op, k)
     if k == 0:
-        return _identity_like(op, op.shape[0])
+        return Identity(op.shape[0], dtype=op.dtype, xp=op.xp, device=op.device)
     if k == 1:
         return op
     return Power(op, int(k))

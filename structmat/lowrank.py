@@ -68,7 +68,9 @@ class LowRank(LinearOperator):
     (10, (80, 100))
     """
 
-    def __init__(self, U: Any, V: Any, s: Any = None, /) -> None:
+    def __init__(
+        self, U: Any, V: Any, s: Any = None, /, *, _conjugate: tuple[bool, bool] = (False, False)
+    ) -> None:
         xp = aa.namespace_of(U)
         for name, a, nd in (("U", U, 2), ("V", V, 2), ("s", s, 1)):
             if a is None:
@@ -98,32 +100,54 @@ class LowRank(LinearOperator):
         super().__init__(
             shape=(int(U.shape[0]), int(V.shape[0])), dtype=dtype, xp=xp, device=aa.device_of(U)
         )
-        self.U = xp.astype(U, dtype, copy=False)
-        self.V = xp.astype(V, dtype, copy=False)
-        self.s = None if s is None else xp.astype(s, dtype, copy=False)
+        self._U = xp.astype(U, dtype, copy=False)
+        self._V = xp.astype(V, dtype, copy=False)
+        self._s = None if s is None else xp.astype(s, dtype, copy=False)
+        # Adjoints and transposes share the factors and conjugate them on every
+        # read (flags for U and V, and for s), so they follow in-place changes.
+        self._conjugate = _conjugate
         self.rank = r
+
+    def _read(self, a: Any, conjugate: bool) -> Any:
+        return self.xp.conj(a) if conjugate and a is not None else a
+
+    @property
+    def U(self) -> Any:
+        """The left factor, shape ``(m, r)``."""
+        return self._read(self._U, self._conjugate[0])
+
+    @property
+    def V(self) -> Any:
+        """The right factor, shape ``(n, r)``."""
+        return self._read(self._V, self._conjugate[0])
+
+    @property
+    def s(self) -> Any:
+        """The weights, shape ``(r,)``, or ``None``."""
+        return self._read(self._s, self._conjugate[1])
 
     # ------------------------------------------------------------------ multiply
     def _matmat(self, X: Any) -> Any:
-        xp = self.xp
-        Y = xp.matmul(_ctranspose(xp, self.V), X)
+        xp, cast = self.xp, self._cast
+        Y = xp.matmul(_ctranspose(xp, cast(self.V, X)), X)
         if self.s is not None:
-            Y = self.s[:, None] * Y
-        return xp.matmul(self.U, Y)
-
-    _batched = _matmat  # matmul broadcasts over the leading batch axis
+            Y = cast(self.s, X)[:, None] * Y
+        return xp.matmul(cast(self.U, X), Y)
 
     def _adjoint(self) -> LinearOperator:
-        xp = self.xp
-        return LowRank(self.V, self.U, None if self.s is None else _conj(xp, self.s))
+        # (U S V^H)^H = V conj(S) U^H
+        c_uv, c_s = self._conjugate
+        flip = aa.is_complex(self.xp, self.dtype)
+        return LowRank(self._V, self._U, self._s, _conjugate=(c_uv, c_s != flip))
 
     def _transpose(self) -> LinearOperator:
-        xp = self.xp
-        return LowRank(_conj(xp, self.V), _conj(xp, self.U), self.s)
+        # (U S V^H)^T = conj(V) S conj(U)^H
+        c_uv, c_s = self._conjugate
+        return LowRank(self._V, self._U, self._s, _conjugate=(not c_uv, c_s))
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        s = None if self.s is None else convert(self.s)
-        return LowRank(convert(self.U), convert(self.V), s)
+        s = None if self._s is None else convert(self._s)
+        return LowRank(convert(self._U), convert(self._V), s, _conjugate=self._conjugate)
 
     def _parameter_count(self) -> int:
         m, n = self.shape

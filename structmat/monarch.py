@@ -40,7 +40,18 @@ from structmat._args import ceil_div, integer
 from structmat._dense import sum_of_squares
 from structmat._monarch_project import project_factors
 from structmat._result import ProjectionResult, exact_result
-from structmat.linop import Adjoint, LinearOperator, Transpose, _Converter, class_name
+from structmat.linop import (
+    REPR_NOTES,
+    Adjoint,
+    LinearOperator,
+    Power,
+    Product,
+    Scaled,
+    Transpose,
+    _Conjugate,
+    _Converter,
+    apply_columns,
+)
 
 __all__ = ["Monarch", "MonarchAdjoint", "MonarchTranspose", "default_nblocks", "monarch_class"]
 
@@ -94,8 +105,55 @@ def monarch_class(op: LinearOperator) -> str | None:
     if not isinstance(op, LinearOperator):
         msg = f"monarch_class expects a LinearOperator, got {type(op).__name__}"
         raise TypeError(msg)
-    word = op._class_word()
+    word = _class_word(op)
     return None if word is None else class_name(word)
+
+
+def _class_word(op: LinearOperator) -> tuple[str, ...] | None:
+    """The class word of ``op`` read from its expression, letter by letter (or ``None``)."""
+    if isinstance(op, Monarch):
+        return ("M",)
+    if isinstance(op, _MonarchBackward):
+        # Mᵀ = conj(Mᴴ) is in M* too: the class is closed under conjugating the factors.
+        return ("M*",)
+    if isinstance(op, _Conjugate) and isinstance(op.operator, Monarch):
+        return ("M",)
+    if isinstance(op, Scaled):
+        return _class_word(op.operator)  # the classes are closed under scaling
+    if isinstance(op, Power):
+        word = _class_word(op.operator)
+        return None if word is None else word * op.exponent
+    if isinstance(op, Product):
+        letters: list[str] = []
+        for f in op.factors:
+            word = _class_word(f)
+            if word is None:
+                return None
+            letters.extend(word)
+        return tuple(letters)
+    return None
+
+
+def class_name(word: tuple[str, ...]) -> str:
+    """Spell a class word: letters joined, a repeated period written as a power.
+
+    ``("M", "M*")`` is ``"MM*"``, ``("M", "M*") * 3`` is ``"(MM*)^3"``, ``("M",) * 2`` is ``"M^2"``.
+    """
+    n = len(word)
+    for period in range(1, n // 2 + 1):
+        if n % period == 0 and word == word[:period] * (n // period):
+            base = "".join(word[:period])
+            return f"{base if period == 1 else f'({base})'}^{n // period}"
+    return "".join(word)
+
+
+def _class_note(op: LinearOperator) -> str:
+    """``"; class MM*"`` for the repr of a product or power built in a Monarch class."""
+    word = _class_word(op)
+    return f"; class {class_name(word)}" if word else ""
+
+
+REPR_NOTES.append(_class_note)
 
 
 def _parse_nblocks(nblocks: Any, shape: tuple[int, int], what: str) -> tuple[int, int]:
@@ -190,9 +248,6 @@ class Monarch(LinearOperator):
     True
     """
 
-    # The kernels cast the factors to the input's dtype themselves (cached).
-    _promote_on_apply = False
-
     def __init__(self, L: Any, R: Any, /, shape: tuple[int, int] | None = None) -> None:
         xp = aa.namespace_of(L)
         aa.check_same_backend(xp, aa.device_of(L), aa.namespace_of(R), aa.device_of(R), "Monarch")
@@ -241,7 +296,6 @@ class Monarch(LinearOperator):
         self.nblocks = (K, J)
         self.rank = r
         self._dims = (K, J, p, s, r)
-        self._cache: dict[Any, Any] = {}
 
     # ------------------------------------------------------------------ factors
     @property
@@ -251,23 +305,26 @@ class Monarch(LinearOperator):
         return s, p
 
     def _factors(self, dtype: Any, kind: str) -> tuple[Any, Any]:
-        """Factors in ``dtype`` for ``kind``: "fwd" (R, L), "adj" (Lᴴ, Rᴴ), "tr" (Lᵀ, Rᵀ)."""
-        key = (kind, aa.dtype_name(dtype))
-        got = self._cache.get(key)
-        if got is not None:
-            return got
+        """Factors in ``dtype`` for ``kind``: "fwd" (R, L), "adj" (Lᴴ, Rᴴ), "tr" (Lᵀ, Rᵀ).
+
+        Read from ``L`` and ``R`` at every call (casts and conjugates are not
+        kept), so products follow in-place changes of the factors.
+        """
         xp = self.xp
         L, R = self.L, self.R
         if L.dtype != dtype:
             L, R = xp.astype(L, dtype), xp.astype(R, dtype)
         if kind == "fwd":
-            got = (R, L)
-        else:
-            if kind == "adj" and aa.is_complex(xp, self.dtype):
-                L, R = xp.conj(L), xp.conj(R)
-            got = (xp.matrix_transpose(L), xp.matrix_transpose(R))
-        self._cache[key] = got
-        return got
+            return R, L
+        if kind == "adj" and aa.is_complex(xp, self.dtype):
+            L, R = xp.conj(L), xp.conj(R)
+        return xp.matrix_transpose(L), xp.matrix_transpose(R)
+
+    def _run(self, X: Any, kernel: Any) -> Any:
+        # NumPy: a stack of vectors is one matrix with the stack as columns.
+        if self._numpy and X.ndim > 2 and X.shape[-1] == 1:
+            return apply_columns(self.xp, X, kernel)
+        return kernel(X)
 
     def _forward(self, X: Any) -> Any:
         W1, W2 = self._factors(X.dtype, "fwd")
@@ -279,17 +336,10 @@ class Monarch(LinearOperator):
 
     # ------------------------------------------------------------------ LinearOperator API
     def _matmat(self, X: Any) -> Any:
-        return self._forward(X)
+        return self._run(X, self._forward)
 
     def _rmatmat(self, X: Any) -> Any:
-        return self._backward(X, "adj")
-
-    def _batched(self, X: Any) -> Any:
-        if self._numpy and X.shape[2] == 1:
-            # A stack of vectors is one matrix with the stack as columns.
-            Y = self._forward(X[:, :, 0].T)
-            return Y.T[:, :, None]
-        return self._forward(X)
+        return self._run(X, lambda Y: self._backward(Y, "adj"))
 
     def _adjoint(self) -> LinearOperator:
         return MonarchAdjoint(self)
@@ -307,9 +357,6 @@ class Monarch(LinearOperator):
     def _flops(self, k: int) -> int:
         K, J, p, s, r = self._dims
         return (K * r * J * p + J * s * K * r) * k
-
-    def _class_word(self) -> tuple[str, ...]:
-        return ("M",)
 
     def _repr_args(self) -> str:
         m, n = self.shape
@@ -564,33 +611,24 @@ class Monarch(LinearOperator):
 
 
 class _MonarchBackward:
-    """``_matmat``/``_batched`` of ``Mᴴ`` or ``Mᵀ`` through ``M``'s backward kernel."""
+    """``_matmat`` of ``Mᴴ`` or ``Mᵀ`` through ``M``'s backward kernel."""
 
     operator: Monarch
     _numpy: bool
     _kind: str  # "adj" or "tr": conjugate the factors or not
 
     def _matmat(self, X: Any) -> Any:
-        return self.operator._backward(X, self._kind)
-
-    def _class_word(self) -> tuple[str, ...]:
-        # Mᵀ = conj(Mᴴ) is in M* too: the class is closed under conjugating the factors.
-        return ("M*",)
+        M = self.operator
+        return M._run(X, lambda Y: M._backward(Y, self._kind))
 
     def __repr__(self) -> str:
         name = "Adjoint" if self._kind == "adj" else "Transpose"
         return f"{name}({self.operator!r}; class M*)"
 
-    def _batched(self, X: Any) -> Any:
-        if self._numpy and X.shape[2] == 1:  # a stack of vectors is one matrix
-            return self.operator._backward(X[:, :, 0].T, self._kind).T[:, :, None]
-        return self.operator._backward(X, self._kind)
 
-
-def _conj_monarch(M: Monarch) -> Monarch:
-    """``conj(M)``: the Monarch of the conjugated factors."""
-    xp = M.xp
-    return Monarch(xp.conj(M.L), xp.conj(M.R), shape=M.shape)
+def _conj_monarch(M: Monarch) -> LinearOperator:
+    """``conj(M)``, read from ``M``'s factors at every product (class M)."""
+    return _Conjugate(M)
 
 
 class MonarchAdjoint(_MonarchBackward, Adjoint):

@@ -89,8 +89,9 @@ class WrongDense(sm.Dense):
 class WrongBatch(sm.Dense):
     """Batched path applies the transpose."""
 
-    def _batched(self, X):
-        return self.xp.matrix_transpose(self.A) @ X
+    def _matmat(self, X):
+        A = self.A if X.ndim == 2 else self.xp.matrix_transpose(self.A)
+        return A @ X
 
 
 class WrongTranspose(sm.Dense):
@@ -109,9 +110,11 @@ class Affine(sm.Dense):
 
 
 class Raises(sm.Dense):
-    def _batched(self, X):
-        msg = "boom"
-        raise RuntimeError(msg)
+    def _matmat(self, X):
+        if X.ndim > 2:
+            msg = "boom"
+            raise RuntimeError(msg)
+        return self.A @ X
 
 
 class NegativeCount(sm.Dense):
