@@ -123,6 +123,21 @@ def _parse_nblocks(nblocks: Any, shape: tuple[int, int], what: str) -> tuple[int
     return K, J
 
 
+def _check_rank(r: int, s: int, p: int, what: str) -> None:
+    """``r <= min(s, p)``: a higher rank adds only zero (or redundant) components.
+
+    Each of the ``J*K`` slices is ``s x p``, so its rank is at most ``min(s, p)``;
+    the same rule as ``LowRank.project`` (``rank <= min(m, n)``) and the Kronecker
+    projection, and it keeps ``r = 10**7`` from allocating factors of ``r`` columns.
+    """
+    if r > min(s, p):
+        msg = (
+            f"{what}: rank must be <= min(s, p) = {min(s, p)} (the {s}x{p} slices of "
+            f"nblocks (K, J)), got {r}"
+        )
+        raise ValueError(msg)
+
+
 # ---------------------------------------------------------------------- the operator
 class Monarch(LinearOperator):
     r"""Monarch matrix ``M`` from its factors ``L`` and ``R`` (DESIGN.md §4).
@@ -352,7 +367,7 @@ class Monarch(LinearOperator):
             ``(K, J)``; an int means ``K = J``; default :func:`default_nblocks`
             of each side.
         rank : int
-            ``r >= 1``.
+            ``1 <= r <= min(s, p)`` (the rank of one ``s x p`` slice).
         dtype, xp, device
             float64 on NumPy by default.
         seed : int or numpy Generator, optional
@@ -388,6 +403,7 @@ class Monarch(LinearOperator):
         K, J = _parse_nblocks(nblocks, (m, n), "Monarch.random")
         r = integer(rank, "rank", "Monarch.random")
         p, s = ceil_div(n, K), ceil_div(m, J)
+        _check_rank(r, s, p, "Monarch.random")
         cplx = aa.is_complex(xp, dtype)
         np_dtype = np.complex128 if cplx else np.float64
         if init == "random":
@@ -463,7 +479,8 @@ class Monarch(LinearOperator):
             blocks (of ``L``); an int sets both. Default: :func:`default_nblocks`
             of ``n`` and of ``m``. ``p = ceil(n/K)``, ``s = ceil(m/J)``.
         rank : int
-            The Monarch rank ``r >= 1``.
+            The Monarch rank, ``1 <= r <= min(s, p)`` (the rank of one
+            ``s x p`` slice: a higher one could only add zero components).
 
         Returns
         -------
@@ -475,8 +492,8 @@ class Monarch(LinearOperator):
         Raises
         ------
         ValueError
-            NaN or Inf in ``A``, ``A`` not 2-d, ``rank < 1`` or ``nblocks``
-            that do not tile ``A``.
+            NaN or Inf in ``A``, ``A`` not 2-d, ``rank`` outside
+            ``[1, min(s, p)]`` or ``nblocks`` that do not tile ``A``.
 
         Notes
         -----
@@ -712,6 +729,7 @@ def _project(cls: type, A: Any, nblocks: Any, rank: Any, *, adjoint: bool) -> Pr
         msg = f"{what} expects a non-empty matrix, got shape {(m, n)}"
         raise ValueError(msg)
     K, J = _parse_nblocks(nblocks, (m, n), what)
+    _check_rank(r, ceil_div(m, J), ceil_div(n, K), what)
     # A finite sum of squares proves every entry finite; if it is huge or tiny (or
     # overflowed), project A / 2^e with its largest entry about 1 and scale back.
     sumsq = sum_of_squares(xp, A)
