@@ -37,7 +37,7 @@ import numpy as np
 from structmat import _array_api as aa
 from structmat import _monarch_kernels as kernels
 from structmat._args import ceil_div, integer
-from structmat._dense import sum_of_squares
+from structmat._dense import ldexp, normalize, unscale
 from structmat._monarch_project import project_factors
 from structmat._result import ProjectionResult, exact_result
 from structmat.linop import Adjoint, LinearOperator, Transpose, _Converter, class_name
@@ -732,20 +732,11 @@ def _project(cls: type, A: Any, nblocks: Any, rank: Any, *, adjoint: bool) -> Pr
     _check_rank(r, ceil_div(m, J), ceil_div(n, K), what)
     # A finite sum of squares proves every entry finite; if it is huge or tiny (or
     # overflowed), project A / 2^e with its largest entry about 1 and scale back.
-    sumsq = sum_of_squares(xp, A)
-    e = 0
-    if not 2.0**-900 < sumsq < 2.0**900:
-        if not math.isfinite(sumsq) and not bool(xp.all(xp.isfinite(A))):
-            msg = f"{what}: A contains NaN or Inf"
-            raise ValueError(msg)
-        if sumsq != 0 or bool(xp.any(A != 0)):
-            e = math.frexp(float(xp.max(xp.abs(A))))[1]
-            A = (A * math.ldexp(1.0, -(e // 2))) * math.ldexp(1.0, e // 2 - e)  # two steps
+    A, e, _ = normalize(xp, A, what)
     L, R, err2, norm2 = project_factors(xp, A, K, J, r)
-    if e:
-        L, R = L * math.ldexp(1.0, e - e // 2), R * math.ldexp(1.0, e // 2)
-    err = math.ldexp(math.sqrt(max(err2, 0.0)), e)
-    norm = math.ldexp(math.sqrt(norm2), e)
+    L, R = ldexp(xp, L, e - e // 2), ldexp(xp, R, e // 2)
+    err = unscale(math.sqrt(max(err2, 0.0)), e)
+    norm = unscale(math.sqrt(norm2), e)
     M = cls(L, R, shape=(m, n))
     op = M.H if adjoint else M
     params = {"nblocks": (K, J), "rank": r}
