@@ -8,6 +8,19 @@ mid-size products would start BLAS threads of their own run under
 :func:`one_blas_thread` (threadpoolctl): two levels of threads on two cores
 measured 1.8x slower than one. :func:`scratch` gives each thread reusable work
 arrays.
+
+The BLAS thread count is process-wide state (OpenBLAS with pthreads), so the
+limit is one shared, reference-counted hold: the first caller in saves the
+count and sets one thread, the last one out restores the saved count, whatever
+the order in which concurrent callers (user threads projecting at once) enter
+and leave. One ``threadpoolctl`` limit per caller would restore each other's
+values out of order and could leave BLAS at one thread for good. Both changes
+run on one helper thread, so threadpoolctl (which lets only the thread that
+set a limit change it again) sees a single owner, released after each restore.
+While any caller holds the limit, every thread's BLAS calls run on one thread:
+the library changes the count only while one of its kernels runs. A limit the
+user holds from another thread (``threadpool_limits``) takes precedence: the
+helper's changes then do nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +41,13 @@ R = TypeVar("R")
 WORKERS = os.cpu_count() or 1
 _POOL: ThreadPoolExecutor | None = None
 _CONTROLLER: Any = None
+# The shared BLAS limit (see the module docstring): the callers holding it, the
+# threadpoolctl limiter that saved the count before the first of them, and the
+# helper thread that sets and restores it.
+_BLAS_LOCK = threading.Lock()
+_BLAS_HOLDERS = 0
+_BLAS_LIMITER: Any = None
+_BLAS_THREAD: ThreadPoolExecutor | None = None
 # Kernels split their work into at least this many tasks, a number independent of
 # WORKERS so that results do not depend on the thread count.
 MIN_TASKS = 8
@@ -37,8 +57,14 @@ _LOCAL = threading.local()
 
 
 def _forget_pool() -> None:
-    global _POOL
-    _POOL = None
+    global _POOL, _BLAS_LOCK, _BLAS_HOLDERS, _BLAS_LIMITER, _BLAS_THREAD
+    _POOL = _BLAS_THREAD = None
+    # The holders were threads of the parent, the child has none: it gets back the
+    # count saved before them (the lock may have been held at fork time).
+    _BLAS_LOCK = threading.Lock()
+    limiter, _BLAS_HOLDERS, _BLAS_LIMITER = _BLAS_LIMITER, 0, None
+    if limiter is not None:
+        limiter.__exit__(None, None, None)
 
 
 os.register_at_fork(after_in_child=_forget_pool)
@@ -52,16 +78,47 @@ def pool() -> ThreadPoolExecutor:
     return _POOL
 
 
-@contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """Limit BLAS to one thread per caller while the block runs (process-wide)."""
+def _limit_blas() -> Any:
+    """On the helper thread: save the BLAS thread counts, set one thread."""
     global _CONTROLLER
     if _CONTROLLER is None:
         from threadpoolctl import ThreadpoolController
 
         _CONTROLLER = ThreadpoolController()
-    with _CONTROLLER.limit(limits=1, user_api="blas"):
+    limiter = _CONTROLLER.limit(limits=1, user_api="blas")
+    limiter.__enter__()
+    return limiter
+
+
+def _on_blas_thread(fn: Callable[..., R], *args: Any) -> R:
+    global _BLAS_THREAD
+    if _BLAS_THREAD is None:
+        _BLAS_THREAD = ThreadPoolExecutor(1, thread_name_prefix="structmat-blas")
+    return _BLAS_THREAD.submit(fn, *args).result()
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS at one thread while the block runs (process-wide, shared by concurrent callers).
+
+    The first caller in saves the BLAS thread count and sets it to one; the last
+    one out restores the saved count. Safe to nest and to enter from several
+    threads at once, in any order.
+    """
+    global _BLAS_HOLDERS, _BLAS_LIMITER
+    with _BLAS_LOCK:
+        if _BLAS_HOLDERS == 0:
+            _BLAS_LIMITER = _on_blas_thread(_limit_blas)
+        _BLAS_HOLDERS += 1
+    try:
         yield
+    finally:
+        with _BLAS_LOCK:
+            _BLAS_HOLDERS -= 1
+            if _BLAS_HOLDERS == 0:
+                limiter, _BLAS_LIMITER = _BLAS_LIMITER, None
+                # restores the saved counts and releases threadpoolctl's ownership
+                _on_blas_thread(limiter.__exit__, None, None, None)
 
 
 def map_one_blas(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:

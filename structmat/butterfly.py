@@ -32,6 +32,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat._args import ceil_div, integer
+from structmat._dense import ldexp, normalize, unscale
 from structmat._result import ProjectionResult
 from structmat.ks import _abs2, _conj, _re, _top_vector2
 from structmat.linop import LinearOperator, Product, _Converter
@@ -830,10 +831,9 @@ class Butterfly(LinearOperator):
         A = aa.floating_input(xp, A, "Butterfly.project input")
         if aa.is_numpy(xp):
             A = np.ascontiguousarray(A)  # the steps reshape blocks as views
-        norm2 = _sq_norm(xp, A)  # a column permutation keeps it
-        if not math.isfinite(norm2) and not bool(xp.all(xp.isfinite(A))):
-            msg = "Butterfly.project: A contains NaN or Inf"
-            raise ValueError(msg)
+        # Project A / 2^e (squares and the 2x2 solves' squared energies stay normal);
+        # the last level takes the scale back: the other levels have unit columns.
+        A, e, norm2 = normalize(xp, A, "Butterfly.project")  # a column permutation keeps norm2
         dev = aa.device_of(A)
         perm_op = None
         if permutation is not None:
@@ -866,7 +866,7 @@ class Butterfly(LinearOperator):
             tw_t, H, e2 = _hierarchy_step(xp, H, cols if t == 1 else None)
             tw_levels[L - t] = tw_t  # X_t is the level of stride n/2^t
             step_err2.append(e2)
-        tw_levels[0] = H  # (n/2, 2, 2): the last, block-diagonal level
+        tw_levels[0] = ldexp(xp, H, e)  # (n/2, 2, 2): the last, block-diagonal level
         tw = xp.stack(tw_levels, axis=0)
         B = cls(tw, increasing_stride=True)
         error = math.sqrt(sum(step_err2))
@@ -884,10 +884,10 @@ class Butterfly(LinearOperator):
         )
         return ProjectionResult(
             operator=op,
-            error=error,
-            norm=norm,
-            lower_bound=lower,
-            upper_bound=upper,
+            error=unscale(error, e),
+            norm=unscale(norm, e),
+            lower_bound=unscale(lower, e),
+            upper_bound=unscale(upper, e),
             exact=False,
             onto="butterfly",
             params={"permutation": perm_param},

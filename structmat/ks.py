@@ -31,11 +31,13 @@ References
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat._dense import ldexp_stack, normalize, normalize_stack, unscale
 from structmat.linop import LinearOperator, _Converter
 
 __all__ = [
@@ -495,6 +497,9 @@ def ks_project_two(A: Any, pattern_left: Any, pattern_right: Any, /) -> tuple[An
     lead = tuple(int(v) for v in A.shape[:-2])
     nb = int(np.prod(lead)) if lead else 1
     A3 = xp.reshape(A, (nb, int(A.shape[-2]), int(A.shape[-1])))
+    # Each problem projected as A / 2^e (no over/underflow in the squares); the right
+    # factor (singular values times Vᴴ) and the error take 2^e back.
+    A3, scale_e = normalize_stack(xp, A3, "ks_project_two")
     block, pos, size = _groups(left, right)
     G = size.size
     N = block.size
@@ -531,9 +536,10 @@ def ks_project_two(A: Any, pattern_left: Any, pattern_right: Any, /) -> tuple[An
     TL = xp.permute_dims(xp.reshape(cols, (nb, a1, c1, d1, b1)), (0, 1, 4, 2, 3))
     # rows: (nb, N, c2) with m = i2 b2 d2 + j2 d2 + l2 -> T_right[i2, j2, k2, l2]
     TR = xp.permute_dims(xp.reshape(rows, (nb, a2, b2, d2, c2)), (0, 1, 2, 4, 3))
+    TR = ldexp_stack(xp, TR, scale_e)
     TL = xp.reshape(TL, (*lead, a1, b1, c1, d1))
     TR = xp.reshape(TR, (*lead, a2, b2, c2, d2))
-    err = xp.sqrt(xp.astype(err2, rdt))
+    err = ldexp_stack(xp, xp.sqrt(xp.astype(err2, rdt)), scale_e)
     err = xp.reshape(err, lead)
     if not lead:
         return TL, TR, float(err)
@@ -596,6 +602,7 @@ def ks_project_two_error(
         raise ValueError(msg)
     _, b1, _, _ = left
     _, _, c2, _ = right
+    A, scale_e, _ = normalize(xp, A, "ks_project_two_error")  # bounds of A / 2^e, scaled back
     _, _, size = _groups(left, right)
     G = size.size
     dev = aa.device_of(A)
@@ -639,9 +646,9 @@ def ks_project_two_error(
         hi2 = float(xp.sum(trace - theta)) + guard
         err2 = float(xp.sum(trace - theta))
     return (
-        float(np.sqrt(max(err2, 0.0))),
-        float(np.sqrt(max(lo2, 0.0))),
-        float(np.sqrt(max(hi2, 0.0))),
+        unscale(math.sqrt(max(err2, 0.0)), scale_e),
+        unscale(math.sqrt(max(lo2, 0.0)), scale_e),
+        unscale(math.sqrt(max(hi2, 0.0)), scale_e),
     )
 
 

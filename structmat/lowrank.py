@@ -9,7 +9,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat._args import integer
-from structmat._dense import dense_input, frobenius, svd_tail
+from structmat._dense import dense_input, frobenius, ldexp, normalize, svd_tail, unscale
 from structmat._result import ProjectionResult, exact_result
 from structmat.linop import LinearOperator, _Converter, _is_scalar, _python_scalar
 
@@ -358,10 +358,12 @@ def _project_svd(cls: type, A: Any, r: int) -> ProjectionResult:
     A = dense_input(A, "LowRank.project")
     xp = aa.namespace_of(A)
     _check_rank(r, A.shape)
+    A, e, _ = normalize(xp, A, "LowRank.project")  # the SVD of A / 2^e, scaled back
     U, S, Vh = xp.linalg.svd(A, full_matrices=False)
     err, norm = svd_tail(xp, S, r)
-    op = cls(U[:, :r], _ctranspose(xp, Vh[:r, :]), xp.astype(S[:r], A.dtype))
-    return exact_result(op, err, norm, "lowrank", {"rank": r, "method": "svd"})
+    op = cls(U[:, :r], _ctranspose(xp, Vh[:r, :]), xp.astype(ldexp(xp, S[:r], e), A.dtype))
+    params = {"rank": r, "method": "svd"}
+    return exact_result(op, unscale(err, e), unscale(norm, e), "lowrank", params)
 
 
 def _gaussian(
@@ -395,6 +397,7 @@ def _project_randomized(
         is_op = False
         A = dense_input(A, what)
         xp, dtype, device = aa.namespace_of(A), A.dtype, aa.device_of(A)
+        A, e, _ = normalize(xp, A, what)
 
         def mul(X: Any) -> Any:
             return xp.matmul(A, X)
@@ -414,6 +417,20 @@ def _project_randomized(
     if not bool(xp.all(xp.isfinite(Y))):
         msg = f"{what}: A @ x produced NaN or Inf"
         raise ValueError(msg)
+    if is_op:
+        # Matrix-free: A / 2^e is applied as 2^-e (A X), e from the first sketch
+        # (products of orthonormal blocks stay at its scale).
+        _, e, _ = normalize(xp, Y, what)
+        if e:
+            mul_op, rmul_op = mul, rmul
+
+            def mul(X: Any) -> Any:
+                return ldexp(xp, mul_op(X), -e)
+
+            def rmul(Y: Any) -> Any:
+                return ldexp(xp, rmul_op(Y), -e)
+
+            Y = ldexp(xp, Y, -e)
     Q = _orth(xp, Y)
     for _ in range(q):
         Q = _orth(xp, mul(_orth(xp, rmul(Q))))
@@ -421,7 +438,8 @@ def _project_randomized(
     Uw, S, Vwh = xp.linalg.svd(W, full_matrices=False)  # B = Vw S Uwᴴ
     U = xp.matmul(Q, _ctranspose(xp, Vwh[:r, :]))
     V = Uw[:, :r]
-    op = cls(U, V, xp.astype(S[:r], dtype))
+    op = cls(U, V, xp.astype(ldexp(xp, S[:r], e), dtype))
+    # Below, everything is of A / 2^e (scale 1 at most) until scaled back at the end.
     sv = [float(v) for v in aa.to_host(S)]
     captured2 = sum(v * v for v in sv[:r])
     margin = 8 * ell * aa.eps(xp, dtype) * (sv[0] if sv else 0.0)
@@ -434,7 +452,8 @@ def _project_randomized(
         "seed": seed,
     }
     if not is_op:
-        err = frobenius(xp, A - op.to_dense())
+        resid = A - xp.matmul(U * xp.astype(S[:r], dtype)[None, :], _ctranspose(xp, V))
+        err = frobenius(xp, resid)
         norm = frobenius(xp, A)
         notes = "randomized range finder: error is the exact residual, not proven minimal"
         upper = err
@@ -452,10 +471,10 @@ def _project_randomized(
         upper = math.inf
     return ProjectionResult(
         operator=op,
-        error=err,
-        norm=norm,
-        lower_bound=min(lower, err),
-        upper_bound=upper,
+        error=unscale(err, e),
+        norm=unscale(norm, e),
+        lower_bound=unscale(min(lower, err), e),
+        upper_bound=unscale(upper, e),
         exact=False,
         onto="lowrank",
         params=params,

@@ -37,7 +37,7 @@ import numpy as np
 from structmat import _array_api as aa
 from structmat import _monarch_kernels as kernels
 from structmat._args import ceil_div, integer
-from structmat._dense import sum_of_squares
+from structmat._dense import ldexp, normalize, unscale
 from structmat._monarch_project import project_factors
 from structmat._result import ProjectionResult, exact_result
 from structmat.linop import (
@@ -179,6 +179,21 @@ def _parse_nblocks(nblocks: Any, shape: tuple[int, int], what: str) -> tuple[int
         )
         raise ValueError(msg)
     return K, J
+
+
+def _check_rank(r: int, s: int, p: int, what: str) -> None:
+    """``r <= min(s, p)``: a higher rank adds only zero (or redundant) components.
+
+    Each of the ``J*K`` slices is ``s x p``, so its rank is at most ``min(s, p)``;
+    the same rule as ``LowRank.project`` (``rank <= min(m, n)``) and the Kronecker
+    projection, and it keeps ``r = 10**7`` from allocating factors of ``r`` columns.
+    """
+    if r > min(s, p):
+        msg = (
+            f"{what}: rank must be <= min(s, p) = {min(s, p)} (the {s}x{p} slices of "
+            f"nblocks (K, J)), got {r}"
+        )
+        raise ValueError(msg)
 
 
 # ---------------------------------------------------------------------- the operator
@@ -399,7 +414,7 @@ class Monarch(LinearOperator):
             ``(K, J)``; an int means ``K = J``; default :func:`default_nblocks`
             of each side.
         rank : int
-            ``r >= 1``.
+            ``1 <= r <= min(s, p)`` (the rank of one ``s x p`` slice).
         dtype, xp, device
             float64 on NumPy by default.
         seed : int or numpy Generator, optional
@@ -435,6 +450,7 @@ class Monarch(LinearOperator):
         K, J = _parse_nblocks(nblocks, (m, n), "Monarch.random")
         r = integer(rank, "rank", "Monarch.random")
         p, s = ceil_div(n, K), ceil_div(m, J)
+        _check_rank(r, s, p, "Monarch.random")
         cplx = aa.is_complex(xp, dtype)
         np_dtype = np.complex128 if cplx else np.float64
         if init == "random":
@@ -510,7 +526,8 @@ class Monarch(LinearOperator):
             blocks (of ``L``); an int sets both. Default: :func:`default_nblocks`
             of ``n`` and of ``m``. ``p = ceil(n/K)``, ``s = ceil(m/J)``.
         rank : int
-            The Monarch rank ``r >= 1``.
+            The Monarch rank, ``1 <= r <= min(s, p)`` (the rank of one
+            ``s x p`` slice: a higher one could only add zero components).
 
         Returns
         -------
@@ -522,8 +539,8 @@ class Monarch(LinearOperator):
         Raises
         ------
         ValueError
-            NaN or Inf in ``A``, ``A`` not 2-d, ``rank < 1`` or ``nblocks``
-            that do not tile ``A``.
+            NaN or Inf in ``A``, ``A`` not 2-d, ``rank`` outside
+            ``[1, min(s, p)]`` or ``nblocks`` that do not tile ``A``.
 
         Notes
         -----
@@ -750,22 +767,14 @@ def _project(cls: type, A: Any, nblocks: Any, rank: Any, *, adjoint: bool) -> Pr
         msg = f"{what} expects a non-empty matrix, got shape {(m, n)}"
         raise ValueError(msg)
     K, J = _parse_nblocks(nblocks, (m, n), what)
+    _check_rank(r, ceil_div(m, J), ceil_div(n, K), what)
     # A finite sum of squares proves every entry finite; if it is huge or tiny (or
     # overflowed), project A / 2^e with its largest entry about 1 and scale back.
-    sumsq = sum_of_squares(xp, A)
-    e = 0
-    if not 2.0**-900 < sumsq < 2.0**900:
-        if not math.isfinite(sumsq) and not bool(xp.all(xp.isfinite(A))):
-            msg = f"{what}: A contains NaN or Inf"
-            raise ValueError(msg)
-        if sumsq != 0 or bool(xp.any(A != 0)):
-            e = math.frexp(float(xp.max(xp.abs(A))))[1]
-            A = (A * math.ldexp(1.0, -(e // 2))) * math.ldexp(1.0, e // 2 - e)  # two steps
+    A, e, _ = normalize(xp, A, what)
     L, R, err2, norm2 = project_factors(xp, A, K, J, r)
-    if e:
-        L, R = L * math.ldexp(1.0, e - e // 2), R * math.ldexp(1.0, e // 2)
-    err = math.ldexp(math.sqrt(max(err2, 0.0)), e)
-    norm = math.ldexp(math.sqrt(norm2), e)
+    L, R = ldexp(xp, L, e - e // 2), ldexp(xp, R, e // 2)
+    err = unscale(math.sqrt(max(err2, 0.0)), e)
+    norm = unscale(math.sqrt(norm2), e)
     M = cls(L, R, shape=(m, n))
     op = M.H if adjoint else M
     params = {"nblocks": (K, J), "rank": r}

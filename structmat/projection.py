@@ -23,7 +23,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat._args import ceil_div, integer
-from structmat._dense import dense_input, frobenius, svd_tail
+from structmat._dense import dense_input, frobenius, ldexp, normalize, svd_tail, unscale
 from structmat._result import ProjectionResult, exact_result
 from structmat.basic import Diagonal, Permutation
 from structmat.linop import LinearOperator, Sum
@@ -38,23 +38,23 @@ def _ints(xp: Any, n: int, device: Any) -> Any:
 
 
 def _subspace_error(
-    xp: Any, A: Any, kept: Any, weights: Any, residual: Callable[[], Any]
+    xp: Any, norm2: float, kept: Any, weights: Any, residual: Callable[[], Any], e: int
 ) -> tuple[float, float]:
     r"""``(||A - Â||_F, ||A||_F)`` for an orthogonal projection ``Â`` onto a subspace.
 
+    ``A`` is known by ``norm2 = ||A / 2^e||_F²`` (from :func:`normalize`); ``kept``
+    and ``residual()`` are those of ``A / 2^e``, the results are scaled back.
     Pythagoras, :math:`\|A - \hat A\|^2 = \|A\|^2 - \|\hat A\|^2` with
     :math:`\|\hat A\|^2 = \sum_i w_i |k_i|^2` (``kept`` values repeated
-    ``weights`` times; ``weights=None``: once), costs one pass over ``A``. When
+    ``weights`` times; ``weights=None``: once), costs no pass over ``A``. When
     the difference is below ``1e-3 ||A||^2`` the subtraction would lose
     digits, so the error is recomputed from the ``residual()`` matrix.
     """
-    norm2 = frobenius(xp, A) ** 2
     mag = xp.abs(kept) ** 2
     kept2 = float(xp.sum(mag if weights is None else weights * mag))
     err2 = norm2 - kept2
-    if err2 > 1e-3 * norm2:
-        return math.sqrt(err2), math.sqrt(norm2)
-    return frobenius(xp, residual()), math.sqrt(norm2)
+    err = math.sqrt(err2) if err2 > 1e-3 * norm2 else frobenius(xp, residual())
+    return unscale(err, e), unscale(math.sqrt(norm2), e)
 
 
 # ---------------------------------------------------------------------- exact projections
@@ -62,6 +62,7 @@ def _diagonal(A: Any) -> ProjectionResult:
     """Rectangular diagonal: keep ``A[i, i]``; the residual is the off-diagonal part."""
     xp = aa.namespace_of(A)
     m, n = A.shape
+    A, e, norm2 = normalize(xp, A, "project onto diagonal")
     d = xp.linalg.diagonal(A)
     dev = aa.device_of(A)
 
@@ -69,8 +70,8 @@ def _diagonal(A: Any) -> ProjectionResult:
         mask = _ints(xp, m, dev)[:, None] == _ints(xp, n, dev)[None, :]
         return xp.where(mask, xp.zeros_like(A), A)
 
-    err, norm = _subspace_error(xp, A, d, None, residual)
-    op: LinearOperator = Diagonal(xp.asarray(d, copy=True))
+    err, norm = _subspace_error(xp, norm2, d, None, residual, e)
+    op: LinearOperator = Diagonal(ldexp(xp, d, e) if e else xp.asarray(d, copy=True))
     if m != n:
         from structmat.basic import Zero
         from structmat.blocks import hstack, vstack
@@ -110,13 +111,14 @@ def _circulant(A: Any) -> ProjectionResult:
     """Average along wrapped diagonals: ``c_k = mean_i A[i, (i - k) mod n]``."""
     xp = aa.namespace_of(A)
     n = _square_size(A, "circulant")
+    A, e, norm2 = normalize(xp, A, "project onto circulant")
     # B[i, t] = [A, A][i, i + 1 + t] = A[i, (i + 1 + t) mod n]: wrapped diagonal k = n - 1 - t
     B = _skew(xp, xp.concat((A[:, 1:], A), axis=1), n, n)
     means = xp.mean(B, axis=0)
-    err, norm = _subspace_error(xp, A, means, n, lambda: B - means[None, :])
+    err, norm = _subspace_error(xp, norm2, means, n, lambda: B - means[None, :], e)
     from structmat.convolution import Circulant
 
-    return exact_result(Circulant(xp.flip(means)), err, norm, "circulant", {})
+    return exact_result(Circulant(ldexp(xp, xp.flip(means), e)), err, norm, "circulant", {})
 
 
 def _toeplitz(A: Any) -> ProjectionResult:
@@ -124,6 +126,7 @@ def _toeplitz(A: Any) -> ProjectionResult:
     xp = aa.namespace_of(A)
     m, n = A.shape
     dev = aa.device_of(A)
+    A, e, norm2 = normalize(xp, A, "project onto toeplitz")
     # B[i, t] = A[i, i + t - (m-1)] (zero outside A): diagonal i - j = m - 1 - t
     Z = xp.zeros((m, m - 1), dtype=A.dtype, device=dev)
     B = _skew(xp, xp.concat((Z, A, Z), axis=1), m, m + n - 1)
@@ -138,10 +141,11 @@ def _toeplitz(A: Any) -> ProjectionResult:
         valid = (j >= 0) & (j < n)
         return xp.where(valid, B - means[None, :], xp.zeros_like(B))
 
-    err, norm = _subspace_error(xp, A, means, weights, residual)
+    err, norm = _subspace_error(xp, norm2, means, weights, residual, e)
     from structmat.convolution import Toeplitz
 
-    return exact_result(Toeplitz(xp.flip(means[:m]), means[m - 1 :]), err, norm, "toeplitz", {})
+    diags = ldexp(xp, means, e)
+    return exact_result(Toeplitz(xp.flip(diags[:m]), diags[m - 1 :]), err, norm, "toeplitz", {})
 
 
 def _tiling(sizes: Any, shape: tuple[int, int], what: str) -> list[tuple[int, int]]:
@@ -184,6 +188,7 @@ def _block_diagonal(A: Any, nblocks: Any = None, sizes: Any = None) -> Projectio
     else:
         blocks = _tiling(sizes, (m, n), what)
         params = {"sizes": blocks}
+    A, e, norm2 = normalize(xp, A, what)
     r0 = np.cumsum([0] + [b[0] for b in blocks])
     c0 = np.cumsum([0] + [b[1] for b in blocks])
     if len(set(blocks)) == 1:
@@ -192,14 +197,15 @@ def _block_diagonal(A: Any, nblocks: Any = None, sizes: Any = None) -> Projectio
             xp.permute_dims(xp.reshape(A, (k, mb, k, nb)), (0, 2, 1, 3)), (k * k, mb, nb)
         )
         stack = xp.take(T, _ints(xp, k, dev) * (k + 1), axis=0)
-        op = BlockDiagonal(stack)
+        kept: Any = stack
+        op = BlockDiagonal(ldexp(xp, stack, e))
     else:
-        op = BlockDiagonal(
-            [
-                xp.asarray(A[int(r0[b]) : int(r0[b + 1]), int(c0[b]) : int(c0[b + 1])], copy=True)
-                for b in range(len(blocks))
-            ]
-        )
+        parts = [
+            xp.asarray(A[int(r0[b]) : int(r0[b + 1]), int(c0[b]) : int(c0[b + 1])], copy=True)
+            for b in range(len(blocks))
+        ]
+        kept = xp.concat([xp.reshape(b, (-1,)) for b in parts])
+        op = BlockDiagonal([ldexp(xp, b, e) for b in parts])
 
     def residual() -> Any:
         row_id = xp.asarray(np.repeat(np.arange(len(blocks)), [b[0] for b in blocks]), device=dev)
@@ -207,12 +213,7 @@ def _block_diagonal(A: Any, nblocks: Any = None, sizes: Any = None) -> Projectio
         inside = row_id[:, None] == col_id[None, :]
         return xp.where(inside, xp.zeros_like(A), A)
 
-    kept = (
-        op.stack
-        if op.stack is not None
-        else xp.concat([xp.reshape(b.to_dense(), (-1,)) for b in op.blocks])
-    )
-    err, norm = _subspace_error(xp, A, kept, None, residual)
+    err, norm = _subspace_error(xp, norm2, kept, None, residual, e)
     return exact_result(op, err, norm, "block_diagonal", params)
 
 
@@ -252,19 +253,21 @@ def _kronecker(A: Any, shapes: Any = None, rank: Any = 1) -> ProjectionResult:
     if r > min(m1 * n1, m2 * n2):
         msg = f"{what}: rank must be <= min(m1*n1, m2*n2) = {min(m1 * n1, m2 * n2)}, got {r}"
         raise ValueError(msg)
+    A, e, _ = normalize(xp, A, what)
     # R[i1*n1 + j1, i2*n2 + j2] = A[i1*m2 + i2, j1*n2 + j2]
     R = xp.reshape(
         xp.permute_dims(xp.reshape(A, (m1, m2, n1, n2)), (0, 2, 1, 3)), (m1 * n1, m2 * n2)
     )
     U, S, Vh = xp.linalg.svd(R, full_matrices=False)
     root = xp.astype(xp.sqrt(S[:r]), A.dtype)
-    Bs = xp.reshape(xp.matrix_transpose(U[:, :r] * root[None, :]), (r, m1, n1))
-    Cs = xp.reshape(Vh[:r, :] * root[:, None], (r, m2, n2))
+    # each factor takes half of the scale 2^e back
+    Bs = ldexp(xp, xp.reshape(xp.matrix_transpose(U[:, :r] * root[None, :]), (r, m1, n1)), e // 2)
+    Cs = ldexp(xp, xp.reshape(Vh[:r, :] * root[:, None], (r, m2, n2)), e - e // 2)
     terms = [Kronecker(Bs[k, ...], Cs[k, ...]) for k in range(r)]
     op: LinearOperator = terms[0] if r == 1 else Sum(*terms)
     err, norm = svd_tail(xp, S, r)
     params = {"shapes": ((m1, n1), (m2, n2)), "rank": r}
-    return exact_result(op, err, norm, "kronecker", params)
+    return exact_result(op, unscale(err, e), unscale(norm, e), "kronecker", params)
 
 
 def _permutation(A: Any) -> ProjectionResult:
@@ -274,15 +277,19 @@ def _permutation(A: Any) -> ProjectionResult:
     xp = aa.namespace_of(A)
     n = _square_size(A, "permutation")
     H = aa.to_host(A)  # the one host transfer (n*n values)
-    rows, cols = linear_sum_assignment(np.real(H), maximize=True)
+    # The assignment maximizes a sum of entries: solved for H / 2^e (the same optimum,
+    # no overflow in its sums); the error ||A - P|| from the unscaled residual.
+    host = aa.namespace_of(H)
+    Hs, _, _ = normalize(host, H, "project onto permutation")
+    rows, cols = linear_sum_assignment(np.real(Hs), maximize=True)
     idx = np.empty(n, dtype=np.int64)
     idx[rows] = cols
     R = np.array(H, dtype=np.result_type(H.dtype, np.float64), copy=True)
     R[np.arange(n), idx] -= 1
-    err = float(np.linalg.norm(R))
+    err = frobenius(host, R)
     op = Permutation(aa.to_namespace(idx, xp, aa.device_of(A)), dtype=A.dtype)
     notes = "assignment solved on the host (scipy.optimize.linear_sum_assignment)"
-    return exact_result(op, err, float(np.linalg.norm(H)), "permutation", {}, notes)
+    return exact_result(op, err, frobenius(host, H), "permutation", {}, notes)
 
 
 # ---------------------------------------------------------------------- dispatch
@@ -440,6 +447,12 @@ def project(A: Any, /, onto: Any, **params: Any) -> ProjectionResult:
     (entries off the structure, or deviations from the diagonal means), not
     by subtracting norms, so it stays accurate when ``A`` is close to the
     class.
+
+    Every class gives for ``c * A`` the result for ``A`` times ``c`` (the
+    permutation: the same one), also where squares of the entries would
+    overflow or underflow: ``A`` whose sum of squares leaves a window inside
+    the dtype's range is projected as ``A / 2^e`` (exact) and scaled back;
+    inside the window nothing is copied (``structmat/_dense.py``).
 
     References
     ----------

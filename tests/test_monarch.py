@@ -385,9 +385,9 @@ def test_bad_factors():
 )
 def test_projection_optimal_error(xp, f, m_extra, dtype, seed):
     """error == per-slice SVD oracle == ||A - Â||_F, for every shape and rank."""
-    J = f["L"].shape[0]
-    K, rJ, _ = f["R"].shape
-    r = rJ // J
+    J, s, _ = f["L"].shape
+    K, rJ, p = f["R"].shape
+    r = min(rJ // J, s, p)  # the rank of an s x p slice bounds the projection's
     m, n = f["shape"]
     assume(K <= n and J <= m)
     rng = np.random.default_rng(seed)
@@ -418,25 +418,28 @@ def test_projection_idempotent_on_members(xp, f, dtype):
     M = monarch_in(xp, f, dtype)
     assume(M.nblocks[0] <= M.shape[1] and M.nblocks[1] <= M.shape[0])
     D = oracle_dense(M.L, M.R, M.shape)
-    res = Monarch.project(M.to_dense(), nblocks=M.nblocks, rank=M.rank)
+    # a member of rank r is one of rank min(r, s, p): its s x p slices have no higher rank
+    r = min(M.rank, M.L.shape[1], M.R.shape[2])
+    res = Monarch.project(M.to_dense(), nblocks=M.nblocks, rank=r)
     size = max(M.shape) * M.rank
     assert_close(res.operator.to_dense(), D, size=size * 16)
     assert res.error <= tolerance(dtype, size * 16) * max(np.linalg.norm(D), 1e-300)
-    again = Monarch.project(res.operator, nblocks=M.nblocks, rank=M.rank)  # operator input
+    again = Monarch.project(res.operator, nblocks=M.nblocks, rank=r)  # operator input
     assert_close(again.operator.to_dense(), D, size=size * 64)
 
 
 @given(f=monarch_factors(), seed=st.integers(0, 2**16))
 def test_random_members_never_closer(f, seed):
-    J = f["L"].shape[0]
-    K, rJ, _ = f["R"].shape
+    J, s, _ = f["L"].shape
+    K, rJ, p = f["R"].shape
+    r = min(rJ // J, s, p)
     m, n = f["shape"]
     assume(K <= n and J <= m)
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((m, n))
-    res = Monarch.project(A, nblocks=(K, J), rank=rJ // J)
+    res = Monarch.project(A, nblocks=(K, J), rank=r)
     for _ in range(5):
-        Mr = Monarch.random((m, n), (K, J), rJ // J, seed=rng)
+        Mr = Monarch.random((m, n), (K, J), r, seed=rng)
         best = np.linalg.norm(A - Mr.to_dense())
         # also a perturbation of the optimum itself
         near = Monarch(res.operator.L + 1e-3 * Mr.L, res.operator.R + 1e-3 * Mr.R, shape=(m, n))
@@ -457,13 +460,46 @@ def test_projection_prime_and_default_nblocks(dtype):
     assert Monarch.project(B).params["nblocks"] == (4, 3)
 
 
-def test_projection_rank_above_block_size():
+def test_projection_rank_at_slice_rank_is_exact():
     rng = np.random.default_rng(2)
     A = rng.standard_normal((6, 6))
-    res = Monarch.project(A, nblocks=3, rank=3)  # blocks are 2x2: rank 2 is exact
-    assert res.operator.rank == 3
+    res = Monarch.project(A, nblocks=3, rank=2)  # slices are 2x2: rank 2 is exact
+    assert res.operator.rank == 2
     assert res.error < 1e-13
     assert_close(res.operator.to_dense(), A, size=36)
+
+
+@pytest.mark.parametrize(
+    ("shape", "nblocks", "rank", "bound"),
+    [
+        ((16, 16), 4, 5, 4),  # 4x4 slices
+        ((16, 16), 4, 17, 4),  # 2,176 parameters for 256 entries before the bound
+        ((16, 16), 4, 10**7, 4),  # would allocate 1.28e9 numbers
+        ((6, 20), (4, 3), 3, 2),  # rectangular: s = 2, p = 5
+        ((20, 6), (3, 4), 3, 2),  # s = 5, p = 2
+    ],
+)
+def test_rank_above_slice_rank_refused(shape, nblocks, rank, bound):
+    """A rank above min(s, p) adds only zero components: refused like LowRank's
+    rank > min(m, n), by the projection, its adjoint form and the constructors."""
+    A = np.random.default_rng(0).standard_normal(shape)
+    msg = rf"rank must be <= min\(s, p\) = {bound} .*got {rank}"
+    with pytest.raises(ValueError, match="Monarch.project: " + msg):
+        Monarch.project(A, nblocks=nblocks, rank=rank)
+    with pytest.raises(ValueError, match="Monarch.project: " + msg):
+        sm.project(A, "monarch", nblocks=nblocks, rank=rank)
+    with pytest.raises(ValueError, match="Monarch.random: " + msg):
+        Monarch.random(shape, nblocks=nblocks, rank=rank)
+    K, J = (nblocks, nblocks) if isinstance(nblocks, int) else nblocks
+    # the adjoint projection reads nblocks for the Monarch M with M^H ~ A (shape reversed)
+    with pytest.raises(ValueError, match="Monarch.project_adjoint: " + msg):
+        Monarch.project_adjoint(A.T, nblocks=nblocks, rank=rank)
+    if shape[0] == shape[1]:
+        with pytest.raises(ValueError, match="Monarch.random: " + msg):
+            Monarch.square(shape[0], nblocks=nblocks, rank=rank)
+    # the bound itself is accepted everywhere
+    assert Monarch.project(A, nblocks=nblocks, rank=bound).operator.rank == bound
+    assert Monarch.random(shape, nblocks=(K, J), rank=bound).rank == bound
 
 
 def test_projection_tiny_gaps_fall_back_to_svd():
@@ -501,23 +537,24 @@ def test_projection_zero_matrix():
 
 @given(f=monarch_factors(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_projection_adjoint_class(xp, f, dtype, seed):
-    J = f["L"].shape[0]
-    K, rJ, _ = f["R"].shape
+    J, s, _ = f["L"].shape
+    K, rJ, p = f["R"].shape
+    r = min(rJ // J, s, p)
     m, n = f["shape"]
     assume(K <= n and J <= m)
     A = random_matrix(np.random.default_rng(seed), (n, m), dtype)  # A ≈ Mᴴ, M of shape (m, n)
-    res = Monarch.project_adjoint(xp.asarray(A), nblocks=(K, J), rank=rJ // J)
+    res = Monarch.project_adjoint(xp.asarray(A), nblocks=(K, J), rank=r)
     assert res.onto == "monarch_adjoint"
     assert res.exact
     assert isinstance(res.operator, MonarchAdjoint)
-    opt = optimal_error(A.conj().T, K, J, rJ // J)
+    opt = optimal_error(A.conj().T, K, J, r)
     rtol = 1e-10 if dtype in ("float64", "complex128") else 1e-5
     assert abs(res.error - opt) <= rtol * opt + 1e3 * tolerance(dtype) * np.linalg.norm(A)
     direct = np.linalg.norm(A.astype(np.complex128) - to_numpy(res.operator.to_dense()))
     assert abs(direct - opt) <= 10 * rtol * max(opt, 1) + tolerance(dtype, m * n) * np.linalg.norm(
         A
     )
-    op_in = Monarch.project_adjoint(sm.Dense(xp.asarray(A)), nblocks=(K, J), rank=rJ // J)
+    op_in = Monarch.project_adjoint(sm.Dense(xp.asarray(A)), nblocks=(K, J), rank=r)
     assert math.isclose(op_in.error, res.error, rel_tol=1e-6, abs_tol=1e-6)
 
 

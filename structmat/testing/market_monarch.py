@@ -81,7 +81,8 @@ def _mm_star(xp: Any) -> st.SearchStrategy[LinearOperator]:
         c = draw(st.integers(1, 20))
         K = draw(st.integers(1, min(5, n)))
         J = draw(st.integers(1, min(5, c)))
-        r = draw(st.integers(1, 2))
+        # a rank up to 2, within the slice rank min(s, p)
+        r = draw(st.integers(1, min(2, -(-c // J), -(-n // K))))
         seed = draw(st.integers(0, 2**32 - 1))
         M2 = Monarch.random((c, n), nblocks=(K, J), rank=r, seed=seed, dtype=M1.dtype, xp=xp)
         return M1 @ M2.H
