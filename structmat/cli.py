@@ -310,9 +310,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             print()
         if len(matrices) > 1:
             print(f"== {name}")
-        print(comparison)
-        if len(comparison):
-            best = comparison.best
+        best = comparison.best
+        if best is None:  # an answer, not an error: one line, exit 0
+            print(comparison.nothing_fits())
+        else:
+            print(comparison)
             params = ", ".join(f"{k}={v!r}" for k, v in best.params.items() if k != "method")
             print(
                 f"best: {best.onto}({params}), relative error {best.relative_error:.4g} "

@@ -363,6 +363,17 @@ def test_compare_prints_the_table(capsys, tmp_path):
     assert_one_line_error(code, err, "--budget is a fraction")
 
 
+def test_compare_when_nothing_fits_prints_one_line(capsys, tmp_path):
+    path = tmp_path / "one.npy"
+    np.save(path, np.ones((1, 1)))  # budget 0.25 of one entry: no parameter at all
+    code, out, err = run(capsys, "compare", str(path))
+    assert code == 0, err
+    assert out.strip().splitlines() == [
+        "no class fits the 1x1 matrix within 0 parameters (budget 0.25 of 1); try a larger budget"
+    ]
+    assert "Traceback" not in err
+
+
 def test_compare_missing_file(capsys, tmp_path):
     code, _, err = run(capsys, "compare", str(tmp_path / "none.npz"))
     assert_one_line_error(code, err, "no such file")
