@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
-from structmat._args import integer
+from structmat._args import integer, shape_pair
 from structmat._dense import dense_input, frobenius, svd_tail
 from structmat._result import ProjectionResult, exact_result
 from structmat.basic import Diagonal, Permutation
@@ -151,14 +151,7 @@ def _tiling(sizes: Any, shape: tuple[int, int], what: str) -> list[tuple[int, in
     if isinstance(sizes, str) or not isinstance(sizes, Sequence) or len(sizes) == 0:
         msg = f"{what}: sizes must be a non-empty list of (m_i, n_i), got {sizes!r}"
         raise ValueError(msg)
-    out = []
-    for s in sizes:
-        ok = isinstance(s, Sequence) and len(s) == 2
-        ok = ok and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in s)
-        if not ok or s[0] < 1 or s[1] < 1:
-            msg = f"{what}: each block size must be a pair of ints >= 1, got {s!r}"
-            raise ValueError(msg)
-        out.append((int(s[0]), int(s[1])))
+    out = [shape_pair(s, "each block size", what) for s in sizes]
     tot = (sum(s[0] for s in out), sum(s[1] for s in out))
     if tot != tuple(shape):
         msg = f"{what}: blocks {out} do not tile the matrix: they cover {tot}, A has shape {tuple(shape)}"
