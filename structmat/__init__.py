@@ -12,6 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from structmat._result import ProjectionResult
 from structmat.basic import Dense, Diagonal, Identity, Permutation, Zero
+
+# Eager, and after nothing that imports it: importing the submodule
+# ``structmat.compare`` binds that name on the package, and this line rebinds it
+# to the function for good (a lazy name would stay shadowed by the module).
+# The module is light; it imports the projections on first call.
+from structmat.compare import compare
 from structmat.linop import Adjoint, LinearOperator, Power, Product, Scaled, Sum, Transpose
 
 if TYPE_CHECKING:  # the lazy names below, spelled out for type checkers and IDEs
@@ -23,7 +29,7 @@ if TYPE_CHECKING:  # the lazy names below, spelled out for type checkers and IDE
     from structmat.io import load, save
     from structmat.lowrank import LowRank
     from structmat.monarch import Monarch, monarch_class
-    from structmat.projection import compare, project
+    from structmat.projection import project
 
 __version__ = "0.1.0"
 
@@ -48,7 +54,6 @@ _LAZY = {
     "Convolution": "structmat.convolution",
     "LowRank": "structmat.lowrank",
     "project": "structmat.projection",
-    "compare": "structmat.projection",
     "load": "structmat.io",
     "save": "structmat.io",
 }

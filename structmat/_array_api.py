@@ -9,6 +9,7 @@ else.
 from __future__ import annotations
 
 import importlib
+import types
 from typing import Any
 
 import array_api_compat
@@ -197,14 +198,28 @@ def to_namespace(x: Any, xp: Any, device: Any = None) -> Any:
         except Exception:
             x = xp.asarray(to_host(x))
     if device is not None and array_api_compat.device(x) != device:
-        x = array_api_compat.to_device(x, device)
+        try:
+            x = array_api_compat.to_device(x, device)
+        except Exception as exc:  # torch without CUDA raises a bare AssertionError
+            msg = (
+                f"cannot move an array to device {device!r} of {namespace_name(xp)}: "
+                f"{type(exc).__name__}: {exc}"
+            )
+            raise ValueError(msg) from exc
     return x
 
 
-def default_namespace(xp: Any = None) -> Any:
+# What every namespace structmat runs on provides; a module without them (``np.linalg``)
+# or a name given as a string (``xp="torch"``) is refused here, once, for every caller.
+_NAMESPACE_MEMBERS = ("asarray", "matmul", "float64", "isdtype")
+
+
+def default_namespace(xp: Any = None, what: str = "") -> Any:
     """``xp`` itself, or NumPy's namespace when ``None``; accepts plain modules.
 
-    ``xp=numpy`` or ``xp=torch`` (the library module) maps to its compat namespace.
+    ``xp=numpy`` or ``xp=torch`` (the library module) maps to its compat
+    namespace. Anything that is not an array namespace raises ``TypeError``
+    naming the argument ``xp`` (and ``what``, the caller, when given).
     """
     if xp is None:
         return _NUMPY
@@ -215,6 +230,19 @@ def default_namespace(xp: Any = None) -> Any:
         return array_api_compat.array_namespace(
             xp.empty(0) if name != "dask.array" else xp.empty((0,))
         )
+    missing = [m for m in _NAMESPACE_MEMBERS if not hasattr(xp, m)]
+    if isinstance(xp, str) or missing:
+        where = f"{what}: " if what else ""
+        hint = f"; pass the module itself (import {xp}; xp={xp})" if isinstance(xp, str) else ""
+        lacks = f" (it has no {', '.join(missing)})" if missing and not isinstance(xp, str) else ""
+        shown = (
+            f"module {name}" if isinstance(xp, types.ModuleType) else f"{type(xp).__name__} {xp!r}"
+        )
+        msg = (
+            f"{where}xp must be an array namespace such as numpy, torch or "
+            f"array_api_strict, got {shown}{lacks}{hint}"
+        )
+        raise TypeError(msg)
     return xp
 
 

@@ -51,11 +51,12 @@ _FUSE_LEVELS = 3
 
 
 def _log2(n: Any, what: str) -> int:
-    """``L`` with ``n == 2**L``; ``ValueError`` naming ``n`` otherwise."""
-    if isinstance(n, bool) or int(n) != n or n < 2 or (int(n) & (int(n) - 1)):
+    """``L`` with ``n == 2**L``; ``TypeError`` for a non-integer, ``ValueError`` naming ``n`` otherwise."""
+    n = integer(n, "n", what)
+    if n < 2 or n & (n - 1):
         msg = f"{what} needs n a power of 2 (n >= 2), got n = {n!r}"
         raise ValueError(msg)
-    return int(n).bit_length() - 1
+    return n.bit_length() - 1
 
 
 def bit_reversal(n: int) -> np.ndarray:

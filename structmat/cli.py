@@ -3,7 +3,9 @@
 Run ``structmat --help`` (or ``python -m structmat --help``) for the commands;
 each has its own ``--help`` with examples. Exit codes: 0 success, 1 a check
 or benchmark failed, 2 bad input (missing or corrupt file, unknown class,
-bad parameters) - reported as one line on stderr, without a traceback.
+bad parameters, an argparse error) - reported as one line on stderr, without
+a traceback or usage block. An unexpected exception is one line with its
+type, exit code 1: no input prints a traceback.
 """
 
 from __future__ import annotations
@@ -31,6 +33,22 @@ BENCHMARKS = ("bench_core", "bench_monarch", "bench_fourier", "bench_butterfly",
 
 class UsageError(Exception):
     """Bad input from the user: reported as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors raised (one line, exit 2) instead of printed with the usage.
+
+    The subcommand parsers are made of the same class (``add_subparsers``
+    uses the parent's type), so every parse error comes through here.
+    """
+
+    def error(self, message: str) -> Any:  # argparse's own hook; it must not return
+        msg = f"{self.prog}: error: {message}"
+        raise _ArgumentError(msg)
+
+
+class _ArgumentError(Exception):
+    """An argparse error, already formatted as the one line to print."""
 
 
 # ---------------------------------------------------------------------- small output helpers
@@ -185,11 +203,24 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------- project / compare
-def _parse_value(text: str) -> Any:
+# A --param value is a Python literal: an index list of a large permutation is long,
+# but nothing a user types needs more. The parser recurses on nesting (thousands of
+# unary minus signs), so both length and recursion are bounded.
+MAX_PARAM_LENGTH = 1_000_000
+
+
+def _parse_value(text: str, key: str = "VALUE") -> Any:
+    """A ``--param`` value: a Python literal, or the text itself when it is none."""
+    if len(text) > MAX_PARAM_LENGTH:
+        msg = f"--param {key}=...: the value has {len(text)} characters, at most {MAX_PARAM_LENGTH} are read"
+        raise UsageError(msg)
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, TypeError, SyntaxError):
         return text
+    except (RecursionError, MemoryError):  # CPython's parser gives either, by depth
+        msg = f"--param {key}=...: the value nests too deeply to read as a Python literal"
+        raise UsageError(msg) from None
 
 
 def _parse_nblocks(text: str) -> int | tuple[int, int]:
@@ -221,7 +252,7 @@ def _project_params(args: argparse.Namespace) -> dict[str, Any]:
         if not sep or not key.isidentifier():
             msg = f"--param takes KEY=VALUE, got {item!r}"
             raise UsageError(msg)
-        params[key] = _parse_value(value)
+        params[key] = _parse_value(value, key)
     return params
 
 
@@ -310,9 +341,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             print()
         if len(matrices) > 1:
             print(f"== {name}")
-        print(comparison)
-        if len(comparison):
-            best = comparison.best
+        best = comparison.best
+        if best is None:  # an answer, not an error: one line, exit 0
+            print(comparison.nothing_fits())
+        else:
+            print(comparison)
             params = ", ".join(f"{k}={v!r}" for k, v in best.params.items() if k != "method")
             print(
                 f"best: {best.onto}({params}), relative error {best.relative_error:.4g} "
@@ -428,7 +461,7 @@ Run 'structmat COMMAND --help' for each command.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="structmat",
         description="Structured matrices (Monarch, butterfly, Fourier, low rank) as linear operators.",
         epilog=MAIN_EPILOG,
@@ -437,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"structmat {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    quiet = argparse.ArgumentParser(add_help=False)
+    quiet = _Parser(add_help=False)
     quiet.add_argument("-q", "--quiet", action="store_true", help="no progress output on stderr")
 
     p = sub.add_parser(
@@ -561,22 +594,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_MAX_MESSAGE = 1000  # characters of an error line (a message may quote a huge value)
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     if isinstance(exc, KeyError) and exc.args:
         text = str(exc.args[0])
-    return " ".join(text.split())
+    text = " ".join(text.split())
+    if len(text) > _MAX_MESSAGE:
+        half = _MAX_MESSAGE // 2
+        text = f"{text[:half]} ... ({len(text) - 2 * half} characters left out) ... {text[-half:]}"
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``structmat`` command with ``argv`` (``sys.argv[1:]`` by default); return the exit code."""
+    """Run the ``structmat`` command with ``argv`` (``sys.argv[1:]`` by default); return the exit code.
+
+    Never prints a traceback: bad input is one line on stderr and exit code 2
+    (argparse errors included, without the usage block), and any other
+    exception - a bug - is one line with its type and exit code 1.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, or an argparse usage error (code 2)
+    except _ArgumentError as exc:
+        print(_one_line(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help or --version (argparse exits 0 after printing)
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     if args.command is None:
-        parser.print_help()
+        parser.print_usage(sys.stderr)
+        print("structmat: error: give a command (structmat --help lists them)", file=sys.stderr)
         return EXIT_USAGE
     try:
         return int(args.func(args))
@@ -587,6 +636,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"structmat {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: still one line, never a traceback
+        sys.stdout.flush()
+        print(
+            f"structmat {args.command}: internal error: {type(exc).__name__}: {_one_line(exc)}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -313,8 +313,12 @@ class _TrigBase(LinearOperator):
     ) -> None:
         what = self.__class__.__name__  # ``type`` is a parameter here (SciPy's name)
         self.n = integer(n, "n", what)
-        if isinstance(type, bool) or type not in (2, 3):
-            msg = f"{what} type must be one of 2, 3 (types 1 and 4 are not provided); got {type!r}"
+        # a choice, like norm: anything but the integers 2 and 3 (2.0 and '2' too) is refused
+        if isinstance(type, bool) or not isinstance(type, int | np.integer) or type not in (2, 3):
+            msg = (
+                f"{what} type must be one of 2, 3 (types 1 and 4 are not provided); "
+                f"got {type!r} ({type.__class__.__name__})"
+            )
             raise ValueError(msg)
         self.type = int(type)
         self.norm = _check_norm(norm, what)

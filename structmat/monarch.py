@@ -36,7 +36,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat import _monarch_kernels as kernels
-from structmat._args import ceil_div, integer
+from structmat._args import ceil_div, int_or_pair, integer, shape_pair
 from structmat._dense import ldexp, normalize, unscale
 from structmat._monarch_project import project_factors
 from structmat._result import ProjectionResult, exact_result
@@ -161,17 +161,7 @@ def _parse_nblocks(nblocks: Any, shape: tuple[int, int], what: str) -> tuple[int
     m, n = shape
     if nblocks is None:
         return default_nblocks(n), default_nblocks(m)
-    if isinstance(nblocks, bool):
-        msg = f"{what}: nblocks must be an int or a pair (K, J), got {nblocks!r}"
-        raise TypeError(msg)
-    if isinstance(nblocks, int | np.integer):
-        K = J = int(nblocks)
-    else:
-        try:
-            K, J = (int(b) for b in nblocks)
-        except (TypeError, ValueError):
-            msg = f"{what}: nblocks must be an int or a pair (K, J), got {nblocks!r}"
-            raise TypeError(msg) from None
+    K, J = int_or_pair(nblocks, "nblocks", what)
     if not (1 <= K <= n and 1 <= J <= m):
         msg = (
             f"{what}: nblocks (K, J) = ({K}, {J}) does not tile a {m}x{n} matrix; "
@@ -289,13 +279,7 @@ class Monarch(LinearOperator):
                 f"(K = R.shape[0], r = R.shape[1] // J), got L of shape {tuple(L.shape)}"
             )
             raise ValueError(msg)
-        if shape is None:
-            shape = (s * J, K * p)
-        try:
-            m, n = (int(d) for d in shape)
-        except (TypeError, ValueError):
-            msg = f"Monarch: shape must be a pair of ints, got {shape!r}"
-            raise ValueError(msg) from None
+        m, n = (s * J, K * p) if shape is None else shape_pair(shape, "shape", "Monarch")
         if not (1 <= m <= s * J and 1 <= n <= K * p):
             msg = (
                 f"Monarch: shape must satisfy 1 <= n_out <= s*J = {s * J} and "
@@ -439,14 +423,7 @@ class Monarch(LinearOperator):
         """
         xp = aa.default_namespace(xp)
         dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
-        try:
-            m, n = (int(d) for d in shape)
-        except (TypeError, ValueError):
-            msg = f"Monarch.random: shape must be a pair of ints, got {shape!r}"
-            raise ValueError(msg) from None
-        if m < 1 or n < 1:
-            msg = f"Monarch.random: shape must be positive, got {(m, n)}"
-            raise ValueError(msg)
+        m, n = shape_pair(shape, "shape", "Monarch.random")
         K, J = _parse_nblocks(nblocks, (m, n), "Monarch.random")
         r = integer(rank, "rank", "Monarch.random")
         p, s = ceil_div(n, K), ceil_div(m, J)
@@ -508,6 +485,7 @@ class Monarch(LinearOperator):
         >>> bool(np.array_equal(sm.Monarch.square(9, init="identity").to_dense(), np.eye(9)))
         True
         """
+        n = integer(n, "n", "Monarch.square")
         return cls.random(
             (n, n), nblocks, rank, dtype=dtype, xp=xp, device=device, seed=seed, init=init
         )

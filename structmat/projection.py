@@ -1,5 +1,6 @@
-r"""``project(A, onto, **params)``: the front door to every projection, the exact
-subspace projections, and the structure search :func:`compare`.
+r"""``project(A, onto, **params)``: the front door to every projection, and the
+exact subspace projections (the structure search :func:`~structmat.compare`
+lives in ``structmat/compare.py``).
 
 Every projection returns a :class:`~structmat.ProjectionResult`. The linear
 classes (circulant, Toeplitz, diagonal, block-diagonal) are subspaces: their
@@ -12,24 +13,26 @@ dispatched to.
 
 from __future__ import annotations
 
-import importlib
 import math
 import numbers
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from structmat import _array_api as aa
-from structmat._args import ceil_div, integer
+from structmat._args import integer, shape_pair
 from structmat._dense import dense_input, frobenius, ldexp, normalize, svd_tail, unscale
 from structmat._result import ProjectionResult, exact_result
 from structmat.basic import Diagonal, Permutation
+
+# the import path from before compare() moved into its own module
+from structmat.compare import Comparison, ComparisonRow, compare  # noqa: F401
 from structmat.linop import LinearOperator, Sum
 from structmat.lowrank import LowRank
 
-__all__ = ["Comparison", "ComparisonRow", "compare", "project"]
+__all__ = ["project"]
 
 
 # ---------------------------------------------------------------------- small helpers
@@ -152,14 +155,7 @@ def _tiling(sizes: Any, shape: tuple[int, int], what: str) -> list[tuple[int, in
     if isinstance(sizes, str) or not isinstance(sizes, Sequence) or len(sizes) == 0:
         msg = f"{what}: sizes must be a non-empty list of (m_i, n_i), got {sizes!r}"
         raise ValueError(msg)
-    out = []
-    for s in sizes:
-        ok = isinstance(s, Sequence) and len(s) == 2
-        ok = ok and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in s)
-        if not ok or s[0] < 1 or s[1] < 1:
-            msg = f"{what}: each block size must be a pair of ints >= 1, got {s!r}"
-            raise ValueError(msg)
-        out.append((int(s[0]), int(s[1])))
+    out = [shape_pair(s, "each block size", what) for s in sizes]
     tot = (sum(s[0] for s in out), sum(s[1] for s in out))
     if tot != tuple(shape):
         msg = f"{what}: blocks {out} do not tile the matrix: they cover {tot}, A has shape {tuple(shape)}"
@@ -488,265 +484,3 @@ def project(A: Any, /, onto: Any, **params: Any) -> ProjectionResult:
     if method.dense:
         A = dense_input(A, f"project onto {name}")
     return method.fn(A, **params)
-
-
-# ---------------------------------------------------------------------- structure search
-@dataclass(frozen=True)
-class ComparisonRow:
-    """One fitted class in a :class:`Comparison`."""
-
-    onto: str
-    params: dict[str, Any]
-    parameter_count: int
-    relative_error: float
-    exact: bool
-    result: ProjectionResult = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """Fitted classes sorted by relative error (ties at rounding level: fewer parameters first).
-
-    Attributes
-    ----------
-    rows : list of ComparisonRow
-        ``onto``, ``params``, ``parameter_count``, ``relative_error``,
-        ``exact`` and the full ``result`` of each fit.
-    budget : float
-        The parameter budget as a fraction of ``m * n``.
-    shape : (int, int)
-        Shape of the compared matrix.
-    """
-
-    rows: list[ComparisonRow]
-    budget: float
-    shape: tuple[int, int]
-
-    @property
-    def best(self) -> ComparisonRow:
-        """The first row: the lowest relative error."""
-        return self.rows[0]
-
-    def __iter__(self) -> Iterator[ComparisonRow]:
-        return iter(self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __getitem__(self, i: int) -> ComparisonRow:
-        return self.rows[i]
-
-    def __str__(self) -> str:
-        m, n = self.shape
-        head = f"structure search, {m}x{n}, budget {self.budget:.3g} ({int(self.budget * m * n)} parameters)"
-        cells = [("class", "parameters", "count", "compression", "rel. error", "exact")]
-        for r in self.rows:
-            params = ", ".join(f"{k}={v!r}" for k, v in r.params.items() if k != "method")
-            cells.append(
-                (
-                    r.onto,
-                    params,
-                    str(r.parameter_count),
-                    f"{r.parameter_count / (m * n):.2%}",
-                    f"{r.relative_error:.4g}",
-                    "yes" if r.exact else "no",
-                )
-            )
-        widths = [max(len(c[i]) for c in cells) for i in range(6)]
-        lines = [head]
-        for k, c in enumerate(cells):
-            lines.append("  ".join(v.ljust(w) for v, w in zip(c, widths, strict=True)).rstrip())
-            if k == 0:
-                lines.append("  ".join("-" * w for w in widths))
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        best = (
-            f"{self.best.onto}, relative_error={self.best.relative_error:.3g}" if self.rows else "-"
-        )
-        return f"Comparison({len(self.rows)} fits, best: {best})"
-
-
-_COMPARE_CLASSES = (
-    "lowrank",
-    "monarch",
-    "butterfly",
-    "kronecker",
-    "block_diagonal",
-    "toeplitz",
-    "circulant",
-    "diagonal",
-)
-
-
-def _divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
-
-
-def _candidates(name: str, m: int, n: int, cap: float) -> list[dict[str, Any]]:
-    """Parameter sets of class ``name`` with at most ``cap`` stored numbers."""
-    out: list[dict[str, Any]] = []
-    if name == "lowrank":
-        r = min(int(cap // (m + n + 1)), m, n)
-        if r >= 1:
-            out.append({"rank": r})
-    elif name == "monarch":
-        # K | n and J | m (no padding); for fixed blocks a larger rank is never worse
-        # (the classes are nested), so each (K, J) takes its largest rank in budget.
-        pairs = [(k, k) for k in _divisors(math.gcd(m, n)) if 1 < k < min(m, n)]
-        if m != n:
-            from structmat.monarch import default_nblocks
-
-            pairs.append((default_nblocks(n), default_nblocks(m)))
-        for K, J in dict.fromkeys(pairs):
-            p, s = ceil_div(n, K), ceil_div(m, J)
-            r = min(int(cap // (K * J * (s + p))), s, p)
-            if r >= 1:
-                out.append({"nblocks": (K, J), "rank": r})
-    elif name == "butterfly":
-        if m == n and n >= 2 and n & (n - 1) == 0 and 2 * n * (n.bit_length() - 1) <= cap:
-            out.append({"certificate": False})
-    elif name == "kronecker":
-        shapes = [
-            ((m1, n1), (m // m1, n // n1))
-            for m1 in _divisors(m)
-            for n1 in _divisors(n)
-            if 1 < m1 * n1 < m * n
-        ]
-        # balanced factors first; at most 16 shapes (one SVD of m*n entries each)
-        shapes.sort(key=lambda sh: abs(math.log(sh[0][0] * sh[0][1] / (sh[1][0] * sh[1][1]))))
-        for sh in shapes[:16]:
-            per = sh[0][0] * sh[0][1] + sh[1][0] * sh[1][1]
-            r = min(int(cap // per), sh[0][0] * sh[0][1], sh[1][0] * sh[1][1])
-            if r >= 1:
-                out.append({"shapes": sh, "rank": r})
-    elif name == "block_diagonal":
-        for k in _divisors(math.gcd(m, n)):
-            if k > 1 and m * n // k <= cap:
-                out.append({"nblocks": k})
-    elif name == "toeplitz":
-        if m + n - 1 <= cap:
-            out.append({})
-    elif name in ("circulant", "diagonal"):
-        if (m == n or name == "diagonal") and min(m, n) <= cap:
-            out.append({})
-    return out
-
-
-# Tie-break of fits equal in error and size (a diagonal is also 1x1 blocks).
-_SIMPLER_FIRST = (
-    "diagonal",
-    "circulant",
-    "toeplitz",
-    "block_diagonal",
-    "lowrank",
-    "kronecker",
-    "butterfly",
-    "monarch",
-)
-
-_MODULES = {"monarch": "structmat.monarch", "butterfly": "structmat.butterfly"}
-
-
-def compare(A: Any, /, budget: float = 0.25, *, classes: Any = None) -> Comparison:
-    r"""Which structure fits ``A`` best with at most ``budget * m * n`` parameters?
-
-    Parameters
-    ----------
-    A : array of shape (m, n) or LinearOperator
-        Densified once (``A.to_dense()``) if an operator.
-    budget : float
-        ``0 < budget <= 1``: the parameter budget as a fraction of the dense
-        count ``m * n``.
-    classes : sequence of str, optional
-        Classes to fit (default: all of ``lowrank``, ``monarch``,
-        ``butterfly``, ``kronecker``, ``block_diagonal``, ``toeplitz``,
-        ``circulant``, ``diagonal``). Classes whose module cannot be imported
-        are skipped.
-
-    Returns
-    -------
-    Comparison
-        Rows sorted by relative error; ``str()`` is a table and ``.best`` the
-        winner.
-
-    Notes
-    -----
-    Candidates within the budget:
-
-    - low rank: the largest rank ``r`` with ``r (m + n + 1)`` parameters;
-    - Monarch: ``nblocks=(k, k)`` for every common divisor ``1 < k <
-      min(m, n)`` of ``m`` and ``n`` (plus the default blocks when
-      rectangular), each with its largest rank in budget (for fixed blocks
-      the rank classes are nested, so a larger rank is never worse);
-    - butterfly: square ``n = 2^L`` with ``2 n L`` parameters (hierarchical
-      projection, ``exact=False``);
-    - Kronecker: every factorization ``m = m1 m2``, ``n = n1 n2``
-      (at most 16, the most balanced first), each with its largest number of
-      terms in budget;
-    - block-diagonal: every common divisor ``k > 1`` with ``m n / k``
-      parameters in budget;
-    - Toeplitz, circulant (square), diagonal: when within budget.
-
-    Every fit is the class's projection (exact except butterfly), so each
-    row's error is the distance of ``A`` to that class at those parameters.
-    Relative errors below the rounding level
-    :math:`16\sqrt{mn}\,\epsilon` count as equal; ties go to fewer
-    parameters, then to the simpler class (diagonal, circulant, Toeplitz,
-    block-diagonal, low rank, Kronecker, butterfly, Monarch).
-
-    Examples
-    --------
-    >>> import numpy as np, structmat as sm
-    >>> rng = np.random.default_rng(0)
-    >>> A = np.kron(rng.standard_normal((4, 4)), rng.standard_normal((8, 8)))
-    >>> table = sm.compare(A, budget=0.25)
-    >>> table.best.onto
-    'kronecker'
-    >>> print(str(table).splitlines()[0])
-    structure search, 32x32, budget 0.25 (256 parameters)
-    """
-    if isinstance(budget, bool) or not isinstance(budget, numbers.Real):
-        msg = f"compare: budget must be a number in (0, 1], got {budget!r}"
-        raise ValueError(msg)
-    if not 0 < budget <= 1:
-        msg = f"compare: budget must be in (0, 1], got {budget!r}"
-        raise ValueError(msg)
-    if classes is None:
-        names: Sequence[str] = _COMPARE_CLASSES
-    else:
-        if isinstance(classes, str) or not isinstance(classes, Sequence):
-            msg = f"compare: classes must be a list of names, got {classes!r}"
-            raise ValueError(msg)
-        names = [_resolve(c) for c in classes]
-        bad = [c for c in names if c not in _COMPARE_CLASSES]
-        if bad:
-            msg = f"compare: cannot search over {bad}; valid: {', '.join(_COMPARE_CLASSES)}"
-            raise ValueError(msg)
-    A = dense_input(A, "compare")
-    m, n = (int(d) for d in A.shape)
-    cap = budget * m * n
-    rows = []
-    for name in names:
-        if name in _MODULES:
-            try:
-                importlib.import_module(_MODULES[name])
-            except ImportError:
-                continue
-        for params in _candidates(name, m, n, cap):
-            res = _METHODS[name].fn(A, **params)
-            shown = {k: v for k, v in params.items() if k != "certificate"}
-            rows.append(
-                ComparisonRow(
-                    onto=name,
-                    params=shown,
-                    parameter_count=res.parameter_count,
-                    relative_error=res.relative_error,
-                    exact=res.exact,
-                    result=res,
-                )
-            )
-    floor = 16 * math.sqrt(m * n) * aa.eps(aa.namespace_of(A), A.dtype)
-    simpler = {name: i for i, name in enumerate(_SIMPLER_FIRST)}
-    rows.sort(key=lambda r: (max(r.relative_error, floor), r.parameter_count, simpler[r.onto]))
-    return Comparison(rows=rows, budget=float(budget), shape=(m, n))

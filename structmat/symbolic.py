@@ -53,7 +53,7 @@ True
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -576,6 +576,11 @@ def verify_all(sizes: Any = None) -> list[VerificationResult]:
     >>> all(r.exact for r in verify_all(sizes=(4,)))
     True
     """
+    if sizes is not None:
+        if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence):
+            msg = f"verify_all: sizes must be a sequence of integers, got {type(sizes).__name__} {sizes!r}"
+            raise TypeError(msg)
+        sizes = [integer(n, "each of sizes", "verify_all") for n in sizes]
     out = []
     for name, defaults in CONSTRUCTIONS.items():
         for n in defaults if sizes is None else sizes:

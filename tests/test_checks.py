@@ -252,3 +252,88 @@ def test_seed_changes_data_not_verdict():
     op = sm.Dense(np.arange(6.0).reshape(3, 2))
     for seed in range(3):
         check_linear_operator(op, seed=seed)
+
+
+# ---------------------------------------------------------------------- arguments and hooks
+@pytest.mark.parametrize(
+    ("kw", "error", "match"),
+    [
+        (
+            {"rtol": -1},
+            ValueError,
+            r"check_linear_operator: rtol must be None or a number in \[0, 1\), got -1",
+        ),
+        ({"rtol": float("nan")}, ValueError, r"rtol must be None or a number in \[0, 1\), got nan"),
+        ({"rtol": 1.0}, ValueError, r"got 1.0"),
+        ({"rtol": "x"}, TypeError, r"rtol must be None or a number in \[0, 1\), got str 'x'"),
+        ({"rtol": True}, TypeError, r"got bool True"),
+        ({"seed": -1}, ValueError, r"check_linear_operator: seed must be an integer >= 0, got -1"),
+        ({"seed": 1.5}, TypeError, r"seed must be an integer >= 0, got float 1.5"),
+    ],
+)
+def test_arguments_are_validated(kw, error, match):
+    with pytest.raises(error, match=match):
+        check_linear_operator(sm.Dense(np.eye(2)), **kw)
+
+
+class Minimal(sm.LinearOperator):
+    """The smallest correct subclass: ``__init__``, ``_matmat`` and ``_rmatmat`` only."""
+
+    def __init__(self, A):
+        # xp=np works with the current base and with one where xp=None means NumPy
+        super().__init__(shape=A.shape, dtype=A.dtype, xp=np)
+        self.A = A
+
+    def _matmat(self, X):
+        return self.A @ X
+
+    def _rmatmat(self, X):
+        return self.A.conj().T @ X
+
+
+@pytest.mark.parametrize("dtype", ["float64", "complex128", "float32"])
+def test_a_minimal_subclass_passes_with_missing_hooks_reported(dtype):
+    A = _array(np, (3, 4), dtype)
+    report = check_linear_operator(Minimal(A))
+    assert isinstance(report, sm.testing.CheckReport)
+    hooks = dict(report.not_defined)
+    assert "parameter_count" in hooks  # optional: not defined, not a failed law
+    assert "to()" in hooks  # no _map
+    assert all(note.startswith("not defined") for note in hooks.values())
+    assert "parameter_count" not in report.laws
+    for law in (
+        "to_dense() == [op @ e_0, ..., op @ e_{n-1}]",
+        "op @ X (batch (2, b, n, k))",
+        "adjoint dot test <y, A x> == <A^H y, x> (complex data)",
+        "op.rmatmat(Y) == conj(A).T @ Y",
+    ):
+        assert law in report.laws
+    assert repr(report).startswith(f"CheckReport({len(report.laws)} laws hold; not defined: ")
+
+
+def test_defined_hooks_are_checked_and_listed():
+    report = check_linear_operator(sm.Dense(np.arange(6.0).reshape(2, 3)))
+    assert report.not_defined == ()
+    assert {"attributes", "parameter_count", "flops", "repr", "op.to(dtype=<complex>) == A"} <= set(
+        report.laws
+    )
+    assert repr(report) == f"CheckReport({len(report.laws)} laws hold)"
+
+
+def test_a_hook_that_is_defined_but_wrong_still_fails():
+    class BadFlops(Minimal):
+        def flops(self, k=1):
+            return "many"
+
+    with pytest.raises(
+        AssertionError, match=r"law 'flops' failed: flops\(1\) must be a non-negative int"
+    ):
+        check_linear_operator(BadFlops(np.eye(2)))
+
+    class NoFlops(Minimal):
+        def flops(self, k=1):
+            msg = "NoFlops does not count its flops"
+            raise NotImplementedError(msg)
+
+    report = check_linear_operator(NoFlops(np.eye(2)))
+    assert dict(report.not_defined)["flops"] == "not defined (NoFlops does not count its flops)"

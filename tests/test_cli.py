@@ -38,7 +38,7 @@ def assert_one_line_error(code, err, *fragments):
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
-    assert lines[0].startswith("structmat ")
+    assert lines[0].startswith(("structmat ", "structmat:"))
     assert "error:" in lines[0]
     assert "Traceback" not in err
     for f in fragments:
@@ -72,19 +72,89 @@ def test_main_help_version_and_no_command(capsys):
     code, out, _ = run(capsys, "--version")
     assert code == 0
     assert out.startswith("structmat ")
-    code, out, _ = run(capsys)
+    code, out, err = run(capsys)  # no command: the usage goes to stderr, not stdout
     assert code == 2
-    assert "usage: structmat" in out
+    assert out == ""
+    assert err.startswith("usage: structmat")
+    assert err.strip().splitlines()[-1] == (
+        "structmat: error: give a command (structmat --help lists them)"
+    )
 
 
-def test_argparse_errors_exit_2(capsys):
-    code, _, err = run(capsys, "project", "x.npy")  # no --onto, no -o
-    assert code == 2
-    assert "required" in err
-    assert "Traceback" not in err
-    code, _, err = run(capsys, "verify", "--backend", "jax")
-    assert code == 2
-    assert "invalid choice" in err
+@pytest.mark.parametrize(
+    ("argv", "fragments"),
+    [
+        (["project", "x.npy"], ["structmat project: error:", "required: --onto, -o/--output"]),
+        (["project", "x.npy", "--onto", "lowrank"], ["required: -o/--output"]),
+        (
+            ["project", "x.npy", "--onto", "lowrank", "-o", "y.npz", "--rank", "2.5"],
+            ["argument --rank: invalid int value: '2.5'"],
+        ),
+        (["verify", "--backend", "jax"], ["structmat verify: error:", "invalid choice: 'jax'"]),
+        (["verify", "--n", "x"], ["argument --n: invalid int value: 'x'"]),
+        (["compare", "W.npy", "--budget", "lots"], ["invalid float value: 'lots'"]),
+        (["frobnicate"], ["structmat: error:", "invalid choice: 'frobnicate'"]),
+        (["--no-such-flag"], ["unrecognized arguments: --no-such-flag"]),
+    ],
+)
+def test_argparse_errors_are_one_line_without_usage(capsys, argv, fragments):
+    code, out, err = run(capsys, *argv)
+    assert out == ""
+    assert "usage:" not in err
+    assert_one_line_error(code, err, *fragments)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "-" * 5000 + "1",  # thousands of unary minus signs: the literal parser recurses
+        "(" * 300 + ")" * 300,
+        "[" * 100_000 + "]" * 100_000,
+        "not a literal",
+        "\x00",
+    ],
+)
+def test_param_values_never_raise_out_of_main(capsys, tmp_path, matrix_file, value):
+    path, _ = matrix_file
+    out = str(tmp_path / "o.npz")
+    code, _, err = run(
+        capsys, "project", str(path), "--onto", "lowrank", "-o", out, "-p", f"rank={value}"
+    )
+    assert_one_line_error(code, err, "structmat project: error:")
+    assert "rank" in err
+
+
+def test_param_value_length_is_bounded(capsys, tmp_path, matrix_file):
+    path, _ = matrix_file
+    value = "1" * (cli.MAX_PARAM_LENGTH + 1)
+    code, _, err = run(
+        capsys,
+        "project",
+        str(path),
+        "--onto",
+        "lowrank",
+        "-o",
+        str(tmp_path / "o.npz"),
+        "-p",
+        f"rank={value}",
+    )
+    assert_one_line_error(code, err, f"at most {cli.MAX_PARAM_LENGTH} are read")
+
+
+@pytest.mark.parametrize(
+    "error", [RuntimeError("boom"), IndexError("list index out of range"), RecursionError()]
+)
+def test_an_unexpected_exception_is_one_line_with_its_type(capsys, monkeypatch, tmp_path, error):
+    def broken(args):
+        raise error
+
+    monkeypatch.setattr(cli, "_cmd_compare", broken)
+    code, _, err = run(capsys, "compare", str(tmp_path / "W.npy"))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"structmat compare: internal error: {type(error).__name__}")
+    assert str(error) in lines[0]
 
 
 # ---------------------------------------------------------------------- verify
@@ -363,6 +433,17 @@ def test_compare_prints_the_table(capsys, tmp_path):
     assert_one_line_error(code, err, "--budget is a fraction")
 
 
+def test_compare_when_nothing_fits_prints_one_line(capsys, tmp_path):
+    path = tmp_path / "one.npy"
+    np.save(path, np.ones((1, 1)))  # budget 0.25 of one entry: no parameter at all
+    code, out, err = run(capsys, "compare", str(path))
+    assert code == 0, err
+    assert out.strip().splitlines() == [
+        "no class fits the 1x1 matrix within 0 parameters (budget 0.25 of 1); try a larger budget"
+    ]
+    assert "Traceback" not in err
+
+
 def test_compare_missing_file(capsys, tmp_path):
     code, _, err = run(capsys, "compare", str(tmp_path / "none.npz"))
     assert_one_line_error(code, err, "no such file")
@@ -491,3 +572,25 @@ def test_python_m_structmat_error_subprocess(tmp_path):
     assert proc.stderr.count("\n") == 1
     assert "no such file" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_python_m_structmat_hostile_param_subprocess(tmp_path):
+    """A real process: thousands of unary minus signs give one line on stderr, exit 2."""
+    env = dict(os.environ)
+    root = str(Path(structmat.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    np.save(tmp_path / "W.npy", np.eye(8))
+    argv = ["project", str(tmp_path / "W.npy"), "--onto", "lowrank", "-o", str(tmp_path / "o.npz")]
+    proc = subprocess.run(
+        [sys.executable, "-m", "structmat", *argv, "-p", "rank=" + "-" * 20000 + "1"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "nests too deeply" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr) < 1200  # long values are cut in the message

@@ -292,3 +292,165 @@ def test_to_bad_dtypes():
         match=r"to\(dtype=...\) must have dtype float32, float64, complex64 or complex128, got int32",
     ):
         C.to(dtype="int32")
+
+
+# ---------------------------------------------------------------------- integer-like arguments
+# One parser for every integer, shape pair and nblocks (structmat._args): a float,
+# a bool or a string is refused by type, never truncated (3.7 -> 3) or split ('44').
+def _monarch_factors():
+    return np.ones((2, 2, 2)), np.ones((2, 2, 2))
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "match"),
+    [
+        (
+            lambda: sm.Monarch(*_monarch_factors(), shape=(3.7, 4)),
+            TypeError,
+            r"Monarch: shape must be a pair of integers >= 1, got \(3.7, 4\) \(float 3.7 is no integer\)",
+        ),
+        (
+            lambda: sm.Monarch(*_monarch_factors(), shape=(True, 4)),
+            TypeError,
+            r"Monarch: shape must be a pair of integers >= 1, got \(True, 4\) \(bool True",
+        ),
+        (
+            lambda: sm.Monarch(*_monarch_factors(), shape=(4, 4, 1)),
+            ValueError,
+            r"Monarch: shape must be a pair of integers >= 1, got 3 entries",
+        ),
+        (
+            lambda: sm.Monarch(*_monarch_factors(), shape="44"),
+            TypeError,
+            r"Monarch: shape must be a pair of integers >= 1, got str '44'",
+        ),
+        (
+            lambda: sm.Monarch.square(2.5),
+            TypeError,
+            r"Monarch.square: n must be an integer >= 1, got float 2.5",
+        ),
+        (
+            lambda: sm.Monarch.random((8.0, 8)),
+            TypeError,
+            r"Monarch.random: shape must be a pair of integers >= 1, got \(8.0, 8\)",
+        ),
+        (
+            lambda: sm.Monarch.random((8, 8), nblocks=(2.7, 3.2)),
+            TypeError,
+            r"Monarch.random: nblocks must be an integer or a pair \(K, J\) of integers, got \(2.7, 3.2\)",
+        ),
+        (
+            lambda: sm.Monarch.random((16, 16), nblocks="44"),
+            TypeError,
+            r"Monarch.random: nblocks must be an integer or a pair \(K, J\) of integers, got str '44'",
+        ),
+        (
+            lambda: sm.Monarch.random((16, 16), nblocks=4.0),
+            TypeError,
+            r"nblocks must be an integer or a pair \(K, J\) of integers, got float 4.0",
+        ),
+        (
+            lambda: sm.Monarch.project(np.ones((16, 16)), nblocks=(True, 4)),
+            TypeError,
+            r"Monarch.project: nblocks must be an integer or a pair",
+        ),
+        (
+            lambda: sm.constructions.dft_as_monarch(16, nblocks=2.0),
+            TypeError,
+            r"dft_as_monarch: nblocks must be an integer or a pair \(K, J\) of integers, got float 2.0",
+        ),
+        (
+            lambda: sm.constructions.dft_as_monarch(16, nblocks=(4, 4.0)),
+            TypeError,
+            r"dft_as_monarch: nblocks must be an integer or a pair",
+        ),
+        (
+            lambda: sm.DCT(8, type=2.0),
+            ValueError,
+            r"DCT type must be one of 2, 3 .*got 2.0 \(float\)",
+        ),
+        (
+            lambda: sm.DST(8, type=True),
+            ValueError,
+            r"DST type must be one of 2, 3 .*got True \(bool\)",
+        ),
+        (
+            lambda: sm.Butterfly.random(8.0),
+            TypeError,
+            r"Butterfly.random: n must be an integer >= 1, got float 8.0",
+        ),
+        (
+            lambda: sm.Butterfly.identity(8.5),
+            TypeError,
+            r"Butterfly.identity: n must be an integer >= 1, got float 8.5",
+        ),
+        (
+            lambda: sm.symbolic.verify_all(sizes=[2.5]),
+            TypeError,
+            r"verify_all: each of sizes must be an integer >= 1, got float 2.5",
+        ),
+        (
+            lambda: sm.symbolic.verify_all(sizes=4),
+            TypeError,
+            r"verify_all: sizes must be a sequence of integers, got int 4",
+        ),
+        (
+            lambda: sm.project(np.ones((4, 4)), "block_diagonal", sizes=[(2.0, 2), (2, 2)]),
+            TypeError,
+            r"each block size must be a pair of integers >= 1, got \(2.0, 2\)",
+        ),
+    ],
+)
+def test_integer_arguments_are_never_truncated(build, error, match):
+    with pytest.raises(error, match=match):
+        build()
+
+
+def test_integer_like_values_that_are_integers_still_work():
+    L, R = _monarch_factors()
+    M = sm.Monarch(L, R, shape=(np.int64(3), 4))
+    assert M.shape == (3, 4)
+    assert type(M.shape[0]) is int
+    assert sm.Monarch.random((8, 8), nblocks=np.array([2, 4])).to_dense().shape == (8, 8)
+    assert sm.Monarch.square(np.int32(4), nblocks=(2, 2)).shape == (4, 4)
+    assert sm.DCT(4, type=np.int64(3)).type == 3
+
+
+# ---------------------------------------------------------------------- array namespaces
+@pytest.mark.parametrize(
+    ("xp", "shown"),
+    [
+        ("torch", r"got str 'torch'; pass the module itself \(import torch; xp=torch\)"),
+        ("numpy", r"got str 'numpy'; pass the module itself"),
+        (np.linalg, r"got module numpy.linalg \(it has no asarray, float64, isdtype\)"),
+        (42, r"got int 42 \(it has no asarray"),
+    ],
+)
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda xp: sm.DFT(4, xp=xp),
+        lambda xp: sm.DCT(4, xp=xp),
+        lambda xp: sm.Identity(3, xp=xp),
+        lambda xp: sm.Monarch.random((4, 4), xp=xp),
+        lambda xp: sm.Butterfly.random(4, xp=xp),
+        lambda xp: sm.Dense(np.eye(2)).to(xp=xp),
+    ],
+)
+def test_xp_must_be_an_array_namespace(build, xp, shown):
+    # a TypeError naming the argument, never an AttributeError or a dtype complaint
+    with pytest.raises(
+        TypeError,
+        match=r"xp must be an array namespace such as numpy, torch or array_api_strict, " + shown,
+    ):
+        build(xp)
+
+
+def test_a_device_the_backend_cannot_reach_is_named():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the move succeeds")
+    with pytest.raises(
+        ValueError, match=r"cannot move an array to device 'cuda' of torch: AssertionError"
+    ):
+        sm.Dense(np.eye(2)).to(xp=torch, device="cuda")

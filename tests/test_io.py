@@ -262,7 +262,10 @@ def test_load_errors(tmp_path):
         io.load(path)
     io.save(path, sm.Diagonal(np.ones(2)))
     _rewrite_meta(path, lambda m: m["operator"]["arrays"].update(d="a7"))
-    with pytest.raises(io.FileFormatError, match="missing array 'a7' needed by Diagonal"):
+    with pytest.raises(
+        io.FileFormatError,
+        match=r"at operator \(Diagonal\): 'arrays.d' names array 'a7', which the file does not hold",
+    ):
         io.load(path)
     io.save(path, sm.Diagonal(np.ones(2)))
     with pytest.raises(io.FileFormatError, match="holds an operator but no projection result"):
@@ -360,3 +363,315 @@ def test_read_errors(tmp_path):
     np.save(tmp_path / "s.npy", np.array([["a", "b"]]))
     with pytest.raises(io.FileFormatError, match="expected numbers"):
         io.read_matrices(tmp_path / "s.npy")
+
+
+# ---------------------------------------------------------------------- tampered files
+def _every_savable_class():
+    """One operator of every class in io.SAVABLE (some nested), for the tampering tests."""
+    S, c = rand(4, 4), rand(4)
+    ops = [
+        sm.Dense(rand(3, 2)),
+        sm.Diagonal(rand(3)),
+        sm.Permutation(np.array([2, 0, 1])),
+        sm.Identity(3, dtype=np.complex64),
+        sm.Zero((2, 3)),
+        sm.Dense(S) + sm.Diagonal(c),
+        sm.Dense(S) @ sm.Diagonal(c),
+        (1 - 2j) * sm.Dense(S),
+        sm.Adjoint(sm.Dense(S)),
+        sm.Transpose(sm.Dense(S)),
+        sm.Transpose(sm.Dense(S)).H,  # a _Conjugate, saved as Conjugate
+        sm.Dense(S) ** 2,
+        sm.Monarch(rand(2, 3, 4), rand(2, 4, 3), shape=(5, 6)),
+        sm.Monarch(rand(2, 2, 2), rand(2, 2, 2)).H,
+        sm.Butterfly(rand(2, 2, 2, 2)),
+        sm.LowRank(rand(4, 2), rand(3, 2), rand(2)),
+        sm.BlockDiagonal(rand(2, 2, 3)),
+        sm.BlockDiagonal([sm.Dense(rand(1, 2)), sm.Identity(2)]),
+        sm.block([[sm.Dense(rand(2, 2)), None], [None, sm.Dense(rand(1, 1))]]),
+        sm.Kronecker(rand(2, 2), rand(2, 3)),
+        sm.DFT(4, norm="ortho"),
+        sm.IDFT(4),
+        sm.Hadamard(4),
+        sm.DCT(4, type=3),
+        sm.DST(4),
+        sm.Circulant(c),
+        sm.Toeplitz(c, rand(3)),
+        sm.Convolution(rand(3), 4, mode="same"),
+    ]
+    return ops
+
+
+def _meta_and_arrays(tmp_path, obj):
+    path = tmp_path / "op.npz"
+    io.save(path, obj)
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    return json.loads(bytes(arrays.pop("__structmat__")).decode()), arrays
+
+
+def _write(path, meta, arrays):
+    text = meta if isinstance(meta, str) else json.dumps(meta)
+    np.savez(path, __structmat__=np.frombuffer(text.encode(), dtype=np.uint8), **arrays)
+
+
+_WRONG = (None, 5, -1, 2.7, 10**12, True, "x", [], [1, 2, 3], {}, {"k": 1})
+
+
+def _nodes(node):
+    yield node
+    for child in node.get("children", []):
+        yield from _nodes(child)
+
+
+def _mutations(meta):
+    """Every single-field change: each key of each operator node and its params and
+    arrays deleted, or set to each wrong value."""
+    for k, node in enumerate(_nodes(meta["operator"])):
+        for holder in ("node", "params", "arrays"):
+            fields = node if holder == "node" else node[holder]
+            for key in list(fields):
+                yield f"node {k} {holder}.{key} deleted", (k, holder, key, "delete")
+                for v in _WRONG:
+                    yield f"node {k} {holder}.{key} = {v!r}", (k, holder, key, v)
+
+
+def _apply(meta, change):
+    k, holder, key, value = change
+    meta = json.loads(json.dumps(meta))
+    node = list(_nodes(meta["operator"]))[k]
+    fields = node if holder == "node" else node[holder]
+    if value == "delete":
+        del fields[key]
+    else:
+        fields[key] = value
+    return meta
+
+
+def test_every_tampered_field_gives_file_format_error(tmp_path):
+    """Each field of each class's file deleted or given a wrong value: the loader answers
+    FileFormatError (naming a field) or a valid operator, never another exception."""
+    checked = 0
+    for op in _every_savable_class():
+        meta, arrays = _meta_and_arrays(tmp_path, op)
+        for what, change in _mutations(meta):
+            tampered = _apply(meta, change)
+            try:
+                back = io._decode(tampered["operator"], arrays, "'f'", "operator", 0)
+            except io.FileFormatError as exc:
+                message = str(exc)
+                checked += 1
+                if "'f': " not in message:  # every message names the file
+                    pytest.fail(f"{type(op).__name__}, {what}: {message}")
+                continue
+            except Exception as exc:  # the class of failure this test exists for
+                pytest.fail(f"{type(op).__name__}, {what}: {type(exc).__name__}: {exc}")
+            # a change that still describes a valid operator must rebuild a consistent one
+            assert_close(back @ np.eye(back.shape[1]), back.to_dense(), what=what)
+    assert checked > 2000  # the sweep ran (deleting or breaking most fields is an error)
+    names = {io._class_name(op) for op in _every_savable_class()}
+    assert names >= set(io.SAVABLE), set(io.SAVABLE) - names
+
+
+def test_tampered_arrays_give_file_format_error(tmp_path):
+    bad_arrays = (
+        np.array(["a", "b"]),
+        np.zeros(()),
+        np.zeros((2, 2, 2, 2, 2)),
+        np.zeros((0, 3)),
+        np.zeros(7),
+        np.ones((3, 3), dtype=np.int64),
+    )
+    for op in _every_savable_class():
+        meta, arrays = _meta_and_arrays(tmp_path, op)
+        for key in arrays:
+            for bad in bad_arrays:
+                changed = {**arrays, key: bad}
+                try:
+                    io._decode(meta["operator"], changed, "'f'", "operator", 0)
+                except io.FileFormatError:
+                    continue
+                except Exception as exc:
+                    pytest.fail(f"{type(op).__name__}, array {key} = {bad!r}: {exc!r}")
+
+
+@pytest.mark.parametrize(
+    ("op", "change", "match"),
+    [
+        (
+            sm.Monarch(rand(2, 2, 2), rand(2, 2, 2)),
+            lambda m: m["operator"]["params"].pop("shape"),
+            r"operator \(Monarch\): 'params.shape' must be a pair of integers >= 1, got nothing",
+        ),
+        (
+            sm.Dense(rand(2, 2)),
+            lambda m: m["operator"].pop("shape"),
+            r"'shape' must be a pair of integers >= 0, got nothing \(the field is missing\)",
+        ),
+        (
+            sm.DFT(4),
+            lambda m: m["operator"]["params"].pop("n"),
+            r"'params.n' must be an integer >= 0, got nothing",
+        ),
+        (
+            sm.DFT(4),
+            lambda m: m["operator"]["params"].pop("norm"),
+            r"'params.norm' must be a string",
+        ),
+        (
+            sm.Convolution(rand(3), 4),
+            lambda m: m["operator"]["params"].pop("mode"),
+            r"'params.mode' must be a string",
+        ),
+        (
+            sm.Dense(rand(2, 2)),
+            lambda m: m["operator"].update(arrays=["a0"]),
+            r"'arrays' must be an object, got array of 1",
+        ),
+        (
+            sm.Dense(rand(2, 2)),
+            lambda m: m["operator"].update(params=None),
+            r"'params' must be an object, got null",
+        ),
+        (
+            sm.Dense(rand(2, 2)) + sm.Identity(2),
+            lambda m: m["operator"].update(children=5),
+            r"operator \(Sum\): 'children' must be an array, got number 5",
+        ),
+        (
+            sm.block([[sm.Dense(rand(2, 2)), None], [None, sm.Dense(rand(1, 1))]]),
+            lambda m: m["operator"]["params"].update(grid="ab"),
+            r"'params.grid' must be a pair of integers >= 1, got string 'ab'",
+        ),
+        (
+            sm.block([[sm.Dense(rand(2, 2)), None], [None, sm.Dense(rand(1, 1))]]),
+            lambda m: m["operator"]["params"].update(grid=[3, 3]),
+            r"BlockMatrix needs 9 children \(grid 3x3\), got 4",
+        ),
+        (
+            2.0 * sm.Dense(rand(2, 2)),
+            lambda m: m["operator"].update(children=[]),
+            r"operator \(Scaled\): Scaled needs 1 children, got 0",
+        ),
+        (
+            sm.Dense(rand(2, 2)),
+            lambda m: m["operator"].update(children=[m["operator"].copy()]),
+            r"Dense takes no children, got 1",
+        ),
+        (
+            sm.Dense(rand(2, 2)) ** 2,
+            lambda m: m["operator"]["params"].update(exponent=2.7),
+            r"'params.exponent' must be an integer >= 0 and <= 1048576, got number 2.7",
+        ),
+        (
+            sm.Dense(rand(2, 2)) ** 2,
+            lambda m: m["operator"]["params"].update(exponent=10**12),
+            r"'params.exponent' must be an integer >= 0 and <= 1048576, got number 1000000000000",
+        ),
+        (
+            sm.Dense(rand(2, 2)) ** 2,
+            lambda m: m["operator"]["params"].update(exponent=True),
+            r"'params.exponent' must be an integer >= 0 and <= 1048576, got boolean True",
+        ),
+        (
+            sm.Butterfly(rand(2, 2, 2, 2)),
+            lambda m: m["operator"]["params"].update(increasing_stride="no"),
+            r"'params.increasing_stride' must be true or false, got string 'no'",
+        ),
+        (
+            sm.Dense(rand(2, 2)),
+            lambda m: m["operator"].update(dtype="float32"),
+            r"rebuilt Dense has shape \(2, 2\) and dtype float64, the file says \(2, 2\) and float32",
+        ),
+        (
+            sm.Dense(rand(2, 2)),
+            lambda m: m["operator"].update(dtype="U8"),
+            r"'dtype' must be a dtype name, got string 'U8'",
+        ),
+        (
+            sm.DCT(4),
+            lambda m: m["operator"]["params"].update(type=9),
+            r"operator \(DCT\): the stored values do not make a DCT \(",
+        ),
+        (sm.Dense(rand(2, 2)), lambda m: m.pop("operator"), r"'the description' must be an object"),
+    ],
+)
+def test_the_reported_tampered_files(tmp_path, op, change, match):
+    meta, arrays = _meta_and_arrays(tmp_path, op)
+    change(meta)
+    path = tmp_path / "bad.npz"
+    _write(path, meta, arrays)
+    with pytest.raises(io.FileFormatError, match=match) as info:
+        io.load(path)
+    assert str(path) in str(info.value)  # the message names the file
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("error", "delete", r"the top level: 'result.error' must be a number, got nothing"),
+        ("norm", "big", r"'result.norm' must be a number, got string 'big'"),
+        ("exact", 1, r"'result.exact' must be true or false, got number 1"),
+        ("params", None, r"'result.params' must be an object, got null"),
+        ("onto", 3, r"'result.onto' must be a string, got number 3"),
+    ],
+)
+def test_tampered_result_fields(tmp_path, field, value, match):
+    res = sm.project(rand(4, 4), "diagonal")
+    meta, arrays = _meta_and_arrays(tmp_path, res)
+    if value == "delete":
+        del meta["result"][field]
+    else:
+        meta["result"][field] = value
+    path = tmp_path / "bad.npz"
+    _write(path, meta, arrays)
+    with pytest.raises(io.FileFormatError, match=match):
+        io.load_result(path)
+    assert io.load(path).shape == (4, 4)  # the operator part is still fine
+
+
+def test_nesting_is_bounded(tmp_path):
+    meta, arrays = _meta_and_arrays(tmp_path, sm.Dense(rand(2, 2)))
+    path = tmp_path / "deep.npz"
+    # 100,000 nested brackets: the JSON parser alone would raise RecursionError
+    text = json.dumps(meta).replace(
+        '"children": []', '"children": ' + "[" * 100_000 + "]" * 100_000
+    )
+    _write(path, text, arrays)
+    with pytest.raises(
+        io.FileFormatError,
+        match=r"nests deeper than 136 levels \(operators may nest MAX_DEPTH = 64 deep\)",
+    ):
+        io.load(path)
+    # valid JSON, operators nested past MAX_DEPTH: refused by the operator reader
+    node = meta["operator"]
+    for _ in range(io.MAX_DEPTH + 1):
+        node = {
+            "class": "Scaled",
+            "shape": [2, 2],
+            "dtype": "float64",
+            "params": {"scalar": 1.0},
+            "arrays": {},
+            "children": [node],
+        }
+    with pytest.raises(io.FileFormatError, match=r"operators nested deeper than MAX_DEPTH = 64"):
+        io._decode(node, arrays, "'f'", "operator", 0)
+    # one level less is a valid file, and save refuses what load would refuse
+    op = sm.Dense(rand(2, 2))
+    for _ in range(io.MAX_DEPTH):
+        op = sm.Transpose(op)
+    io.save(path, op)
+    assert_close(io.load(path).to_dense(), op.to_dense())
+    with pytest.raises(ValueError, match="cannot save operators nested deeper than MAX_DEPTH = 64"):
+        io.save(path, sm.Transpose(op))
+
+
+def test_a_directory_is_not_a_missing_file(tmp_path):
+    with pytest.raises(IsADirectoryError, match=r"is a directory, not a file"):
+        io.load(tmp_path)
+    with pytest.raises(IsADirectoryError, match=r"is a directory, not a file"):
+        io.load_result(tmp_path)
+    folder = tmp_path / "w.npy"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"'.*w.npy' is a directory, not a file"):
+        io.read_matrices(folder)

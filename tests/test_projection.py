@@ -379,8 +379,14 @@ def test_bad_input():
         sm.project(A, "block_diagonal")
     with pytest.raises(ValueError, match="exactly one"):
         sm.project(A, "block_diagonal", nblocks=2, sizes=[(4, 4)])
-    with pytest.raises(ValueError, match="pair of ints"):
+    with pytest.raises(
+        ValueError, match=r"each block size must be a pair of integers >= 1, got \(4, 0\)"
+    ):
         sm.project(A, "block_diagonal", sizes=[(4, 0)])
+    with pytest.raises(
+        TypeError, match=r"each block size must be a pair of integers >= 1, got \(2.5, 4\)"
+    ):
+        sm.project(A, "block_diagonal", sizes=[(2.5, 4), (1.5, 0)])
     with pytest.raises(ValueError, match="nblocks must be an integer >= 1, got 0"):
         sm.project(A, "block_diagonal", nblocks=0)
     with pytest.raises(TypeError, match="nblocks must be an integer >= 1, got str '2'"):

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
 
 from structmat import _array_api as aa
-from structmat._args import integer
+from structmat._args import int_or_pair, integer
 
 _NORMS = ("backward", "ortho", "forward")
 
@@ -62,14 +63,11 @@ def _split(n: int, nblocks: Any, what: str) -> tuple[int, int]:
             )
             raise ValueError(msg)
         return K, J
-    if isinstance(nblocks, tuple | list):
-        if len(nblocks) != 2:
-            msg = f"{what}: nblocks must be an int or a pair (K, J), got {nblocks!r}"
-            raise ValueError(msg)
-        K, J = (int(v) for v in nblocks)
-    else:
-        K = int(nblocks)
+    if isinstance(nblocks, numbers.Integral) and not isinstance(nblocks, bool):
+        K = int(nblocks)  # K blocks of n // K
         J = n // K if K > 0 and n % K == 0 else -1
+    else:
+        K, J = int_or_pair(nblocks, "nblocks", what)
     if K < 1 or J < 1 or K * J != n:
         msg = f"{what}: nblocks must split n = {n} as K*J, got nblocks={nblocks!r}"
         raise ValueError(msg)

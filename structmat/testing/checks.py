@@ -9,21 +9,67 @@ path (``to_dense``, matmat, batches, ``x @ op``, ``.H``, ``.T``,
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat._args import integer
 from structmat.linop import LinearOperator, Product
 from structmat.testing._tolerance import to_numpy, tolerance
 
-__all__ = ["check_linear_operator"]
+__all__ = ["CheckReport", "check_linear_operator"]
 
 _TINY = np.finfo(np.float64).tiny
+_NOT_DEFINED: Any = object()
 
 
-def check_linear_operator(op: LinearOperator, *, rtol: float | None = None, seed: int = 0) -> None:
+@dataclass(frozen=True)
+class CheckReport:
+    """What :func:`check_linear_operator` checked on one operator.
+
+    Attributes
+    ----------
+    operator : str
+        The operator's ``repr`` (shortened).
+    laws : tuple of str
+        The laws that ran and hold, in the order they ran.
+    not_defined : tuple of (str, str)
+        ``(hook, note)`` for each optional hook the operator does not define
+        (``parameter_count``, ``flops``, ``to()``): the laws that need it
+        were skipped, which is not a failure.
+    """
+
+    operator: str
+    laws: tuple[str, ...]
+    not_defined: tuple[tuple[str, str], ...]
+
+    def __repr__(self) -> str:
+        skipped = ", ".join(hook for hook, _ in self.not_defined)
+        tail = f"; not defined: {skipped}" if skipped else ""
+        return f"CheckReport({len(self.laws)} laws hold{tail})"
+
+
+def _check_arguments(rtol: Any, seed: Any) -> int:
+    what = "check_linear_operator"
+    if rtol is not None:
+        if isinstance(rtol, bool) or not isinstance(rtol, numbers.Real):
+            msg = f"{what}: rtol must be None or a number in [0, 1), got {type(rtol).__name__} {rtol!r}"
+            raise TypeError(msg)
+        # rtol >= 1 accepts any result, even zero: a check that cannot fail
+        if not (math.isfinite(float(rtol)) and 0 <= float(rtol) < 1):
+            msg = f"{what}: rtol must be None or a number in [0, 1), got {rtol!r}"
+            raise ValueError(msg)
+    return integer(seed, "seed", what, low=0)
+
+
+def check_linear_operator(
+    op: LinearOperator, *, rtol: float | None = None, seed: int = 0
+) -> CheckReport:
     r"""Check that ``op`` obeys every law of the operator contract.
 
     Parameters
@@ -32,14 +78,29 @@ def check_linear_operator(op: LinearOperator, *, rtol: float | None = None, seed
         The operator under test, of any backend and any of the four
         floating dtypes.
     rtol : float, optional
-        Relative tolerance of every numerical law. Default:
+        Relative tolerance of every numerical law, in ``[0, 1)``. Default:
         ``structmat.testing.tolerance(op.dtype, max(m, n))`` (unit roundoff
         of the dtype times a safety factor times the square root of the size).
     seed : int
-        Seed of the random test data (NumPy ``default_rng``).
+        Seed of the random test data (NumPy ``default_rng``), ``>= 0``.
+
+    Returns
+    -------
+    CheckReport
+        The laws that hold, and the optional hooks the operator does not
+        define (``parameter_count``, ``flops``, ``to()``): a hook that raises
+        ``NotImplementedError`` is reported as "not defined" and its laws
+        are skipped, not failed. A minimal subclass (``__init__``,
+        ``_matmat``, ``_rmatmat``) passes.
 
     Raises
     ------
+    TypeError
+        ``op`` is not a ``LinearOperator``, ``rtol`` is not a number or
+        ``seed`` not an integer.
+    ValueError
+        ``rtol`` outside ``[0, 1)`` (a tolerance of 1 accepts any result) or
+        a negative ``seed``.
     AssertionError
         On the first broken law, naming the law, the operator, the shapes
         involved and the relative error against the tolerance. An exception
@@ -57,7 +118,7 @@ def check_linear_operator(op: LinearOperator, *, rtol: float | None = None, seed
 
     - attributes: ``shape`` is a pair of ints, ``dtype`` is float32, float64,
       complex64 or complex128 of ``op.xp``; ``parameter_count`` and
-      ``flops(k)`` are non-negative ints; ``repr`` works;
+      ``flops(k)`` are non-negative ints (where defined); ``repr`` works;
     - every result has the expected shape, dtype, namespace and device;
     - ``to_dense()`` equals :math:`D`;
     - ``op @ x`` for ``x`` of shape ``(n,)``, ``(n, k)``, ``(b, n, k)`` and
@@ -77,14 +138,15 @@ def check_linear_operator(op: LinearOperator, *, rtol: float | None = None, seed
       float32); a real operator on complex input gives the complex dtype of
       its precision; a complex operator on real input gives its own dtype;
       integer input is taken as ``op.dtype``;
-    - ``op.to(dtype=<complex dtype>)`` equals :math:`D` (skipped when the
-      operator does not implement ``_map``).
+    - ``op.to(dtype=<complex dtype>)`` equals :math:`D` (where defined:
+      ``to()`` needs the optional ``_map``).
 
     Examples
     --------
     >>> import numpy as np, structmat as sm
     >>> from structmat.testing import check_linear_operator
-    >>> check_linear_operator(sm.Dense(np.arange(6.0).reshape(2, 3)))
+    >>> check_linear_operator(sm.Dense(np.arange(6.0).reshape(2, 3)))  # doctest: +ELLIPSIS
+    CheckReport(... laws hold)
     >>> class Broken(sm.Dense):
     ...     def _adjoint(self):  # forgets the conjugate
     ...         return sm.Dense(self.A.T)
@@ -93,7 +155,14 @@ def check_linear_operator(op: LinearOperator, *, rtol: float | None = None, seed
     ...
     AssertionError: check_linear_operator(Broken(2x2, complex128)): law 'adjoint dot test ...
     """
-    _Checker(op, rtol, seed).run()
+    seed = _check_arguments(rtol, seed)
+    checker = _Checker(op, rtol, seed)
+    checker.run()
+    return CheckReport(
+        operator=_describe(op),
+        laws=tuple(checker.held),
+        not_defined=tuple(checker.not_defined.items()),
+    )
 
 
 def _describe(op: Any) -> str:
@@ -115,11 +184,26 @@ class _Checker:
         self.rng = np.random.default_rng(seed)
         self.rtol = rtol
         self.D: np.ndarray = np.zeros((0, 0))
+        self.held: dict[str, None] = {}  # laws that hold, in order (a dict: no repeats)
+        self.not_defined: dict[str, str] = {}
 
     # ------------------------------------------------------------------ reporting
     def fail(self, law: str, detail: str) -> None:
         msg = f"{self.ctx}: law '{law}' failed: {detail}"
         raise AssertionError(msg)
+
+    def optional(self, hook: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run an optional hook; ``NotImplementedError`` records it as not defined."""
+        try:
+            return fn(*args)
+        except NotImplementedError as exc:
+            self.not_defined[hook] = f"not defined ({exc})" if str(exc) else "not defined"
+            return _NOT_DEFINED
+        except AssertionError:
+            raise
+        except Exception as exc:
+            msg = f"{self.ctx}: law '{hook}' raised {type(exc).__name__}: {exc}"
+            raise AssertionError(msg) from exc
 
     def attempt(self, law: str, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn(*args)``; an exception other than AssertionError fails ``law``."""
@@ -168,6 +252,7 @@ class _Checker:
                 f"{shapes}: relative error {err / scale:.3g} > tolerance {self.tol:.3g} "
                 f"(absolute error {err:.3g}, scale {scale:.3g})",
             )
+        self.held[law] = None
 
     # ------------------------------------------------------------------ data
     def data(self, shape: tuple[int, ...], dtype: Any) -> tuple[Any, np.ndarray]:
@@ -222,16 +307,24 @@ class _Checker:
         # Absolute floor: results at the underflow threshold of the dtype carry
         # no relative accuracy (subnormals), so errors below it count as zero.
         self.floor = float(xp.finfo(op.dtype).smallest_normal) * (self.m + self.n + 1)
-        count = self.attempt("parameter_count", lambda: op.parameter_count)
-        if not isinstance(count, int) or count < 0:
-            self.fail("parameter_count", f"expected a non-negative int, got {count!r}")
+        self.held[law] = None
+        count = self.optional("parameter_count", lambda: op.parameter_count)
+        if count is not _NOT_DEFINED:
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                self.fail("parameter_count", f"expected a non-negative int, got {count!r}")
+            self.held["parameter_count"] = None
         for k in (1, 3):
-            fl = self.attempt("flops", op.flops, k)
-            if not isinstance(fl, int) or fl < 0:
+            fl = self.optional("flops", op.flops, k)
+            if fl is _NOT_DEFINED:
+                break
+            if isinstance(fl, bool) or not isinstance(fl, int) or fl < 0:
                 self.fail("flops", f"flops({k}) must be a non-negative int, got {fl!r}")
+        else:
+            self.held["flops"] = None
         text = self.attempt("repr", lambda: repr(op))
         if not isinstance(text, str) or not text:
             self.fail("repr", f"repr must be a non-empty string, got {text!r}")
+        self.held["repr"] = None
 
     def oracle(self) -> None:
         """Column ``j`` of the oracle is ``op @ e_j``."""
@@ -249,6 +342,7 @@ class _Checker:
             self.fail(law, "op @ e_j has non-finite entries")
         self.D = cols
         self.normD = float(np.linalg.norm(cols))
+        self.held[law] = None
 
     def to_dense(self) -> None:
         op, D = self.op, self.D
@@ -331,6 +425,7 @@ class _Checker:
                     f"<A^H y, x> = {complex(rhs):.6g}; relative error "
                     f"{err / max(scale, _TINY):.3g} > tolerance {self.tol:.3g}",
                 )
+            self.held[law] = None
 
     def adjoint_transpose_conj(self) -> None:
         op, D, m, n = self.op, self.D, self.m, self.n
@@ -384,6 +479,7 @@ class _Checker:
                 dense = self.attempt(law, B.to_dense)
                 self.check_array(law, dense, (m, n), op.dtype)
                 self.close(law, dense, D, self.normD, f"A {op.shape}")
+            self.held[law] = None
 
     def structure(self) -> None:
         op, D, m = self.op, self.D, self.m
@@ -409,6 +505,7 @@ class _Checker:
                     f"factors {[_describe(f) for f in PH.factors]}, expected "
                     f"{[_describe(f) for f in want]}",
                 )
+            self.held[law_s] = None
         DDH = D @ D.conj().T
         Y, Yn = self.data((m, 2), op.dtype)
         R = self.attempt(law, lambda: PH @ Y)
@@ -441,13 +538,9 @@ class _Checker:
     def conversion(self) -> None:
         op = self.op
         law = "op.to(dtype=<complex>) == A"
-        try:
-            C = op.to(dtype=self.cdtype)
-        except NotImplementedError:
+        C = self.optional("to()", lambda: op.to(dtype=self.cdtype))
+        if C is _NOT_DEFINED:
             return
-        except Exception as exc:
-            msg = f"{self.ctx}: law '{law}' raised {type(exc).__name__}: {exc}"
-            raise AssertionError(msg) from exc
         if C.dtype != self.cdtype or C.xp is not op.xp or C.shape != op.shape:
             self.fail(
                 law,
