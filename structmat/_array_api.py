@@ -314,3 +314,12 @@ def source_key(a: Any) -> Any:
 def owned(xp: Any, a: Any) -> Any:
     """``a`` itself for torch (parameters stay live, tracked by version), else a private copy."""
     return a if is_torch_array(a) else private_copy(xp, a)
+
+
+def check_device(xp: Any, device: Any, what: str) -> None:
+    """``ValueError`` unless ``xp`` can allocate on ``device`` (a CUDA device without CUDA...)."""
+    try:
+        xp.empty(0, dtype=xp.float32, device=device)
+    except Exception as exc:  # each library fails its own way (AssertionError, RuntimeError...)
+        msg = f"{what}: device {device!r} is not available in {namespace_name(xp)}: {exc}"
+        raise ValueError(msg) from None

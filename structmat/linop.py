@@ -148,6 +148,8 @@ class LinearOperator:
         state["_xp"] = xp
         if device is None:
             device = aa.device_of(xp.empty(0, dtype=dtype))
+        elif not numpy:
+            aa.check_device(xp, device, type(self).__name__)
         state["_device"] = device
         state["_nonempty"] = min(state["_shape"]) > 0
         state["_real"] = not aa.is_complex(xp, dtype)

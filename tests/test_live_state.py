@@ -196,3 +196,13 @@ def test_sizes_zero_and_one(op):
     x = np.ones((n, 2))
     assert_close(op @ x, to_numpy(op.to_dense()) @ x, what=repr(op))
     assert (op @ np.ones(n)).shape == (m,)
+
+
+def test_unavailable_device_is_refused():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match="device 'cuda' is not available"):
+        sm.Identity(2, xp=torch, device="cuda")
+    with pytest.raises(ValueError, match="device 'cuda' is not available"):
+        sm.DFT(4, xp=torch, device="cuda")
