@@ -28,9 +28,9 @@ __all__ = [
     "to_namespace",
 ]
 
-# ``array_namespace`` costs a few microseconds; the namespace of an array depends
-# only on its type, so cache it (this keeps the per-call overhead of ``op @ x``
-# small).
+# ``array_namespace`` inspects its argument on every call; the namespace of an
+# array depends only on its type, so cache it (this keeps the per-call overhead
+# of ``op @ x`` small).
 _NAMESPACE_BY_TYPE: dict[type, Any] = {}
 _NUMPY = array_api_compat.array_namespace(np.empty(0))
 

@@ -53,8 +53,8 @@ def sum_of_squares(xp: Any, A: Any) -> float:
     """``||A||_F²`` as a Python float, ``inf`` on overflow (no warning) and ``nan`` for NaN entries."""
     if aa.is_numpy(xp):
         # einsum on the worker threads, not BLAS: a threaded BLAS call leaves OpenBLAS's
-        # workers spinning for a while, which took 30-50 ms of CPU from the threaded
-        # Monarch projection that follows.
+        # workers spinning for a while, taking CPU from the threaded Monarch projection
+        # that follows.
         flat = np.reshape(A, (-1,))
         parts = [flat.real, flat.imag] if np.iscomplexobj(flat) else [flat]
         if _pool.WORKERS > 1 and flat.size >= 1 << 20:

@@ -21,15 +21,13 @@ from structmat._args import ceil_div
 
 Dims = tuple[int, int, int, int, int]
 
-# Column tiling of the NumPy matmat kernel, measured on a quiet 2-core machine
-# (float64): for blocks of at most 64x64, OpenBLAS runs each product on one
-# thread, so worker threads take column ranges in tiles of 128 (n = 4096,
-# batch 1024: 37 ms serial -> 20 ms; n = 1024: 3.5 -> 1.9 ms). Larger blocks
-# are threaded inside BLAS, where tiles of about n/8 columns win (n = 16384:
-# worker threads measured slower). Below about 2^23 multiply-adds per product
-# (k * n * block) handing work to the threads costs more than it saves (n =
-# 1024: 32 columns 0.10 ms serial, 0.23 ms on two threads; n = 4096: 32 columns
-# 0.68 -> 0.57 ms, 64 columns 1.75 -> 0.85 ms).
+# Column tiling of the NumPy matmat kernel: for blocks of at most 64x64 OpenBLAS
+# runs each product on one thread, so worker threads take column ranges in tiles
+# of 128. Larger blocks are threaded inside BLAS (worker threads on top of it made
+# them slower), with tiles of about n/8 columns. Below about 2^23
+# multiply-adds per product (k * n * block) handing work to the threads costs more
+# than it saves. The timings behind these thresholds are in docs/benchmarks.md,
+# "Design measurements".
 _MIN_TILE, _MAX_TILE = 64, 2048
 _POOL_TILE, _POOL_BLOCK, _POOL_WORK = 128, 64, 1 << 23
 
@@ -172,8 +170,8 @@ def _np_forward_vec(W1: Any, W2: Any, x: Any, dims: Dims, m_out: int) -> Any:
 
     NumPy's ``matmul`` sends a ``(..., p, 1)`` operand to BLAS ``gemv``. The
     second product writes a contiguous ``(J, s)`` result and one small copy
-    transposes it: measured ~10 % faster than writing through a strided
-    ``out=`` view, which NumPy does not hand to ``gemv`` directly.
+    transposes it: cheaper than writing through a strided ``out=`` view,
+    which NumPy does not hand to ``gemv`` directly.
     """
     K, J, p, s, r = dims
     n = x.shape[0]

@@ -53,10 +53,10 @@ from structmat import _pool
 from structmat._args import ceil_div
 
 _DEGREE = 12  # Chebyshev degree: Gaussian 64 x 64 slices, rank 1: 96 % certified alone, none redone
-# Single-precision slices per task: about 2 MiB. Against 1 MiB: n = 4096 on two
-# cores 138 -> 130 ms, n = 8192 1.60 -> 1.45 s (medians of alternating runs; 4 MiB
-# no better). One thread takes the same time with either size, so the gain is in
-# the threaded run: half as many tasks, half as many GIL hand-offs between them.
+# Single-precision slices per task: about 2 MiB rather than 1 MiB (4 MiB gains
+# nothing more). One thread takes the same time with either size; the threaded run
+# gains from half as many tasks, half as many GIL hand-offs between them (see
+# docs/benchmarks.md, "Design measurements").
 _CHUNK_BYTES = 1 << 21
 _SEED = 12345
 _POWER = 4  # power steps (Gram applications) before the filter
@@ -154,16 +154,16 @@ def _filtered_block(G: np.ndarray, X0: np.ndarray) -> np.ndarray:
     """Single-precision block for the top of the spectrum: power steps, then a Chebyshev filter.
 
     The block ``Y`` (q x b per slice) is carried as its rows ``Z = Yᴴ``: for a
-    Hermitian ``G``, ``(G Y)ᴴ = Z G``, and OpenBLAS runs the (b x q)(q x q)
-    products of this shape 1.75x faster than (q x q)(q x b) ones (b = 8,
-    q = 64, single precision, measured). Returns ``Y`` (a view).
+    Hermitian ``G``, ``(G Y)ᴴ = Z G``, and OpenBLAS runs (b x q)(q x q)
+    products faster than (q x q)(q x b) ones for a narrow block ``b << q``
+    (docs/benchmarks.md, "Design measurements"). Returns ``Y`` (a view).
     """
     c, q, _ = G.shape
     rdtype = G.real.dtype
     # G has unit trace, so its powers only shrink the rows (by at most q each step):
     # no rescaling before the Cholesky QR, which is relative to the block's own scale.
     # (G X0)ᴴ = X0ᵀ G for a Hermitian G and a real-valued start: one broadcast product
-    # per slice, in the row layout already (2.4x faster than one tall GEMM + transpose).
+    # per slice, in the row layout already (no tall GEMM followed by a transpose).
     Z = np.matmul(np.ascontiguousarray(X0.T), G)
     for _ in range(_POWER - 1):
         Z = np.matmul(Z, G)
@@ -229,8 +229,8 @@ def _chunk(S: np.ndarray, right: bool, k: int, X0: np.ndarray) -> tuple[np.ndarr
     Sw = _Slices(S, right)
     tr, G = _gram32(S, right, low)
     # The filtered block is ill-conditioned (condition numbers up to ~1e8): Householder QR
-    # in double precision, stable whatever the conditioning (measured 1.5x faster than the
-    # two Cholesky QR passes the same block needs).
+    # in double precision, stable whatever the conditioning, and cheaper than the two
+    # Cholesky QR passes the same block would need.
     Q = np.linalg.qr(_filtered_block(G, X0).astype(S.dtype))[0]
     b = Q.shape[2]
     orth = np.abs(np.matmul(_ct(Q), Q) - np.eye(b)).reshape(len(Q), b * b).max(axis=1)
@@ -308,7 +308,7 @@ def top_vectors(
     # Slices per task: about _CHUNK_BYTES in single precision, and at least _pool.MIN_TASKS
     # tasks (a fixed number: results must not depend on the thread count). Small
     # slices take whole block rows per task: T[:, j0:j1] merges (j, a) into one
-    # strided axis, still a view (n = 1024: 38 -> 17 ms against one row per task).
+    # strided axis, still a view: fewer, larger tasks than one block row per task.
     per = max(
         1, min(_CHUNK_BYTES // (s * p * np.dtype(low).itemsize), ceil_div(N, _pool.MIN_TASKS))
     )

@@ -70,15 +70,14 @@ _MIXED_EXTRA = 7
 _MIXED_TOL = 1e-10
 # Slices redone by the mixed path: at least this many per task on the worker threads.
 _REDO_CHUNK = 32
-# Smallest slices for the subspace iteration and for the mixed path: below them a
-# batched eigh of the Gram matrices is faster (rank 1, float64, best of 30 on two
-# cores: q = 16: eigh 6.1 ms, mixed 8.3, subspace 10.2; q = 20: mixed 11.6, eigh 14.0,
-# subspace 18.0; q = 24: eigh 29.0, subspace 32.7; q = 28: subspace 40.7, eigh 45.6).
-# Higher ranks favour the eigh too (_subspace_pays, _mixed_pays).
+# Smallest slices for the subspace iteration and for the mixed path: below them one
+# batched eigh of the Gram matrices is faster (rank 1, float64; the crossovers are
+# in docs/benchmarks.md, "Design measurements"). Higher ranks favour the eigh too
+# (_subspace_pays, _mixed_pays).
 _SUBSPACE_MIN, _MIXED_MIN = 28, 20
 # The exact engine's chunks on NumPy: at least _pool.MIN_TASKS of them, unless a
-# chunk would then have less than this much work (q = 8, n = 64: one chunk 0.49 ms,
-# eight 1.40 ms).
+# chunk would then have less than this much work (q³ per slice): below it handing
+# out the tasks costs more than the threads save.
 _MIN_TASK_WORK = 1 << 17
 
 
@@ -156,7 +155,7 @@ def _top_subspace(
     unit = trace / scale
     start = np.random.default_rng(12345).standard_normal((q, b))
     X0 = xp.asarray(start, dtype=dtype, device=device)
-    Y = xp.matmul(G, X0)  # broadcast: 2-3x faster on NumPy than one tall GEMM (b = 7)
+    Y = xp.matmul(G, X0)  # broadcast: on NumPy faster than one tall GEMM for a narrow block
     for _ in range(_POWER_STEPS - 1):
         nrm = _colnorms(xp, Y)
         Y = xp.matmul(G, Y / xp.astype(xp.where(nrm > 0, nrm, 1.0), dtype)[:, None, :])
@@ -386,17 +385,18 @@ def _mixed_ok(xp: Any, dtype: Any, k: int, q: int) -> bool:
 
 
 def _mixed_pays(k: int, q: int) -> bool:
-    """The mixed path beats the exact engine (measured, two cores, Gaussian input, s, ms:
-    q = 64: k = 4 0.27 against the eigh's 0.78, k = 8 0.82/0.81, k = 12 1.07/0.75, k = 16
-    2.7/0.72; q = 48: k = 6 0.15/0.22; q = 32: k = 3 47/67 ms)."""
+    """The mixed path beats the exact engine: its block of ``b = k + max(k, _MIXED_EXTRA)``
+    vectors must stay narrow against the slice (``3b <= max(q, 24)``, and ``q >=
+    _MIXED_MIN``); the rule follows timings on Gaussian input (docs/benchmarks.md,
+    "Design measurements")."""
     return q >= _MIXED_MIN and 3 * (k + max(k, _MIXED_EXTRA)) <= max(q, 24)
 
 
 def _subspace_pays(k: int, q: int) -> bool:
     """Subspace iteration beats one batched eigh of the Gram matrices: it solves ``k``
     shifted ``q x q`` systems per slice, so it wins for rank 1 and for small ranks on
-    large slices (s: q = 64: k = 1 0.40 against 0.82, k = 2 0.53/0.70, k = 3
-    0.68/0.65, k = 4 1.14/0.78; q = 32: k = 2 75/53 ms)."""
+    large slices (``32 (k - 1) < q``; the timings behind the rule are in
+    docs/benchmarks.md, "Design measurements")."""
     return q >= _SUBSPACE_MIN and 32 * (k - 1) < q
 
 
@@ -416,7 +416,7 @@ def _residual_energy(T: Any, Lc: Any, Rr: Any) -> float:
 def _work_dtype(xp: Any, dtype: Any, k: int, q: int) -> Any:
     """The dtype to project in: double precision for NumPy single-precision input where
     the mixed path applies (it certifies in double anyway, and one cast of ``A`` costs
-    less than the single-precision exact engine: n = 4096 float32 0.35 -> 0.16 s)."""
+    less than running the single-precision exact engine)."""
     if aa.is_numpy(xp) and dtype in (np.float32, np.complex64):
         wide = np.float64 if dtype == np.float32 else np.complex128
         if _mixed_ok(xp, wide, k, q):

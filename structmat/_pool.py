@@ -5,9 +5,9 @@ kernels made of many such products split their work between these threads
 instead. The pool starts on first use and is forgotten in forked children,
 which inherit the object but not its threads. Kernels whose LAPACK calls or
 mid-size products would start BLAS threads of their own run under
-:func:`one_blas_thread` (threadpoolctl): two levels of threads on two cores
-measured 1.8x slower than one. :func:`scratch` gives each thread reusable work
-arrays.
+:func:`one_blas_thread` (threadpoolctl): two levels of threads oversubscribe
+the cores (see docs/benchmarks.md, "Design measurements"). :func:`scratch`
+gives each thread reusable work arrays.
 
 The BLAS thread count is process-wide state (OpenBLAS with pthreads), so the
 limit is one shared, reference-counted hold: the first caller in saves the
@@ -137,9 +137,8 @@ def scratch(shape: tuple[int, ...], dtype: Any, slot: str) -> np.ndarray:
     """An uninitialised work array of this thread, reused by every call with the same ``slot``.
 
     A kernel that allocates and frees the same few megabytes on every call can
-    make glibc hand the pages back to the system and fault them in again
-    (measured: a 4096 x 64 Monarch product took 4.0 ms with two fresh 2 MiB
-    temporaries, 1.8 ms with one of them reused). Arrays up to
+    make glibc hand the pages back to the system and fault them in again on
+    every call (see docs/benchmarks.md, "Design measurements"). Arrays up to
     ``SCRATCH_BYTES`` are kept per thread, so worker threads never share one;
     larger ones are allocated fresh. The caller must not return the array or
     use the same slot twice at once.

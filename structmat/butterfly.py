@@ -470,8 +470,9 @@ class Butterfly(LinearOperator):
         Runs of levels fused into KS factors (:meth:`fused_factors`), each one
         batched matmul; a real butterfly on complex NumPy data multiplies the
         real and imaginary parts as ``2k`` real columns (real matmuls).
-        Measured faster than level by level for every ``n`` and ``k`` tried
-        (``n`` = 64 … 16384, ``k`` = 1 … 64), so it is always used.
+        Fewer passes over the data than level by level, each at BLAS
+        throughput: no size threshold, the fused form is always used
+        (docs/benchmarks.md, "Design measurements").
         """
         from structmat.ks import ks_chain_matmat
 

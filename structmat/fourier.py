@@ -19,12 +19,13 @@ All transforms go through one private helper, :func:`_fft`
 it calls ``scipy.fft`` (pocketfft in C++, faster than ``numpy.fft`` and
 single-precision preserving), with ``workers`` left to SciPy's context
 (``with scipy.fft.set_workers(4): op @ X`` makes batched transforms use four
-threads; the default is one, the same as a raw ``scipy.fft`` call - on a
-shared machine threads were measured to help little and vary a lot). For an
-``(n, k)`` input with ``k > 1`` it transforms the transposed view along its
-last axis and transposes back: pocketfft writes a contiguous result that way,
-measured up to 1.3x faster than ``axis=0`` at ``n = 2^16, k = 64`` (the result
-is a Fortran-ordered view; values are identical). Other namespaces call
+threads; the default is one, the same as a raw ``scipy.fft`` call: on a
+shared machine more threads help little and their gain varies from run to
+run). For an ``(n, k)`` input with ``k > 1`` it transforms the transposed view
+along its last axis and transposes back: pocketfft writes a contiguous result
+that way, faster than transforming along ``axis=0`` (the result is a
+Fortran-ordered view; values are identical; see docs/benchmarks.md, "Design
+measurements"). Other namespaces call
 ``xp.fft`` directly (complex transforms get complex input, as
 ``array_api_strict`` requires).
 
