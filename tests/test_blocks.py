@@ -100,21 +100,6 @@ def test_market_structural_adjoints(data):
     assert_close(op.H.to_dense(), oracle(op).conj().T, size=64)
 
 
-def test_market_with_checker_if_present(xp):
-    checks = pytest.importorskip("structmat.testing.checks")
-    try:
-        sm.testing.to_numpy(xp.zeros(1))
-    except ValueError as exc:  # array_api_strict refuses to_device(x, "cpu")
-        pytest.xfail(f"structmat.testing.to_numpy fails on this backend: {exc}")
-
-    @given(data=st.data())
-    def run(data):
-        name = data.draw(st.sampled_from(sorted(MARKET)))
-        checks.check_linear_operator(data.draw(MARKET[name](xp)))
-
-    run()
-
-
 # ---------------------------------------------------------------------- BlockDiagonal
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_block_diagonal_stack(xp, dtype):

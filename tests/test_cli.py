@@ -16,17 +16,6 @@ import structmat
 from structmat import _verify, cli, io
 from structmat.testing import assert_close
 
-HAS = {
-    m: importlib.util.find_spec(f"structmat.{m}") is not None
-    for m in ("projection", "constructions", "monarch", "lowrank", "symbolic")
-}
-needs_projection = pytest.mark.skipif(
-    not HAS["projection"], reason="structmat.projection not built yet"
-)
-needs_constructions = pytest.mark.skipif(
-    not HAS["constructions"], reason="structmat.constructions not built yet"
-)
-
 
 def run(capsys, *argv):
     code = cli.main(list(argv))
@@ -88,7 +77,6 @@ def test_argparse_errors_exit_2(capsys):
 
 
 # ---------------------------------------------------------------------- verify
-@needs_constructions
 def test_verify_small_sizes(capsys):
     code, out, _ = run(capsys, "verify", "--n", "16", "-q", "--no-symbolic")
     assert "construction" in out
@@ -194,7 +182,6 @@ def test_dense_butterfly_reference_is_the_dft_with_bitrev():
 
 
 # ---------------------------------------------------------------------- project
-@needs_projection
 def test_project_saves_a_loadable_operator(capsys, tmp_path, matrix_file):
     path, A = matrix_file
     out_path = tmp_path / "lr.npz"
@@ -216,8 +203,6 @@ def test_project_saves_a_loadable_operator(capsys, tmp_path, matrix_file):
     assert abs(result.relative_error - rel) < 1e-12
 
 
-@needs_projection
-@pytest.mark.skipif(not HAS["monarch"], reason="structmat.monarch not built yet")
 def test_project_monarch_nblocks_pair(capsys, tmp_path, matrix_file):
     path, A = matrix_file
     out_path = tmp_path / "m.npz"
@@ -237,7 +222,6 @@ def test_project_monarch_nblocks_pair(capsys, tmp_path, matrix_file):
     assert abs(np.linalg.norm(A - op.to_dense()) - np.sqrt(err2)) < 1e-9 * np.linalg.norm(A)
 
 
-@needs_projection
 def test_project_many_matrices_to_a_directory(capsys, tmp_path):
     rng = np.random.default_rng(2)
     mats = {"layer.0/w": rng.standard_normal((8, 8)), "layer.1/w": rng.standard_normal((8, 6))}
@@ -322,7 +306,6 @@ def test_project_bad_parameters_before_any_work(capsys, tmp_path, matrix_file):
     assert_one_line_error(code, err, "does not exist")
 
 
-@needs_projection
 def test_project_bad_class_and_values(capsys, tmp_path, matrix_file):
     path, _ = matrix_file
     o = str(tmp_path / "o.npz")
@@ -342,7 +325,6 @@ def test_project_bad_class_and_values(capsys, tmp_path, matrix_file):
 
 
 # ---------------------------------------------------------------------- compare
-@needs_projection
 def test_compare_prints_the_table(capsys, tmp_path):
     rng = np.random.default_rng(3)
     A = rng.standard_normal((64, 4)) @ rng.standard_normal((4, 64))  # rank 4: low rank must win
@@ -442,9 +424,8 @@ def test_table_and_progress():
 
 
 # ---------------------------------------------------------------------- as a subprocess
-@needs_constructions
 def test_python_m_structmat_verify_subprocess():
-    has_sympy = importlib.util.find_spec("sympy") is not None and HAS["symbolic"]
+    has_sympy = importlib.util.find_spec("sympy") is not None
     symbolic = ["--symbolic", "--symbolic-n", "4"] if has_sympy else ["--no-symbolic"]
     env = dict(os.environ)
     root = str(Path(structmat.__file__).resolve().parent.parent)

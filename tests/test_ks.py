@@ -105,12 +105,6 @@ def test_ksfactor_operator(xp):
     assert_close(G.to_dense(), D, rtol=tolerance(np.complex64, 16))
 
 
-def test_ksfactor_laws():
-    checks = pytest.importorskip("structmat.testing.checks")
-    rng = np.random.default_rng(2)
-    checks.check_linear_operator(KSFactor(rand(rng, (2, 3, 2, 3), "complex128")))
-
-
 def test_bad_values():
     with pytest.raises(ValueError, match="shape \\(a, b, c, d\\)"):
         ks_matmat(np.ones((2, 2, 2)), np.ones(8))

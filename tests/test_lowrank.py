@@ -12,27 +12,15 @@ import numpy as np
 import pytest
 import scipy.linalg
 from _helpers import random_array
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import structmat as sm
 from structmat.linop import LinearOperator, Sum
 from structmat.lowrank import LowRank
-from structmat.testing import assert_close, check_linear_operator, to_numpy, tolerance
-from structmat.testing.market_lowrank import MARKET
+from structmat.testing import assert_close, to_numpy, tolerance
 
 DTYPES = ["float32", "float64", "complex64", "complex128"]
-
-
-# ---------------------------------------------------------------------- operator laws
-@pytest.mark.parametrize("name", sorted(MARKET))
-def test_market_laws(xp, name):
-    @settings(max_examples=10)
-    @given(op=MARKET[name](xp))
-    def run(op):
-        check_linear_operator(op)
-
-    run()
 
 
 @given(

@@ -308,26 +308,24 @@ def test_dispatch_lowrank_and_class_names():
 
 
 def test_dispatch_monarch():
-    monarch = pytest.importorskip("structmat.monarch")
     rng = np.random.default_rng(6)
     A = rng.standard_normal((12, 8))
     res = sm.project(A, "monarch", nblocks=(2, 3), rank=2)
-    direct = monarch.Monarch.project(A, nblocks=(2, 3), rank=2)
+    direct = sm.Monarch.project(A, nblocks=(2, 3), rank=2)
     assert res.onto == "monarch"
     assert res.error == pytest.approx(direct.error)
-    assert sm.project(A, monarch.Monarch, nblocks=(2, 3)).onto == "monarch"
+    assert sm.project(A, sm.Monarch, nblocks=(2, 3)).onto == "monarch"
     adj = sm.project(A, "monarch_adjoint", nblocks=(2, 3))
     assert adj.onto == "monarch_adjoint"
     assert math.isclose(adj.error, float(np.linalg.norm(A - _dense(adj))), rel_tol=1e-9)
 
 
 def test_dispatch_butterfly():
-    butterfly = pytest.importorskip("structmat.butterfly")
-    B = butterfly.Butterfly.random(16, seed=0)
+    B = sm.Butterfly.random(16, seed=0)
     res = sm.project(B.to_dense(), "butterfly")
     assert res.onto == "butterfly"
     assert res.relative_error < 1e-10
-    assert sm.project(B.to_dense(), butterfly.Butterfly, certificate=False).onto == "butterfly"
+    assert sm.project(B.to_dense(), sm.Butterfly, certificate=False).onto == "butterfly"
 
 
 # ---------------------------------------------------------------------- bad input

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import re
 from pathlib import Path
 
-import pytest
-
 README = Path(__file__).resolve().parent.parent / "README.md"
-NEEDED = ("structmat.constructions", "structmat.monarch", "structmat.projection")
 
 
 def python_blocks(text: str) -> list[str]:
@@ -28,10 +24,6 @@ def test_readme_opens_with_the_two_commands():
     assert text.index("```bash") < text.index("structmat is a Python toolkit")
 
 
-@pytest.mark.skipif(
-    any(importlib.util.find_spec(m) is None for m in NEEDED),
-    reason="README example needs constructions, monarch and projection",
-)
 def test_readme_python_example():
     blocks = python_blocks(README.read_text())
     assert blocks, "README has no ```python block"
