@@ -558,17 +558,12 @@ def svd_optimum(A, K, J, r):
     return D, sv
 
 
-@pytest.fixture(params=["mixed", "exact", "subspace"])
-def engine(request, monkeypatch):
-    """Run a projection test on every route: the default (NumPy: the mixed-precision path
-    where it pays), the exact engine (subspace iteration or batched eigh, whichever pays),
-    and the exact engine's subspace iteration wherever its block fits."""
-    from structmat import _monarch_project
-
-    if request.param in ("exact", "subspace"):
-        monkeypatch.setattr(_monarch_project, "_mixed_ok", lambda *args: False)
-    if request.param == "subspace":
-        monkeypatch.setattr(_monarch_project, "_subspace_pays", lambda k, q: True)
+@pytest.fixture(params=["auto", "exact", "subspace"])
+def engine(request):
+    """Run a projection test on every route (``Monarch.project(..., engine=)``): the
+    default (NumPy: the mixed-precision path where it pays), the exact engine (subspace
+    iteration or batched eigh, whichever pays), and the exact engine's subspace
+    iteration wherever its block fits."""
     return request.param
 
 
@@ -618,7 +613,7 @@ def check_against_svd(A, K, J, r, res, rtol, engine="exact"):
         gaps = (sv[:, r - 1] ** 2 - sv[:, r] ** 2) / sv[:, 0] ** 2
         if gaps.min() > 1e-6:
             strict = 100 * rtol * np.linalg.norm(Dopt)
-            loose = 4 * rtol * opt**2 / gaps.min() if engine == "mixed" else 0.0
+            loose = 4 * rtol * opt**2 / gaps.min() if engine in ("auto", "mixed") else 0.0
             assert np.linalg.norm(Ahat - Dopt) ** 2 <= strict**2 + loose
 
 
@@ -638,7 +633,7 @@ def test_fast_projection_matches_svd(shape, nblocks, rank, engine, redo_counter)
     """Both engines agree with per-slice numpy.linalg.svd to 1e-10."""
     rng = np.random.default_rng(sum(shape) + rank)
     A = rng.standard_normal(shape)
-    res = Monarch.project(A, nblocks=nblocks, rank=rank)
+    res = Monarch.project(A, nblocks=nblocks, rank=rank, engine=engine)
     K, J = res.params["nblocks"]
     check_against_svd(A, K, J, rank, res, 1e-10, engine)
     # the certified fast paths handle nearly every Gaussian slice themselves
@@ -659,7 +654,7 @@ def test_fast_projection_degenerate_slices_fall_back(engine, redo_counter):
     A = S.reshape(J, K, 32, 32).transpose(2, 0, 1, 3).reshape(1024, 1024)
     for r in (1, 2):
         redo_counter["slices"] = redo_counter["mixed"] = 0
-        res = Monarch.project(A, nblocks=32, rank=r)
+        res = Monarch.project(A, nblocks=32, rank=r, engine=engine)
         check_against_svd(A, K, J, r, res, 1e-10, engine)
         # subspace iteration cannot certify the subspace of slices with sigma_r ~
         # sigma_{r+1} (it is not unique) and takes the SVD; the mixed path certifies only
@@ -674,7 +669,7 @@ def test_fast_projection_nearly_monarch(noise, engine):
     rng = np.random.default_rng(12)
     M = Monarch.random((1024, 1024), 32, 2, seed=3)
     A = M.to_dense() + noise * rng.standard_normal((1024, 1024))
-    res = Monarch.project(A, nblocks=32, rank=2)
+    res = Monarch.project(A, nblocks=32, rank=2, engine=engine)
     opt = optimal_error(A, 32, 32, 2)
     floor = 1e3 * np.finfo(np.float64).eps * np.linalg.norm(A)
     assert abs(res.error - opt) <= 1e-10 * opt + floor
@@ -685,7 +680,7 @@ def test_fast_projection_nearly_monarch(noise, engine):
 def test_fast_projection_complex(engine, redo_counter):
     rng = np.random.default_rng(13)
     A = rng.standard_normal((1024, 1024)) + 1j * rng.standard_normal((1024, 1024))
-    res = Monarch.project(A, nblocks=32, rank=2)
+    res = Monarch.project(A, nblocks=32, rank=2, engine=engine)
     assert res.operator.dtype == np.complex128
     check_against_svd(A, 32, 32, 2, res, 1e-10, engine)
     assert redo_counter["slices"] <= 0.05 * 1024
@@ -714,7 +709,7 @@ def test_fast_projection_backends(xp):
     rng = np.random.default_rng(15)
     A = rng.standard_normal((256, 256)) + 1j * rng.standard_normal((256, 256))
     res = Monarch.project(xp.asarray(A), nblocks=16, rank=1)
-    check_against_svd(A, 16, 16, 1, res, 1e-10, "mixed" if "numpy" in xp.__name__ else "exact")
+    check_against_svd(A, 16, 16, 1, res, 1e-10, "auto" if "numpy" in xp.__name__ else "exact")
 
 
 def test_fast_projection_top_vector_orthogonal_to_start(engine):
@@ -727,7 +722,7 @@ def test_fast_projection_top_vector_orthogonal_to_start(engine):
     from structmat import _monarch_project
 
     q, r = 32, 1
-    extra = _monarch_project._EXTRA if engine == "exact" else _monarch_project._MIXED_EXTRA
+    extra = _monarch_project._MIXED_EXTRA if engine == "auto" else _monarch_project._EXTRA
     b = r + max(r, extra)
     start = np.random.default_rng(12345).standard_normal((q, b))  # the engine's start
     Qs = np.linalg.qr(start)[0]
@@ -740,7 +735,7 @@ def test_fast_projection_top_vector_orthogonal_to_start(engine):
         u = rng.standard_normal(q)
         S[i] = S[i] - np.outer(S[i] @ v, v) + 10 * np.outer(u / np.linalg.norm(u), v)
     A = S.reshape(32, 32, q, q).transpose(2, 0, 1, 3).reshape(1024, 1024)
-    res = Monarch.project(A, nblocks=32, rank=r)
+    res = Monarch.project(A, nblocks=32, rank=r, engine=engine)
     check_against_svd(A, 32, 32, r, res, 1e-10, engine)
 
 
@@ -758,16 +753,8 @@ def test_fast_projection_top_vector_orthogonal_to_start(engine):
 )
 def test_mixed_path_property(K, J, s, p, trim, rank, cplx, spectrum, seed):
     """The NumPy mixed-precision path (wherever it fits, also where the exact engine
-    would be faster) is optimal to 1e-10 on any shape, rank and kind of spectrum; its
-    error is the true error of its operator."""
-    from structmat import _monarch_project
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_monarch_project, "_mixed_pays", lambda k, q: True)
-        _check_mixed_path(K, J, s, p, trim, rank, cplx, spectrum, seed)
-
-
-def _check_mixed_path(K, J, s, p, trim, rank, cplx, spectrum, seed):
+    would be faster, ``engine="mixed"``) is optimal to 1e-10 on any shape, rank and kind
+    of spectrum; its error is the true error of its operator."""
     rng = np.random.default_rng(seed)
     m, n = s * J - trim[0], K * p - trim[1]
     A = random_matrix(rng, (m, n), "complex128" if cplx else "float64")
@@ -778,7 +765,7 @@ def _check_mixed_path(K, J, s, p, trim, rank, cplx, spectrum, seed):
     elif spectrum == "near_monarch":
         M = Monarch.random((m, n), (K, J), rank, seed=seed)
         A = M.to_dense() + 1e-7 * A
-    res = Monarch.project(A, nblocks=(K, J), rank=rank)
+    res = Monarch.project(A, nblocks=(K, J), rank=rank, engine="mixed")
     opt = optimal_error(A, K, J, rank)
     floor = 1e3 * np.finfo(np.float64).eps * np.linalg.norm(A)
     assert abs(res.error - opt) <= 1e-10 * opt + floor
@@ -793,12 +780,14 @@ def test_projection_dominant_singular_value(cplx, engine):
     (complex 20 x 78, rank 3: error 45.098 against the optimum 44.821)."""
     rng = np.random.default_rng(1)
     A = rng.standard_normal((20, 78)) + (1j * rng.standard_normal((20, 78)) if cplx else 0) + 5.0
-    res = Monarch.project(A, nblocks=(3, 1), rank=3)
+    res = Monarch.project(A, nblocks=(3, 1), rank=3, engine=engine)
     opt = optimal_error(A, 3, 1, 3)
     assert math.isclose(res.error, opt, rel_tol=1e-10)
     assert math.isclose(np.linalg.norm(A - res.operator.to_dense()), opt, rel_tol=1e-10)
     B = rng.standard_normal((1024, 1024)) + 3.0
-    check_against_svd(B, 32, 32, 2, Monarch.project(B, nblocks=32, rank=2), 1e-10, engine)
+    check_against_svd(
+        B, 32, 32, 2, Monarch.project(B, nblocks=32, rank=2, engine=engine), 1e-10, engine
+    )
 
 
 def test_mixed_path_sends_tied_slices_to_the_svd(monkeypatch):
@@ -845,7 +834,7 @@ def test_fast_projection_wide_slices(cplx, engine):
     """p > s: the Gram matrix is S Sᴴ (the slice adjoints go through the same code)."""
     rng = np.random.default_rng(22)
     A = rng.standard_normal((512, 2048)) + (1j * rng.standard_normal((512, 2048)) if cplx else 0)
-    res = Monarch.project(A, nblocks=(8, 16), rank=2)
+    res = Monarch.project(A, nblocks=(8, 16), rank=2, engine=engine)
     check_against_svd(A, 8, 16, 2, res, 1e-10, engine)
 
 
@@ -856,7 +845,7 @@ def test_fast_projection_zero_slices_and_scale(scale, engine):
     A = rng.standard_normal((1024, 1024))
     A[:, 64:96] = 0.0  # zero columns: slices (j, a=2) are all zero
     A[5::32, :] = 0.0  # and every slice loses one row
-    res = Monarch.project(scale * A, nblocks=32, rank=1)
+    res = Monarch.project(scale * A, nblocks=32, rank=1, engine=engine)
     opt = scale * optimal_error(A, 32, 32, 1)
     assert math.isclose(res.error, opt, rel_tol=1e-10)
     resid = (scale * A - res.operator.to_dense()) / scale  # numpy's norm would under/overflow
@@ -871,6 +860,87 @@ def _clustered_slices(rng, nslices, q, top):
     return (U * sv[:, None, :]) @ Vh
 
 
+@pytest.fixture
+def route_counter(monkeypatch):
+    """Counts the calls of the mixed path and of the exact engine's subspace iteration
+    (spies only: the engine itself is chosen with ``engine=``)."""
+    from structmat import _monarch_mixed, _monarch_project
+
+    counts = {"mixed": 0, "subspace": 0}
+    top_vectors, top_subspace = _monarch_mixed.top_vectors, _monarch_project._top_subspace
+
+    def spy_mixed(*args):
+        counts["mixed"] += 1
+        return top_vectors(*args)
+
+    def spy_subspace(*args):
+        counts["subspace"] += 1
+        return top_subspace(*args)
+
+    monkeypatch.setattr(_monarch_mixed, "top_vectors", spy_mixed)
+    monkeypatch.setattr(_monarch_project, "_top_subspace", spy_subspace)
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("engine", "routes"),
+    [
+        # q = 16: the mixed path would apply (2b = 16) but does not pay; subspace
+        # iteration fits (2b = 14) but does not pay either: "auto" takes the eigh
+        ("auto", set()),
+        ("mixed", {"mixed"}),
+        ("exact", set()),
+        ("subspace", {"subspace"}),
+        ("eigh", set()),
+    ],
+)
+def test_engine_parameter_chooses_the_route(engine, routes, route_counter):
+    rng = np.random.default_rng(31)
+    A = rng.standard_normal((256, 256))
+    res = Monarch.project(A, nblocks=16, engine=engine)
+    check_against_svd(A, 16, 16, 1, res, 1e-10, engine)
+    assert {name for name, calls in route_counter.items() if calls} == routes
+    via_front = sm.project(A, "monarch", nblocks=16, engine=engine)
+    assert via_front.error == res.error
+    adjoint = Monarch.project_adjoint(A.T, nblocks=16, engine=engine)
+    assert math.isclose(adjoint.error, res.error, rel_tol=1e-10)
+
+
+@pytest.mark.parametrize("engine", ["auto", "mixed", "exact", "subspace", "eigh"])
+def test_engine_parameter_large_slices(engine, route_counter):
+    """q = 32, rank 1: "auto" takes the mixed path, "exact" the subspace iteration."""
+    rng = np.random.default_rng(32)
+    A = rng.standard_normal((1024, 1024))
+    res = Monarch.project(A, nblocks=32, engine=engine)
+    check_against_svd(A, 32, 32, 1, res, 1e-10, engine)
+    want = {"auto": {"mixed"}, "mixed": {"mixed"}, "exact": {"subspace"}}
+    want |= {"subspace": {"subspace"}, "eigh": set()}
+    # the mixed path may hand a few slices to the exact engine (subspace iteration)
+    got = {name for name, calls in route_counter.items() if calls}
+    assert got - {"subspace"} == want[engine] - {"subspace"}
+    if engine in ("exact", "subspace"):
+        assert "subspace" in got
+
+
+def test_engine_parameter_other_backends(xp):
+    """Off NumPy the mixed path never applies: "mixed" runs the exact engine."""
+    A = np.random.default_rng(33).standard_normal((64, 48))
+    for engine in ("mixed", "eigh"):
+        res = Monarch.project(xp.asarray(A), nblocks=(4, 8), rank=2, engine=engine)
+        assert math.isclose(res.error, optimal_error(A, 4, 8, 2), rel_tol=1e-10)
+
+
+def test_engine_parameter_bad_name():
+    A = np.eye(16)
+    for bad in ("fast", "", None, 1):
+        with pytest.raises(ValueError, match=r"unknown engine=.*valid names: auto, mixed, exact"):
+            Monarch.project(A, nblocks=4, engine=bad)
+    with pytest.raises(ValueError, match=r"Monarch.project_adjoint: unknown engine='svd'"):
+        Monarch.project_adjoint(A, nblocks=4, engine="svd")
+    with pytest.raises(ValueError, match=r"unknown engine='svd'"):
+        sm.project(A, "monarch", nblocks=4, engine="svd")
+
+
 @pytest.mark.parametrize(
     "kind", ["gaussian", "dft_real", "clustered", "near_monarch", "exact_engine", "small_slices"]
 )
@@ -882,7 +952,6 @@ def test_projection_threads(monkeypatch, kind):
     import threadpoolctl
 
     import structmat._pool as pool_module
-    from structmat import _monarch_project
 
     rng = np.random.default_rng(24)
     n, nb = (256, 16) if kind == "small_slices" else (1024, 32)
@@ -895,14 +964,13 @@ def test_projection_threads(monkeypatch, kind):
         A = Monarch.random((n, n), 32, seed=5).to_dense() + 1e-9 * rng.standard_normal((n, n))
     else:
         A = rng.standard_normal((n, n))
-    if kind == "exact_engine":
-        monkeypatch.setattr(_monarch_project, "_mixed_ok", lambda *args: False)
+    engine = "exact" if kind == "exact_engine" else "auto"
     monkeypatch.setattr(pool_module, "WORKERS", 2)
     before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info()]
-    threaded = Monarch.project(A, nblocks=nb)
+    threaded = Monarch.project(A, nblocks=nb, engine=engine)
     assert [lib["num_threads"] for lib in threadpoolctl.threadpool_info()] == before
     monkeypatch.setattr(pool_module, "WORKERS", 1)
-    serial = Monarch.project(A, nblocks=nb)
+    serial = Monarch.project(A, nblocks=nb, engine=engine)
     assert np.array_equal(threaded.operator.L, serial.operator.L)
     assert np.array_equal(threaded.operator.R, serial.operator.R)
     assert threaded.error == serial.error
