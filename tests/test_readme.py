@@ -44,3 +44,14 @@ def test_ci_runs_exactly_the_readme_test_command():
     test_command = first_block.strip().splitlines()[1].split("#")[0].strip()
     ci = (README.parent / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1].strip() == test_command
+
+
+def test_ci_checks_lint_types_and_docs_before_the_tests():
+    ci = (README.parent / ".ci" / "run").read_text().splitlines()
+    commands = [line.strip() for line in ci if line.strip() and not line.startswith("#")]
+    assert "set -euo pipefail" in commands  # any failing check fails the run
+    last = len(commands) - 1
+    for check in ("ruff check", "ruff format --check", "mypy structmat", "mkdocs build --strict"):
+        index = next((i for i, c in enumerate(commands) if c.startswith(check)), None)
+        assert index is not None, f".ci/run does not run {check!r}"
+        assert index < last, f".ci/run runs {check!r} after the tests"
