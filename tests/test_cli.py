@@ -14,7 +14,7 @@ import pytest
 
 import structmat
 from structmat import _verify, cli, io
-from structmat.testing import assert_close
+from structmat.testing import EXACT_RTOL, assert_close
 
 
 def run(capsys, *argv):
@@ -195,7 +195,7 @@ def test_project_saves_a_loadable_operator(capsys, tmp_path, matrix_file):
     op = structmat.load(out_path)
     U, s, Vh = np.linalg.svd(A)  # oracle: truncated SVD
     best = (U[:, :8] * s[:8]) @ Vh[:8]
-    assert_close(op.to_dense(), best, rtol=1e-10)
+    assert_close(op.to_dense(), best, rtol=EXACT_RTOL)
     rel = np.linalg.norm(A - best) / np.linalg.norm(A)
     assert f"{rel:.4g}" in out
     result = io.load_result(out_path)
