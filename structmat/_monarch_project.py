@@ -75,6 +75,9 @@ _REDO_CHUNK = 32
 # in docs/benchmarks.md, "Design measurements"). Higher ranks favour the eigh too
 # (_subspace_pays, _mixed_pays).
 _SUBSPACE_MIN, _MIXED_MIN = 28, 20
+# The names of Monarch.project's engine= parameter (documented there).
+ENGINES = ("auto", "mixed", "exact", "subspace", "eigh")
+
 # The exact engine's chunks on NumPy: at least _pool.MIN_TASKS of them, unless a
 # chunk would then have less than this much work (q³ per slice): below it handing
 # out the tasks costs more than the threads save.
@@ -241,16 +244,19 @@ def _exact_chunk(q: int, cplx: bool, n: int | None = None) -> int:
 
 
 def _exact_slices(
-    xp: Any, S: Any, k: int, right: bool, eps: float, tol: float
+    xp: Any, S: Any, k: int, right: bool, eps: float, tol: float, engine: str = "auto"
 ) -> tuple[Any, Any, Any, Any]:
-    """Certified top-``k`` factors of a stack of slices: ``(Lc, Rr, captured, trace)``."""
+    """Certified top-``k`` factors of a stack of slices: ``(Lc, Rr, captured, trace)``.
+
+    ``engine``: ``"subspace"`` takes the subspace iteration wherever its block fits,
+    ``"eigh"`` the batched eigh always, anything else whichever pays."""
     nslices, s, p = S.shape
     q = min(s, p)
     dtype = S.dtype
     cplx = aa.is_complex(xp, dtype)
     rdtype = aa.real_dtype(xp, dtype)
     b = min(q, k + max(k, _EXTRA))
-    if 2 * b <= q and _subspace_pays(k, q):
+    if 2 * b <= q and engine != "eigh" and (engine == "subspace" or _subspace_pays(k, q)):
         # Slices in chunks whose Gram matrices stay in cache across the iterations.
         step = _exact_chunk(q, cplx)
         parts = [
@@ -373,14 +379,17 @@ def _on_workers(fn: Callable[[Any], tuple[Any, ...]], S: np.ndarray, step: int) 
     return tuple(np.concatenate(col, axis=0) for col in zip(*parts, strict=True))
 
 
-def _mixed_ok(xp: Any, dtype: Any, k: int, q: int) -> bool:
-    """Whether the mixed path applies (NumPy double precision, ``2b <= q``) and pays."""
+def _mixed_ok(xp: Any, dtype: Any, k: int, q: int, engine: str = "auto") -> bool:
+    """Whether the mixed path applies (NumPy double precision, ``2b <= q``) and is
+    chosen: ``engine="mixed"`` wherever it applies, ``"auto"`` where it also pays."""
+    if engine not in ("auto", "mixed"):
+        return False
     b = k + max(k, _MIXED_EXTRA)
     return (
         aa.is_numpy(xp)
         and dtype in (np.float64, np.complex128)
         and 2 * b <= q
-        and _mixed_pays(k, q)
+        and (engine == "mixed" or _mixed_pays(k, q))
     )
 
 
@@ -413,26 +422,30 @@ def _residual_energy(T: Any, Lc: Any, Rr: Any) -> float:
     return sum(_pool.map_one_blas(row, range(J)))
 
 
-def _work_dtype(xp: Any, dtype: Any, k: int, q: int) -> Any:
+def _work_dtype(xp: Any, dtype: Any, k: int, q: int, engine: str) -> Any:
     """The dtype to project in: double precision for NumPy single-precision input where
     the mixed path applies (it certifies in double anyway, and one cast of ``A`` costs
     less than running the single-precision exact engine)."""
     if aa.is_numpy(xp) and dtype in (np.float32, np.complex64):
         wide = np.float64 if dtype == np.float32 else np.complex128
-        if _mixed_ok(xp, wide, k, q):
+        if _mixed_ok(xp, wide, k, q, engine):
             return wide
     return dtype
 
 
-def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, float, float]:
-    """Optimal ``(L, R)`` for ``A`` (finite, 2-d), the squared error and ``||A||²``."""
+def project_factors(
+    xp: Any, A: Any, K: int, J: int, r: int, engine: str = "auto"
+) -> tuple[Any, Any, float, float]:
+    """Optimal ``(L, R)`` for ``A`` (finite, 2-d), the squared error and ``||A||²``.
+
+    ``engine`` is one of :data:`ENGINES` (checked by the caller)."""
     m, n = A.shape
     dtype = A.dtype
     device = aa.device_of(A)
     p, s = ceil_div(n, K), ceil_div(m, J)
     q = min(s, p)
     k = min(r, q)
-    work = _work_dtype(xp, dtype, k, q)
+    work = _work_dtype(xp, dtype, k, q, engine)
     if (m, n) != (s * J, K * p):
         Ap = xp.zeros((s * J, K * p), dtype=work, device=device)
         Ap[:m, :n] = A
@@ -446,7 +459,7 @@ def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, 
     eps = aa.eps(xp, dtype)  # the precision promised: the input's
     tol = max(1e-11, eps)
     S = None
-    if _mixed_ok(xp, work, k, q):
+    if _mixed_ok(xp, work, k, q, engine):
         Lc, Rr, captured, trace = _mixed_slices(T, k, right, aa.eps(xp, work), tol)
         if work != dtype:  # the factors returned are rounded to the input's precision
             Lc, Rr = Lc.astype(dtype), Rr.astype(dtype)
@@ -454,9 +467,9 @@ def project_factors(xp: Any, A: Any, K: int, J: int, r: int) -> tuple[Any, Any, 
         S = xp.reshape(xp.permute_dims(T, (1, 2, 0, 3)), (nslices, s, p))
         if aa.is_numpy(xp):
             step = _exact_chunk(q, aa.is_complex(xp, dtype), nslices)
-            exact = _on_workers(lambda S: _exact_slices(np, S, k, right, eps, tol), S, step)
+            exact = _on_workers(lambda S: _exact_slices(np, S, k, right, eps, tol, engine), S, step)
         else:
-            exact = _exact_slices(xp, S, k, right, eps, tol)
+            exact = _exact_slices(xp, S, k, right, eps, tol, engine)
         Lc, Rr, captured, trace = exact
     norm2 = float(xp.sum(trace))
     # Discarded energy: ||S||² - captured, safe when it is not tiny against ||A||²; in

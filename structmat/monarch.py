@@ -38,7 +38,7 @@ from structmat import _array_api as aa
 from structmat import _monarch_kernels as kernels
 from structmat._args import ceil_div, int_or_pair, integer, shape_pair
 from structmat._dense import ldexp, normalize, unscale
-from structmat._monarch_project import project_factors
+from structmat._monarch_project import ENGINES, project_factors
 from structmat._result import ProjectionResult, exact_result
 from structmat.linop import (
     REPR_NOTES,
@@ -492,7 +492,9 @@ class Monarch(LinearOperator):
 
     # ------------------------------------------------------------------ projection
     @classmethod
-    def project(cls, A: Any, /, nblocks: Any = None, rank: int = 1) -> ProjectionResult:
+    def project(
+        cls, A: Any, /, nblocks: Any = None, rank: int = 1, *, engine: str = "auto"
+    ) -> ProjectionResult:
         r"""The Frobenius-nearest Monarch to ``A`` (exact).
 
         Parameters
@@ -506,6 +508,21 @@ class Monarch(LinearOperator):
         rank : int
             The Monarch rank, ``1 <= r <= min(s, p)`` (the rank of one
             ``s x p`` slice: a higher one could only add zero components).
+        engine : {"auto", "mixed", "exact", "subspace", "eigh"}
+            How the slices' truncated SVDs are computed (see Notes). Every
+            engine returns a minimizer with its error certified to ``1e-10``;
+            the choice changes the speed and, where singular values tie, which
+            minimizer comes back. ``"auto"`` (default): the mixed-precision
+            path where it applies and pays, else the exact engine.
+            ``"mixed"``: the mixed-precision path wherever it applies (NumPy
+            input whose slices have both sides at least ``2b``,
+            ``b = r + max(r, 7)``), elsewhere the exact engine. ``"exact"``:
+            never the mixed path; subspace iteration or batched ``eigh``,
+            whichever pays. ``"subspace"``: the exact engine with subspace
+            iteration wherever its block fits (``2 (r + max(r, 6)) <=
+            min(s, p)``), else ``eigh``. ``"eigh"``: the exact engine with a
+            batched ``eigh`` of every slice's Gram matrix. Tests and
+            benchmarks use it to run one route; users rarely need it.
 
         Returns
         -------
@@ -518,7 +535,8 @@ class Monarch(LinearOperator):
         ------
         ValueError
             NaN or Inf in ``A``, ``A`` not 2-d, ``rank`` outside
-            ``[1, min(s, p)]`` or ``nblocks`` that do not tile ``A``.
+            ``[1, min(s, p)]``, ``nblocks`` that do not tile ``A`` or an unknown
+            ``engine``.
 
         Notes
         -----
@@ -580,14 +598,16 @@ class Monarch(LinearOperator):
         >>> bool(np.isclose(np.linalg.norm(A - res.operator.to_dense()), res.error))
         True
         """
-        return _project(cls, A, nblocks, rank, adjoint=False)
+        return _project(cls, A, nblocks, rank, engine, adjoint=False)
 
     @classmethod
-    def project_adjoint(cls, A: Any, /, nblocks: Any = None, rank: int = 1) -> ProjectionResult:
+    def project_adjoint(
+        cls, A: Any, /, nblocks: Any = None, rank: int = 1, *, engine: str = "auto"
+    ) -> ProjectionResult:
         r"""The Frobenius-nearest member of the class M* (adjoints of Monarchs).
 
-        Projects :math:`A^H` onto Monarch (:meth:`project`, same ``nblocks``
-        and ``rank``, which describe the Monarch ``M`` with :math:`M^H
+        Projects :math:`A^H` onto Monarch (:meth:`project`, same ``nblocks``,
+        ``rank`` and ``engine``; ``nblocks`` and ``rank`` describe the Monarch ``M`` with :math:`M^H
         \approx A`) and returns ``M.H`` (a :class:`MonarchAdjoint`);
         ``onto="monarch_adjoint"``. The Frobenius norm is invariant under
         :math:`(\cdot)^H`, so the result is exact.
@@ -602,7 +622,7 @@ class Monarch(LinearOperator):
         >>> bool(np.isclose(np.linalg.norm(A - res.operator.to_dense()), res.error))
         True
         """
-        return _project(cls, A, nblocks, rank, adjoint=True)
+        return _project(cls, A, nblocks, rank, engine, adjoint=True)
 
 
 class _MonarchBackward:
@@ -724,8 +744,13 @@ def _identity_factors(
 
 
 # ---------------------------------------------------------------------- projection engine
-def _project(cls: type, A: Any, nblocks: Any, rank: Any, *, adjoint: bool) -> ProjectionResult:
+def _project(
+    cls: type, A: Any, nblocks: Any, rank: Any, engine: Any, *, adjoint: bool
+) -> ProjectionResult:
     what = "Monarch.project_adjoint" if adjoint else "Monarch.project"
+    if not isinstance(engine, str) or engine not in ENGINES:
+        msg = f"{what}: unknown engine={engine!r}; valid names: {', '.join(ENGINES)}"
+        raise ValueError(msg)
     if isinstance(A, LinearOperator):
         A = A.H.to_dense() if adjoint else A.to_dense()
         xp = aa.namespace_of(A)
@@ -749,7 +774,7 @@ def _project(cls: type, A: Any, nblocks: Any, rank: Any, *, adjoint: bool) -> Pr
     # A finite sum of squares proves every entry finite; if it is huge or tiny (or
     # overflowed), project A / 2^e with its largest entry about 1 and scale back.
     A, e, _ = normalize(xp, A, what)
-    L, R, err2, norm2 = project_factors(xp, A, K, J, r)
+    L, R, err2, norm2 = project_factors(xp, A, K, J, r, engine)
     L, R = ldexp(xp, L, e - e // 2), ldexp(xp, R, e // 2)
     err = unscale(math.sqrt(max(err2, 0.0)), e)
     norm = unscale(math.sqrt(norm2), e)

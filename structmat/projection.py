@@ -289,16 +289,18 @@ def _permutation(A: Any) -> ProjectionResult:
 
 
 # ---------------------------------------------------------------------- dispatch
-def _monarch(A: Any, nblocks: Any = None, rank: Any = 1) -> ProjectionResult:
+def _monarch(A: Any, nblocks: Any = None, rank: Any = 1, engine: Any = "auto") -> ProjectionResult:
     from structmat.monarch import Monarch
 
-    return Monarch.project(A, nblocks=nblocks, rank=rank)
+    return Monarch.project(A, nblocks=nblocks, rank=rank, engine=engine)
 
 
-def _monarch_adjoint(A: Any, nblocks: Any = None, rank: Any = 1) -> ProjectionResult:
+def _monarch_adjoint(
+    A: Any, nblocks: Any = None, rank: Any = 1, engine: Any = "auto"
+) -> ProjectionResult:
     from structmat.monarch import Monarch
 
-    return Monarch.project_adjoint(A, nblocks=nblocks, rank=rank)
+    return Monarch.project_adjoint(A, nblocks=nblocks, rank=rank, engine=engine)
 
 
 def _butterfly(A: Any, permutation: Any = None, certificate: bool = True) -> ProjectionResult:
@@ -322,8 +324,8 @@ class _Method:
 
 
 _METHODS: dict[str, _Method] = {
-    "monarch": _Method(_monarch, ("nblocks", "rank"), False),
-    "monarch_adjoint": _Method(_monarch_adjoint, ("nblocks", "rank"), False),
+    "monarch": _Method(_monarch, ("nblocks", "rank", "engine"), False),
+    "monarch_adjoint": _Method(_monarch_adjoint, ("nblocks", "rank", "engine"), False),
     "butterfly": _Method(_butterfly, ("permutation", "certificate"), False),
     "lowrank": _Method(
         _lowrank,
@@ -385,7 +387,8 @@ def project(A: Any, /, onto: Any, **params: Any) -> ProjectionResult:
     **params
         The class parameters (DESIGN.md §8):
 
-        - monarch, monarch_adjoint: ``nblocks=int or (K, J)``, ``rank=1``
+        - monarch, monarch_adjoint: ``nblocks=int or (K, J)``, ``rank=1``,
+          ``engine="auto" | "mixed" | "exact" | "subspace" | "eigh"``
           (:meth:`structmat.Monarch.project`);
         - butterfly: ``permutation=None | "bitrev" | indices``,
           ``certificate=True`` (:meth:`structmat.Butterfly.project`);

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from structmat.testing import to_numpy
+from structmat import _array_api as aa
+from structmat.testing import to_numpy, tolerance
 
 
 def random_array(rng: np.random.Generator, shape: Any, dtype: str = "float64") -> np.ndarray:
@@ -64,3 +65,25 @@ def butterfly_oracle(tw, increasing=True):
                 lev[np.ix_([i0, i1], [i0, i1])] = tw[ell, g * s + o]
         B = lev @ B
     return B
+
+
+def oracle_as(desired: Any, xp: Any = None, dtype: Any = None) -> Any:
+    """The NumPy oracle ``desired`` as the result it stands for, for ``assert_close``
+    (which checks namespace and dtype): in namespace ``xp`` (default NumPy), of
+    ``dtype`` (a name or a dtype of any namespace; default: its own).
+
+    The values are rounded to ``dtype`` once, which ``assert_close``'s tolerance for
+    that dtype covers. A complex oracle of a real result must have no imaginary part
+    beyond rounding (otherwise the test, not the cast, would decide the comparison).
+    """
+    d = np.asarray(desired)
+    if dtype is not None:
+        name = aa.dtype_name(dtype)
+        if np.iscomplexobj(d) and not name.startswith("complex"):
+            imag = float(np.linalg.norm(d.imag))
+            if imag > tolerance(name, d.size) * max(float(np.linalg.norm(d)), 1e-300):
+                msg = f"the oracle has an imaginary part ({imag:.3g}); the result is {name}"
+                raise AssertionError(msg)
+            d = d.real
+        d = d.astype(name)
+    return aa.to_namespace(d, aa.default_namespace(xp))

@@ -14,18 +14,7 @@ import pytest
 
 import structmat
 from structmat import _verify, cli, io
-from structmat.testing import assert_close
-
-HAS = {
-    m: importlib.util.find_spec(f"structmat.{m}") is not None
-    for m in ("projection", "constructions", "monarch", "lowrank", "symbolic")
-}
-needs_projection = pytest.mark.skipif(
-    not HAS["projection"], reason="structmat.projection not built yet"
-)
-needs_constructions = pytest.mark.skipif(
-    not HAS["constructions"], reason="structmat.constructions not built yet"
-)
+from structmat.testing import EXACT_RTOL, assert_close
 
 
 def run(capsys, *argv):
@@ -158,7 +147,6 @@ def test_an_unexpected_exception_is_one_line_with_its_type(capsys, monkeypatch, 
 
 
 # ---------------------------------------------------------------------- verify
-@needs_constructions
 def test_verify_small_sizes(capsys):
     code, out, _ = run(capsys, "verify", "--n", "16", "-q", "--no-symbolic")
     assert "construction" in out
@@ -264,7 +252,6 @@ def test_dense_butterfly_reference_is_the_dft_with_bitrev():
 
 
 # ---------------------------------------------------------------------- project
-@needs_projection
 def test_project_saves_a_loadable_operator(capsys, tmp_path, matrix_file):
     path, A = matrix_file
     out_path = tmp_path / "lr.npz"
@@ -278,7 +265,7 @@ def test_project_saves_a_loadable_operator(capsys, tmp_path, matrix_file):
     op = structmat.load(out_path)
     U, s, Vh = np.linalg.svd(A)  # oracle: truncated SVD
     best = (U[:, :8] * s[:8]) @ Vh[:8]
-    assert_close(op.to_dense(), best, rtol=1e-10)
+    assert_close(op.to_dense(), best, rtol=EXACT_RTOL)
     rel = np.linalg.norm(A - best) / np.linalg.norm(A)
     assert f"{rel:.4g}" in out
     result = io.load_result(out_path)
@@ -286,8 +273,6 @@ def test_project_saves_a_loadable_operator(capsys, tmp_path, matrix_file):
     assert abs(result.relative_error - rel) < 1e-12
 
 
-@needs_projection
-@pytest.mark.skipif(not HAS["monarch"], reason="structmat.monarch not built yet")
 def test_project_monarch_nblocks_pair(capsys, tmp_path, matrix_file):
     path, A = matrix_file
     out_path = tmp_path / "m.npz"
@@ -307,7 +292,6 @@ def test_project_monarch_nblocks_pair(capsys, tmp_path, matrix_file):
     assert abs(np.linalg.norm(A - op.to_dense()) - np.sqrt(err2)) < 1e-9 * np.linalg.norm(A)
 
 
-@needs_projection
 def test_project_many_matrices_to_a_directory(capsys, tmp_path):
     rng = np.random.default_rng(2)
     mats = {"layer.0/w": rng.standard_normal((8, 8)), "layer.1/w": rng.standard_normal((8, 6))}
@@ -392,7 +376,6 @@ def test_project_bad_parameters_before_any_work(capsys, tmp_path, matrix_file):
     assert_one_line_error(code, err, "does not exist")
 
 
-@needs_projection
 def test_project_bad_class_and_values(capsys, tmp_path, matrix_file):
     path, _ = matrix_file
     o = str(tmp_path / "o.npz")
@@ -412,7 +395,6 @@ def test_project_bad_class_and_values(capsys, tmp_path, matrix_file):
 
 
 # ---------------------------------------------------------------------- compare
-@needs_projection
 def test_compare_prints_the_table(capsys, tmp_path):
     rng = np.random.default_rng(3)
     A = rng.standard_normal((64, 4)) @ rng.standard_normal((4, 64))  # rank 4: low rank must win
@@ -523,9 +505,8 @@ def test_table_and_progress():
 
 
 # ---------------------------------------------------------------------- as a subprocess
-@needs_constructions
 def test_python_m_structmat_verify_subprocess():
-    has_sympy = importlib.util.find_spec("sympy") is not None and HAS["symbolic"]
+    has_sympy = importlib.util.find_spec("sympy") is not None
     symbolic = ["--symbolic", "--symbolic-n", "4"] if has_sympy else ["--no-symbolic"]
     env = dict(os.environ)
     root = str(Path(structmat.__file__).resolve().parent.parent)

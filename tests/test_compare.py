@@ -42,16 +42,14 @@ def test_block_diagonal_wins():
 
 
 def test_monarch_wins():
-    monarch = pytest.importorskip("structmat.monarch")
-    M = monarch.Monarch.random((64, 64), nblocks=8, rank=1, seed=3)
+    M = sm.Monarch.random((64, 64), nblocks=8, rank=1, seed=3)
     table = _best(M)  # an operator: densified once
     assert table.best.onto == "monarch"
     assert table.best.params == {"nblocks": (8, 8), "rank": 1}
 
 
 def test_butterfly_wins():
-    butterfly = pytest.importorskip("structmat.butterfly")
-    B = butterfly.Butterfly.random(64, kind="gaussian", seed=4).to_dense()
+    B = sm.Butterfly.random(64, kind="gaussian", seed=4).to_dense()
     assert _best(B).best.onto == "butterfly"
 
 

@@ -6,7 +6,7 @@ in each namespace of the ``xp`` fixture and checked with
 ``check_linear_operator`` (dense oracle built column by column, adjoint dot
 test, batches, ``.H``/``.T``/``.conj()``, dtypes, namespaces), plus linearity.
 
-With about forty entries on three backends, each entry gets a fifth of the
+With about fifty entries on three backends, each entry gets a fifth of the
 profile's examples (5 in ``ci``, 100 with ``HYPOTHESIS_PROFILE=thorough``).
 """
 

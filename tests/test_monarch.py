@@ -11,19 +11,14 @@ import math
 
 import numpy as np
 import pytest
-from _helpers import monarch_oracle
+from _helpers import monarch_oracle, oracle_as
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import structmat as sm
 from structmat.monarch import Monarch, MonarchAdjoint, MonarchTranspose, default_nblocks
 from structmat.testing import assert_close, to_numpy, tolerance
-from structmat.testing.market_monarch import MARKET, monarch_factors
-
-try:
-    from structmat.testing import check_linear_operator
-except ImportError:  # written by another helper; the law tests skip until it lands
-    check_linear_operator = None
+from structmat.testing.market_monarch import monarch_factors
 
 DTYPES = ["float32", "float64", "complex64", "complex128"]
 
@@ -105,21 +100,23 @@ def test_multiply_matches_element_formula(xp, f, dtype, seed):
     size = max(m, n) * M.rank
     rng = np.random.default_rng(seed)
     dt = getattr(xp, dtype)
-    assert_close(M.to_dense(), D, size=size, what="to_dense")
+    assert_close(M.to_dense(), oracle_as(D, xp), size=size, what="to_dense")
     assert M.to_dense().dtype == dt
     for shape in [(n,), (n, 1), (n, 3), (2, n, 1), (2, 3, n, 4)]:
         x = random_matrix(rng, shape, dtype)
         y = M @ xp.asarray(x)
         assert y.dtype == dt
-        assert_close(y, D @ x, size=size, what=f"M @ x{shape}")
+        assert_close(y, oracle_as(D @ x, xp), size=size, what=f"M @ x{shape}")
     for shape in [(m,), (m, 2), (3, m, 1)]:
         yv = random_matrix(rng, shape, dtype)
-        assert_close(M.H @ xp.asarray(yv), D.conj().T @ yv, size=size, what="M.H @ y")
-        assert_close(M.T @ xp.asarray(yv), D.T @ yv, size=size, what="M.T @ y")
-    assert_close(M.H.to_dense(), D.conj().T, size=size)
-    assert_close(M.T.to_dense(), D.T, size=size)
-    assert_close(M.T.H.to_dense(), D.conj(), size=size)
-    assert_close(M.H.T.to_dense(), D.conj(), size=size)
+        assert_close(
+            M.H @ xp.asarray(yv), oracle_as(D.conj().T @ yv, xp), size=size, what="M.H @ y"
+        )
+        assert_close(M.T @ xp.asarray(yv), oracle_as(D.T @ yv, xp), size=size, what="M.T @ y")
+    assert_close(M.H.to_dense(), oracle_as(D.conj().T, xp), size=size)
+    assert_close(M.T.to_dense(), oracle_as(D.T, xp), size=size)
+    assert_close(M.T.H.to_dense(), oracle_as(D.conj(), xp), size=size)
+    assert_close(M.H.T.to_dense(), oracle_as(D.conj(), xp), size=size)
 
 
 @given(f=monarch_factors(), dtype=st.sampled_from(DTYPES))
@@ -146,19 +143,6 @@ def test_attributes_and_counts(f, dtype):
         assert repr(M.T) == f"Transpose({M!r}; class M*)"
     else:
         assert M.T is M.H
-
-
-@pytest.mark.parametrize("name", sorted(MARKET))
-def test_market_laws(xp, name):
-    if check_linear_operator is None:
-        pytest.skip("structmat.testing.check_linear_operator not available yet")
-
-    @settings(max_examples=10)
-    @given(op=MARKET[name](xp))
-    def run(op):
-        check_linear_operator(op)
-
-    run()
 
 
 @given(f=monarch_factors(), dtype=st.sampled_from(DTYPES))
@@ -223,7 +207,9 @@ def test_to_moves_backend(xp):
     assert isinstance(N, Monarch)
     assert N.dtype == xp.float32
     assert N.nblocks == (3, 3)
-    assert_close(N.to_dense(), M.to_dense(), rtol=tolerance(np.float32, 144))
+    assert_close(
+        N.to_dense(), oracle_as(M.to_dense(), xp, "float32"), rtol=tolerance(np.float32, 144)
+    )
     assert isinstance(M.H.to(xp=xp), MonarchAdjoint)
 
 
@@ -329,7 +315,7 @@ def test_square_random_preserves_norm(n, dtype):
 )
 def test_identity_init(xp, n, nblocks, rank):
     M = Monarch.square(n, nblocks, rank, init="identity", xp=xp)
-    assert_close(M.to_dense(), np.eye(n))
+    assert_close(M.to_dense(), oracle_as(np.eye(n), xp))
 
 
 def test_identity_init_needs_rank():
@@ -422,10 +408,10 @@ def test_projection_idempotent_on_members(xp, f, dtype):
     r = min(M.rank, M.L.shape[1], M.R.shape[2])
     res = Monarch.project(M.to_dense(), nblocks=M.nblocks, rank=r)
     size = max(M.shape) * M.rank
-    assert_close(res.operator.to_dense(), D, size=size * 16)
+    assert_close(res.operator.to_dense(), oracle_as(D, xp), size=size * 16)
     assert res.error <= tolerance(dtype, size * 16) * max(np.linalg.norm(D), 1e-300)
     again = Monarch.project(res.operator, nblocks=M.nblocks, rank=r)  # operator input
-    assert_close(again.operator.to_dense(), D, size=size * 64)
+    assert_close(again.operator.to_dense(), oracle_as(D, xp), size=size * 64)
 
 
 @given(f=monarch_factors(), seed=st.integers(0, 2**16))
@@ -613,17 +599,12 @@ def svd_optimum(A, K, J, r):
     return D, sv
 
 
-@pytest.fixture(params=["mixed", "exact", "subspace"])
-def engine(request, monkeypatch):
-    """Run a projection test on every route: the default (NumPy: the mixed-precision path
-    where it pays), the exact engine (subspace iteration or batched eigh, whichever pays),
-    and the exact engine's subspace iteration wherever its block fits."""
-    from structmat import _monarch_project
-
-    if request.param in ("exact", "subspace"):
-        monkeypatch.setattr(_monarch_project, "_mixed_ok", lambda *args: False)
-    if request.param == "subspace":
-        monkeypatch.setattr(_monarch_project, "_subspace_pays", lambda k, q: True)
+@pytest.fixture(params=["auto", "exact", "subspace"])
+def engine(request):
+    """Run a projection test on every route (``Monarch.project(..., engine=)``): the
+    default (NumPy: the mixed-precision path where it pays), the exact engine (subspace
+    iteration or batched eigh, whichever pays), and the exact engine's subspace
+    iteration wherever its block fits."""
     return request.param
 
 
@@ -673,7 +654,7 @@ def check_against_svd(A, K, J, r, res, rtol, engine="exact"):
         gaps = (sv[:, r - 1] ** 2 - sv[:, r] ** 2) / sv[:, 0] ** 2
         if gaps.min() > 1e-6:
             strict = 100 * rtol * np.linalg.norm(Dopt)
-            loose = 4 * rtol * opt**2 / gaps.min() if engine == "mixed" else 0.0
+            loose = 4 * rtol * opt**2 / gaps.min() if engine in ("auto", "mixed") else 0.0
             assert np.linalg.norm(Ahat - Dopt) ** 2 <= strict**2 + loose
 
 
@@ -693,7 +674,7 @@ def test_fast_projection_matches_svd(shape, nblocks, rank, engine, redo_counter)
     """Both engines agree with per-slice numpy.linalg.svd to 1e-10."""
     rng = np.random.default_rng(sum(shape) + rank)
     A = rng.standard_normal(shape)
-    res = Monarch.project(A, nblocks=nblocks, rank=rank)
+    res = Monarch.project(A, nblocks=nblocks, rank=rank, engine=engine)
     K, J = res.params["nblocks"]
     check_against_svd(A, K, J, rank, res, 1e-10, engine)
     # the certified fast paths handle nearly every Gaussian slice themselves
@@ -714,7 +695,7 @@ def test_fast_projection_degenerate_slices_fall_back(engine, redo_counter):
     A = S.reshape(J, K, 32, 32).transpose(2, 0, 1, 3).reshape(1024, 1024)
     for r in (1, 2):
         redo_counter["slices"] = redo_counter["mixed"] = 0
-        res = Monarch.project(A, nblocks=32, rank=r)
+        res = Monarch.project(A, nblocks=32, rank=r, engine=engine)
         check_against_svd(A, K, J, r, res, 1e-10, engine)
         # subspace iteration cannot certify the subspace of slices with sigma_r ~
         # sigma_{r+1} (it is not unique) and takes the SVD; the mixed path certifies only
@@ -729,7 +710,7 @@ def test_fast_projection_nearly_monarch(noise, engine):
     rng = np.random.default_rng(12)
     M = Monarch.random((1024, 1024), 32, 2, seed=3)
     A = M.to_dense() + noise * rng.standard_normal((1024, 1024))
-    res = Monarch.project(A, nblocks=32, rank=2)
+    res = Monarch.project(A, nblocks=32, rank=2, engine=engine)
     opt = optimal_error(A, 32, 32, 2)
     floor = 1e3 * np.finfo(np.float64).eps * np.linalg.norm(A)
     assert abs(res.error - opt) <= 1e-10 * opt + floor
@@ -740,7 +721,7 @@ def test_fast_projection_nearly_monarch(noise, engine):
 def test_fast_projection_complex(engine, redo_counter):
     rng = np.random.default_rng(13)
     A = rng.standard_normal((1024, 1024)) + 1j * rng.standard_normal((1024, 1024))
-    res = Monarch.project(A, nblocks=32, rank=2)
+    res = Monarch.project(A, nblocks=32, rank=2, engine=engine)
     assert res.operator.dtype == np.complex128
     check_against_svd(A, 32, 32, 2, res, 1e-10, engine)
     assert redo_counter["slices"] <= 0.05 * 1024
@@ -769,7 +750,7 @@ def test_fast_projection_backends(xp):
     rng = np.random.default_rng(15)
     A = rng.standard_normal((256, 256)) + 1j * rng.standard_normal((256, 256))
     res = Monarch.project(xp.asarray(A), nblocks=16, rank=1)
-    check_against_svd(A, 16, 16, 1, res, 1e-10, "mixed" if "numpy" in xp.__name__ else "exact")
+    check_against_svd(A, 16, 16, 1, res, 1e-10, "auto" if "numpy" in xp.__name__ else "exact")
 
 
 def test_fast_projection_top_vector_orthogonal_to_start(engine):
@@ -782,7 +763,7 @@ def test_fast_projection_top_vector_orthogonal_to_start(engine):
     from structmat import _monarch_project
 
     q, r = 32, 1
-    extra = _monarch_project._EXTRA if engine == "exact" else _monarch_project._MIXED_EXTRA
+    extra = _monarch_project._MIXED_EXTRA if engine == "auto" else _monarch_project._EXTRA
     b = r + max(r, extra)
     start = np.random.default_rng(12345).standard_normal((q, b))  # the engine's start
     Qs = np.linalg.qr(start)[0]
@@ -795,7 +776,7 @@ def test_fast_projection_top_vector_orthogonal_to_start(engine):
         u = rng.standard_normal(q)
         S[i] = S[i] - np.outer(S[i] @ v, v) + 10 * np.outer(u / np.linalg.norm(u), v)
     A = S.reshape(32, 32, q, q).transpose(2, 0, 1, 3).reshape(1024, 1024)
-    res = Monarch.project(A, nblocks=32, rank=r)
+    res = Monarch.project(A, nblocks=32, rank=r, engine=engine)
     check_against_svd(A, 32, 32, r, res, 1e-10, engine)
 
 
@@ -813,16 +794,8 @@ def test_fast_projection_top_vector_orthogonal_to_start(engine):
 )
 def test_mixed_path_property(K, J, s, p, trim, rank, cplx, spectrum, seed):
     """The NumPy mixed-precision path (wherever it fits, also where the exact engine
-    would be faster) is optimal to 1e-10 on any shape, rank and kind of spectrum; its
-    error is the true error of its operator."""
-    from structmat import _monarch_project
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_monarch_project, "_mixed_pays", lambda k, q: True)
-        _check_mixed_path(K, J, s, p, trim, rank, cplx, spectrum, seed)
-
-
-def _check_mixed_path(K, J, s, p, trim, rank, cplx, spectrum, seed):
+    would be faster, ``engine="mixed"``) is optimal to 1e-10 on any shape, rank and kind
+    of spectrum; its error is the true error of its operator."""
     rng = np.random.default_rng(seed)
     m, n = s * J - trim[0], K * p - trim[1]
     A = random_matrix(rng, (m, n), "complex128" if cplx else "float64")
@@ -833,7 +806,7 @@ def _check_mixed_path(K, J, s, p, trim, rank, cplx, spectrum, seed):
     elif spectrum == "near_monarch":
         M = Monarch.random((m, n), (K, J), rank, seed=seed)
         A = M.to_dense() + 1e-7 * A
-    res = Monarch.project(A, nblocks=(K, J), rank=rank)
+    res = Monarch.project(A, nblocks=(K, J), rank=rank, engine="mixed")
     opt = optimal_error(A, K, J, rank)
     floor = 1e3 * np.finfo(np.float64).eps * np.linalg.norm(A)
     assert abs(res.error - opt) <= 1e-10 * opt + floor
@@ -848,12 +821,14 @@ def test_projection_dominant_singular_value(cplx, engine):
     (complex 20 x 78, rank 3: error 45.098 against the optimum 44.821)."""
     rng = np.random.default_rng(1)
     A = rng.standard_normal((20, 78)) + (1j * rng.standard_normal((20, 78)) if cplx else 0) + 5.0
-    res = Monarch.project(A, nblocks=(3, 1), rank=3)
+    res = Monarch.project(A, nblocks=(3, 1), rank=3, engine=engine)
     opt = optimal_error(A, 3, 1, 3)
     assert math.isclose(res.error, opt, rel_tol=1e-10)
     assert math.isclose(np.linalg.norm(A - res.operator.to_dense()), opt, rel_tol=1e-10)
     B = rng.standard_normal((1024, 1024)) + 3.0
-    check_against_svd(B, 32, 32, 2, Monarch.project(B, nblocks=32, rank=2), 1e-10, engine)
+    check_against_svd(
+        B, 32, 32, 2, Monarch.project(B, nblocks=32, rank=2, engine=engine), 1e-10, engine
+    )
 
 
 def test_mixed_path_sends_tied_slices_to_the_svd(monkeypatch):
@@ -900,7 +875,7 @@ def test_fast_projection_wide_slices(cplx, engine):
     """p > s: the Gram matrix is S Sᴴ (the slice adjoints go through the same code)."""
     rng = np.random.default_rng(22)
     A = rng.standard_normal((512, 2048)) + (1j * rng.standard_normal((512, 2048)) if cplx else 0)
-    res = Monarch.project(A, nblocks=(8, 16), rank=2)
+    res = Monarch.project(A, nblocks=(8, 16), rank=2, engine=engine)
     check_against_svd(A, 8, 16, 2, res, 1e-10, engine)
 
 
@@ -911,7 +886,7 @@ def test_fast_projection_zero_slices_and_scale(scale, engine):
     A = rng.standard_normal((1024, 1024))
     A[:, 64:96] = 0.0  # zero columns: slices (j, a=2) are all zero
     A[5::32, :] = 0.0  # and every slice loses one row
-    res = Monarch.project(scale * A, nblocks=32, rank=1)
+    res = Monarch.project(scale * A, nblocks=32, rank=1, engine=engine)
     opt = scale * optimal_error(A, 32, 32, 1)
     assert math.isclose(res.error, opt, rel_tol=1e-10)
     resid = (scale * A - res.operator.to_dense()) / scale  # numpy's norm would under/overflow
@@ -926,6 +901,87 @@ def _clustered_slices(rng, nslices, q, top):
     return (U * sv[:, None, :]) @ Vh
 
 
+@pytest.fixture
+def route_counter(monkeypatch):
+    """Counts the calls of the mixed path and of the exact engine's subspace iteration
+    (spies only: the engine itself is chosen with ``engine=``)."""
+    from structmat import _monarch_mixed, _monarch_project
+
+    counts = {"mixed": 0, "subspace": 0}
+    top_vectors, top_subspace = _monarch_mixed.top_vectors, _monarch_project._top_subspace
+
+    def spy_mixed(*args):
+        counts["mixed"] += 1
+        return top_vectors(*args)
+
+    def spy_subspace(*args):
+        counts["subspace"] += 1
+        return top_subspace(*args)
+
+    monkeypatch.setattr(_monarch_mixed, "top_vectors", spy_mixed)
+    monkeypatch.setattr(_monarch_project, "_top_subspace", spy_subspace)
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("engine", "routes"),
+    [
+        # q = 16: the mixed path would apply (2b = 16) but does not pay; subspace
+        # iteration fits (2b = 14) but does not pay either: "auto" takes the eigh
+        ("auto", set()),
+        ("mixed", {"mixed"}),
+        ("exact", set()),
+        ("subspace", {"subspace"}),
+        ("eigh", set()),
+    ],
+)
+def test_engine_parameter_chooses_the_route(engine, routes, route_counter):
+    rng = np.random.default_rng(31)
+    A = rng.standard_normal((256, 256))
+    res = Monarch.project(A, nblocks=16, engine=engine)
+    check_against_svd(A, 16, 16, 1, res, 1e-10, engine)
+    assert {name for name, calls in route_counter.items() if calls} == routes
+    via_front = sm.project(A, "monarch", nblocks=16, engine=engine)
+    assert via_front.error == res.error
+    adjoint = Monarch.project_adjoint(A.T, nblocks=16, engine=engine)
+    assert math.isclose(adjoint.error, res.error, rel_tol=1e-10)
+
+
+@pytest.mark.parametrize("engine", ["auto", "mixed", "exact", "subspace", "eigh"])
+def test_engine_parameter_large_slices(engine, route_counter):
+    """q = 32, rank 1: "auto" takes the mixed path, "exact" the subspace iteration."""
+    rng = np.random.default_rng(32)
+    A = rng.standard_normal((1024, 1024))
+    res = Monarch.project(A, nblocks=32, engine=engine)
+    check_against_svd(A, 32, 32, 1, res, 1e-10, engine)
+    want = {"auto": {"mixed"}, "mixed": {"mixed"}, "exact": {"subspace"}}
+    want |= {"subspace": {"subspace"}, "eigh": set()}
+    # the mixed path may hand a few slices to the exact engine (subspace iteration)
+    got = {name for name, calls in route_counter.items() if calls}
+    assert got - {"subspace"} == want[engine] - {"subspace"}
+    if engine in ("exact", "subspace"):
+        assert "subspace" in got
+
+
+def test_engine_parameter_other_backends(xp):
+    """Off NumPy the mixed path never applies: "mixed" runs the exact engine."""
+    A = np.random.default_rng(33).standard_normal((64, 48))
+    for engine in ("mixed", "eigh"):
+        res = Monarch.project(xp.asarray(A), nblocks=(4, 8), rank=2, engine=engine)
+        assert math.isclose(res.error, optimal_error(A, 4, 8, 2), rel_tol=1e-10)
+
+
+def test_engine_parameter_bad_name():
+    A = np.eye(16)
+    for bad in ("fast", "", None, 1):
+        with pytest.raises(ValueError, match=r"unknown engine=.*valid names: auto, mixed, exact"):
+            Monarch.project(A, nblocks=4, engine=bad)
+    with pytest.raises(ValueError, match=r"Monarch.project_adjoint: unknown engine='svd'"):
+        Monarch.project_adjoint(A, nblocks=4, engine="svd")
+    with pytest.raises(ValueError, match=r"unknown engine='svd'"):
+        sm.project(A, "monarch", nblocks=4, engine="svd")
+
+
 @pytest.mark.parametrize(
     "kind", ["gaussian", "dft_real", "clustered", "near_monarch", "exact_engine", "small_slices"]
 )
@@ -937,7 +993,6 @@ def test_projection_threads(monkeypatch, kind):
     import threadpoolctl
 
     import structmat._pool as pool_module
-    from structmat import _monarch_project
 
     rng = np.random.default_rng(24)
     n, nb = (256, 16) if kind == "small_slices" else (1024, 32)
@@ -950,14 +1005,13 @@ def test_projection_threads(monkeypatch, kind):
         A = Monarch.random((n, n), 32, seed=5).to_dense() + 1e-9 * rng.standard_normal((n, n))
     else:
         A = rng.standard_normal((n, n))
-    if kind == "exact_engine":
-        monkeypatch.setattr(_monarch_project, "_mixed_ok", lambda *args: False)
+    engine = "exact" if kind == "exact_engine" else "auto"
     monkeypatch.setattr(pool_module, "WORKERS", 2)
     before = [lib["num_threads"] for lib in threadpoolctl.threadpool_info()]
-    threaded = Monarch.project(A, nblocks=nb)
+    threaded = Monarch.project(A, nblocks=nb, engine=engine)
     assert [lib["num_threads"] for lib in threadpoolctl.threadpool_info()] == before
     monkeypatch.setattr(pool_module, "WORKERS", 1)
-    serial = Monarch.project(A, nblocks=nb)
+    serial = Monarch.project(A, nblocks=nb, engine=engine)
     assert np.array_equal(threaded.operator.L, serial.operator.L)
     assert np.array_equal(threaded.operator.R, serial.operator.R)
     assert threaded.error == serial.error

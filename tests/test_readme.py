@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import re
 from pathlib import Path
 
-import pytest
-
 README = Path(__file__).resolve().parent.parent / "README.md"
-NEEDED = ("structmat.constructions", "structmat.monarch", "structmat.projection")
 
 
 def python_blocks(text: str) -> list[str]:
@@ -28,10 +24,6 @@ def test_readme_opens_with_the_two_commands():
     assert text.index("```bash") < text.index("structmat is a Python toolkit")
 
 
-@pytest.mark.skipif(
-    any(importlib.util.find_spec(m) is None for m in NEEDED),
-    reason="README example needs constructions, monarch and projection",
-)
 def test_readme_python_example():
     blocks = python_blocks(README.read_text())
     assert blocks, "README has no ```python block"
@@ -52,3 +44,14 @@ def test_ci_runs_exactly_the_readme_test_command():
     test_command = first_block.strip().splitlines()[1].split("#")[0].strip()
     ci = (README.parent / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1].strip() == test_command
+
+
+def test_ci_checks_lint_types_and_docs_before_the_tests():
+    ci = (README.parent / ".ci" / "run").read_text().splitlines()
+    commands = [line.strip() for line in ci if line.strip() and not line.startswith("#")]
+    assert "set -euo pipefail" in commands  # any failing check fails the run
+    last = len(commands) - 1
+    for check in ("ruff check", "ruff format --check", "mypy structmat", "mkdocs build --strict"):
+        index = next((i for i, c in enumerate(commands) if c.startswith(check)), None)
+        assert index is not None, f".ci/run does not run {check!r}"
+        assert index < last, f".ci/run runs {check!r} after the tests"

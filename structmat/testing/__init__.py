@@ -4,7 +4,14 @@
 kit works without Hypothesis installed) holds the operator market.
 """
 
-from structmat.testing._tolerance import assert_close, to_numpy, tolerance
+from structmat.testing._tolerance import EXACT_RTOL, assert_close, to_numpy, tolerance
 from structmat.testing.checks import CheckReport, check_linear_operator
 
-__all__ = ["CheckReport", "assert_close", "check_linear_operator", "to_numpy", "tolerance"]
+__all__ = [
+    "EXACT_RTOL",
+    "CheckReport",
+    "assert_close",
+    "check_linear_operator",
+    "to_numpy",
+    "tolerance",
+]

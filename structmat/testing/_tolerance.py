@@ -17,9 +17,13 @@ import numpy as np
 
 from structmat import _array_api as aa
 
-__all__ = ["assert_close", "to_numpy", "tolerance"]
+__all__ = ["EXACT_RTOL", "assert_close", "to_numpy", "tolerance"]
 
 _SAFETY = 64.0
+
+#: What an exact projection promises (DESIGN.md §4a): its ``error`` is the distance
+#: to the class within this relative tolerance, and an exact member comes back to it.
+EXACT_RTOL = 1e-10
 
 
 def tolerance(dtype: Any, size: int = 1) -> float:
@@ -53,12 +57,55 @@ def to_numpy(x: Any) -> np.ndarray:
         return np.asarray(x)
 
 
-def assert_close(
-    actual: Any, desired: Any, *, rtol: float | None = None, size: int = 1, what: str = "result"
-) -> None:
-    """Assert ``actual`` matches ``desired`` in shape and relative Frobenius norm.
+def _as_array(x: Any) -> Any:
+    """``x`` itself if it is an array of an array-API library, else ``numpy.asarray(x)``
+    (Python numbers, lists and NumPy scalars count as NumPy)."""
+    if isinstance(x, np.generic) or not hasattr(x, "dtype"):
+        return np.asarray(x)
+    return x
 
-    ``rtol`` defaults to :func:`tolerance` of the coarser dtype of the two.
+
+def assert_close(
+    actual: Any,
+    desired: Any,
+    *,
+    rtol: float | None = None,
+    size: int = 1,
+    what: str = "result",
+    check_dtype: bool = True,
+    check_namespace: bool = True,
+) -> None:
+    """Assert ``actual`` matches ``desired`` in namespace, dtype, shape and value.
+
+    As SciPy's ``xp_assert_close``: ``actual`` must be an array of the same
+    array namespace as ``desired`` and of the same dtype, so that a result
+    that comes back in NumPy from a torch operator, or in float64 from a
+    float32 one, fails. Python numbers, lists and NumPy scalars count as NumPy
+    arrays (``numpy.asarray``). Values are compared norm-wise (module
+    docstring): ``||actual - desired||_F <= rtol * ||desired||_F``.
+
+    Parameters
+    ----------
+    actual, desired : array
+        The result under test and the expected value (the oracle).
+    rtol : float, optional
+        Default: :func:`tolerance` of the coarser dtype of the two, for ``size``.
+    size : int
+        The size of the computation (e.g. the inner dimension of a product).
+    what : str
+        Names the result in the message.
+    check_dtype : bool
+        ``False`` compares values only across dtypes. Prefer an oracle of the
+        expected dtype (``desired.astype(...)``): the check is part of the test.
+    check_namespace : bool
+        ``False`` compares arrays of different namespaces (e.g. a torch result
+        against a NumPy oracle). Prefer the oracle in the result's namespace
+        (``xp.asarray(desired)``).
+
+    Raises
+    ------
+    AssertionError
+        Naming both namespaces, both dtypes, both shapes or the relative error.
 
     Examples
     --------
@@ -68,7 +115,26 @@ def assert_close(
     Traceback (most recent call last):
     ...
     AssertionError: result differs: relative error 0.5 > ...
+    >>> assert_close(np.ones(3, dtype=np.float32), np.ones(3))
+    Traceback (most recent call last):
+    ...
+    AssertionError: result has dtype float32, expected float64 (the desired's)
+    >>> assert_close(np.ones(3, dtype=np.float32), np.ones(3), check_dtype=False)
     """
+    actual, desired = _as_array(actual), _as_array(desired)
+    if check_namespace:
+        a_ns, d_ns = aa.namespace_of(actual), aa.namespace_of(desired)
+        if a_ns is not d_ns:
+            msg = (
+                f"{what} is in namespace {aa.namespace_name(a_ns)}, expected "
+                f"{aa.namespace_name(d_ns)} (the desired's)"
+            )
+            raise AssertionError(msg)
+    if check_dtype:
+        a_dt, d_dt = aa.dtype_name(actual.dtype), aa.dtype_name(desired.dtype)
+        if a_dt != d_dt:
+            msg = f"{what} has dtype {a_dt}, expected {d_dt} (the desired's)"
+            raise AssertionError(msg)
     a, d = to_numpy(actual), to_numpy(desired)
     if a.shape != d.shape:
         msg = f"{what} has shape {a.shape}, expected {d.shape}"
