@@ -402,6 +402,7 @@ def test_kschain_follows_in_place_changes():
     x = rand(rng, (8, 3), "complex128")
     C @ x, H @ x  # fill any cache
     Ts[1][0, 1, 0, 1] += 2.0 - 1.0j
+    Ts[2][3, 0, 1, 0] -= 1.5  # d = 1: multiplied through a view of the caller's array
     D = chain_oracle(Ts)
     assert_close(C @ x, D @ x, size=24)
     assert_close(H @ x, D.conj().T @ x, size=24)

@@ -61,18 +61,27 @@ class KSFactor(LinearOperator):
     def _blocked(self, dtype: Any) -> Any:
         """The values in the layout of :func:`ks_blocked`, in ``dtype``.
 
-        A fresh copy at each call, except where the values have a
+        On NumPy a view of the values where their blocks are already
+        C-contiguous; otherwise a fresh copy at each call, except where the values have a
         :func:`structmat._array_api.source_key` (read-only NumPy arrays that own
         their memory, torch tensors by version): then cached under it.
         """
-        key = aa.source_key(self._source)
+        T = self._source
+        conj = self._conjugate and not self._real
+        if self._numpy and not conj and T.dtype == dtype:
+            # The permuted view itself when its b x c blocks are C-contiguous (always for
+            # d = 1, and e.g. for a Monarch's L): BLAS reads it as it is, no copy.
+            V = T.transpose(0, 3, 1, 2)
+            if V.strides[3] == V.itemsize and V.strides[2] == V.shape[3] * V.itemsize:
+                return V
+        key = aa.source_key(T)
         name = aa.dtype_name(dtype)
         if key is not None:
             hit = self._blocked_cache.get(name)
             if hit is not None and hit[0] == key:
                 return hit[1]
-        M = ks_blocked(self._source)
-        if self._conjugate:
+        M = ks_blocked(T)
+        if conj:
             M = self.xp.conj(M)
         if M.dtype != dtype:
             M = self.xp.astype(M, dtype)
