@@ -34,7 +34,8 @@ from structmat import _array_api as aa
 from structmat._args import ceil_div, integer
 from structmat._dense import ldexp, normalize, unscale
 from structmat._result import ProjectionResult
-from structmat.ks import _abs2, _conj, _re, _top_vector2
+from structmat.ks._multiply import _conj
+from structmat.ks._project import _abs2, _re, _top_vector2
 from structmat.linop import LinearOperator, Product, _Converter
 
 __all__ = ["Butterfly", "bit_reversal"]

@@ -1,4 +1,4 @@
-"""Kronecker-sparse factors: element formula, multiply, adjoint, two-factor projection.
+"""Kronecker-sparse factors and chains: element formula, multiply, adjoint, projection, builders.
 
 Oracles: the element formula of DESIGN.md §4a written as plain loops, NumPy
 dense products, and a per-group SVD of the blocks found from the dense
@@ -15,8 +15,12 @@ from _helpers import oracle_as
 from hypothesis import given
 from hypothesis import strategies as st
 
+import structmat as sm
 from structmat.ks import (
+    KSChain,
     KSFactor,
+    chain_shape,
+    chainable,
     ks_blocked,
     ks_chain_matmat,
     ks_matmat,
@@ -25,7 +29,12 @@ from structmat.ks import (
     ks_rmatmat,
     ks_shape,
     ks_to_dense,
+    mixed_radix,
+    monarch,
+    square_dyadic,
 )
+from structmat.ks._multiply import _chain_by_factor
+from structmat.ks._tiled import chain_matmat_tiled
 from structmat.testing import assert_close, to_numpy, tolerance
 
 DTYPES = ["float32", "float64", "complex64", "complex128"]
@@ -315,3 +324,275 @@ def test_wide_matmat_numpy_path_matches_oracle():
         T = rand(rng, pattern, "complex64")
         X = rand(rng, (2, pattern[0] * pattern[2] * pattern[3], 3), "complex64")
         assert_close(ks_matmat(T, X), dense_oracle(T) @ X, size=64)
+
+
+# ---------------------------------------------------------------------- KSChain
+def chain_oracle(Ts: list[np.ndarray]) -> np.ndarray:
+    """The product of the element-formula matrices, leftmost first."""
+    D = dense_oracle(Ts[0])
+    for T in Ts[1:]:
+        D = D @ dense_oracle(T)
+    return D
+
+
+CHAINS = [
+    [(1, 2, 2, 4), (2, 2, 2, 2), (4, 2, 2, 1)],  # butterfly, n = 8
+    [(1, 3, 6, 2), (2, 3, 2, 2)],  # rectangular 6 x 8 (c != b, d > 1)
+    [(1, 5, 4, 3), (4, 3, 2, 1)],  # Monarch-like, 15 x 8
+    [(2, 3, 1, 1)],  # a single factor
+]
+
+
+@pytest.mark.parametrize("patterns", CHAINS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_kschain_matches_dense_product(xp, patterns, dtype):
+    rng = np.random.default_rng(7)
+    Ts = [rand(rng, p, dtype) for p in patterns]
+    C = KSChain([xp.asarray(T) for T in Ts])
+    D = chain_oracle(Ts)
+    m, n = D.shape
+    assert C.shape == (m, n) == chain_shape(patterns)
+    assert C.patterns == tuple(patterns)
+    assert all(isinstance(f, KSFactor) for f in C.factors)
+    assert C.parameter_count == sum(T.size for T in Ts)
+    assert C.flops(5) == 5 * sum(T.size for T in Ts)
+    size = n * len(Ts)
+    assert_close(C.to_dense(), D, size=size)
+    assert_close(C.H.to_dense(), D.conj().T, size=size)
+    assert_close(C.T.to_dense(), D.T, size=size)
+    x = rand(rng, (n,), dtype)
+    assert_close(C @ xp.asarray(x), D @ x, size=size)
+    X = rand(rng, (2, 3, n, 4), dtype)
+    assert_close(C @ xp.asarray(X), D @ X, size=size)
+    Y = rand(rng, (m, 3), dtype)
+    assert_close(C.H @ xp.asarray(Y), D.conj().T @ Y, size=size)
+    assert isinstance(C.H, KSChain)
+    assert C.H.patterns == tuple((a, c, b, d) for a, b, c, d in reversed(patterns))
+    assert C.H.H is C
+
+
+def test_kschain_repr_and_promotion():
+    C = KSChain([np.ones((1, 2, 2, 1), dtype=np.float32), np.ones((1, 2, 3, 1))])
+    assert repr(C) == "KSChain([(1, 2, 2, 1), (1, 2, 3, 1)], float64)"
+    assert C.dtype == np.float64
+    # a real chain on complex input: complex result, equal to the dense product
+    rng = np.random.default_rng(0)
+    x = rand(rng, (3, 5), "complex128")
+    assert_close(C @ x, C.to_dense() @ x)
+    assert (C @ x).dtype == np.complex128
+    C32 = KSChain([np.ones((1, 2, 2, 1), dtype=np.float32)])
+    assert (C32 @ np.ones((2, 3), dtype=np.float32)).dtype == np.float32
+
+
+def test_kschain_laws():
+    checks = pytest.importorskip("structmat.testing.checks")
+    rng = np.random.default_rng(2)
+    checks.check_linear_operator(KSChain([rand(rng, p, "complex128") for p in CHAINS[1]]))
+
+
+def test_kschain_follows_in_place_changes():
+    """The factors keep the caller's arrays: products and adjoints see in-place changes."""
+    rng = np.random.default_rng(3)
+    Ts = [rand(rng, p, "complex128") for p in CHAINS[0]]
+    C = KSChain(Ts)
+    H = C.H
+    x = rand(rng, (8, 3), "complex128")
+    C @ x, H @ x  # fill any cache
+    Ts[1][0, 1, 0, 1] += 2.0 - 1.0j
+    Ts[2][3, 0, 1, 0] -= 1.5  # d = 1: multiplied through a view of the caller's array
+    D = chain_oracle(Ts)
+    assert_close(C @ x, D @ x, size=24)
+    assert_close(H @ x, D.conj().T @ x, size=24)
+    assert_close(C.to_dense(), D, size=24)
+
+
+def test_kschain_torch_cache_tracks_versions():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    Ts = [torch.asarray(rand(rng, p, "float64")) for p in CHAINS[0]]
+    C = KSChain(Ts)
+    x = torch.asarray(rng.standard_normal((8, 2)))
+    C @ x  # caches the blocked values under the tensors' versions
+    with torch.no_grad():
+        Ts[2].mul_(3.0)
+    D = chain_oracle([T.numpy() for T in Ts])
+    assert_close((C @ x).numpy(), D @ x.numpy(), size=24)
+    assert_close((C.H @ x).numpy(), D.T @ x.numpy(), size=24)
+
+
+def test_kschain_bad_input():
+    with pytest.raises(
+        ValueError,
+        match=r"patterns 0 and 1 do not chain: \(1, 2, 2, 2\) has 4 columns but \(1, 3, 2, 1\) has 3 rows",
+    ):
+        KSChain([np.ones((1, 2, 2, 2)), np.ones((1, 3, 2, 1))])
+    with pytest.raises(ValueError, match="at least one pattern"):
+        KSChain([])
+    with pytest.raises(TypeError, match="sequence of KSFactor"):
+        KSChain(KSFactor(np.ones((1, 2, 2, 1))))
+    with pytest.raises(TypeError, match="factor 1 must be a KSFactor"):
+        KSChain([np.ones((1, 2, 2, 1)), sm.Identity(2)])
+    with pytest.raises(ValueError, match=r"shape \(a, b, c, d\)"):
+        KSChain([np.ones((2, 2))])
+    xps = pytest.importorskip("array_api_strict")
+    with pytest.raises(TypeError, match="cannot mix array namespaces"):
+        KSChain([np.ones((1, 2, 2, 1)), xps.ones((1, 2, 2, 1), dtype=xps.float64)])
+    with pytest.raises(ValueError, match=r"expects input with 8 rows .* got shape \(7,\)"):
+        KSChain.random(square_dyadic(8)) @ np.ones(7)
+
+
+# ---------------------------------------------------------------------- the tiled NumPy driver
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        square_dyadic(64),  # 2x2 blocks, d > 1
+        monarch((64, 64), 8, 8),  # Monarch's patterns
+        monarch((1024, 1024), 32, 32),  # enough work for the worker threads at k = 2061
+        chainable((24, 60)),  # rectangular, unequal radices
+        [(1, 70, 70, 1)],  # one wide block (BLAS-threaded range, no workers)
+    ],
+)
+def test_tiled_driver_matches_oracle_and_untiled(patterns):
+    rng = np.random.default_rng(5)
+    Ts = [rand(rng, p, "float64") for p in reversed(patterns)]  # application order
+    blocked = [ks_blocked(T) for T in Ts]
+    D = chain_oracle(Ts[::-1])
+    for k in (1, 7, 130, 2048 + 13):
+        X = rng.standard_normal((D.shape[1], k))
+        X0 = X.copy()
+        Y = chain_matmat_tiled(blocked, X)
+        assert np.array_equal(X, X0)
+        assert Y.shape == (D.shape[0], k)
+        assert_close(Y, D @ X, size=D.shape[1] * len(Ts))
+        assert_close(Y, _chain_by_factor(blocked, X[None])[0], size=D.shape[1] * len(Ts))
+        # a column slice of a wider array (row stride != k) and a given output view
+        W = rng.standard_normal((D.shape[1], k + 5))
+        out = np.full((D.shape[0], k + 3), np.nan)
+        chain_matmat_tiled(blocked, W[:, 2 : 2 + k], out[:, 1 : 1 + k])
+        assert_close(out[:, 1 : 1 + k], D @ W[:, 2 : 2 + k], size=D.shape[1] * len(Ts))
+        assert np.all(np.isnan(out[:, 0]))
+        assert np.all(np.isnan(out[:, -2:]))
+
+
+def test_chain_matmat_stacks_and_orders():
+    """Stacks of wide inputs go tile by tile per item, narrow stacks factor by factor."""
+    rng = np.random.default_rng(6)
+    Ts = [rand(rng, p, "complex128") for p in reversed(mixed_radix(12))]
+    blocked = [ks_blocked(T) for T in Ts]
+    D = chain_oracle(Ts[::-1])
+    for k in (2, 40):
+        X = rand(rng, (3, 12, k), "complex128")
+        assert_close(ks_chain_matmat(blocked, X), D @ X, size=36)
+        Xf = np.asfortranarray(X[1])[None]
+        assert_close(ks_chain_matmat(blocked, Xf)[0], D @ X[1], size=36)
+
+
+def test_butterfly_multiply_runs_through_the_tiled_driver():
+    B = sm.Butterfly.random(256, kind="gaussian", seed=0)
+    X = np.random.default_rng(1).standard_normal((256, 1500))
+    D = B.to_dense()
+    assert_close(B @ X, D @ X, size=256 * 8)
+    Z = X + 1j * X[::-1]
+    assert_close(B @ Z, D @ Z, size=256 * 8)
+
+
+# ---------------------------------------------------------------------- chain builders
+def chains(patterns) -> bool:
+    return all(ks_shape(p)[1] == ks_shape(q)[0] for p, q in itertools.pairwise(patterns))
+
+
+def test_square_dyadic_patterns_and_support():
+    for L in range(1, 8):
+        n = 2**L
+        P = square_dyadic(n)
+        assert len(P) == L
+        assert P == [(n // (2 * 2**ell), 2, 2, 2**ell) for ell in reversed(range(L))]
+        assert chains(P)
+        assert chain_shape(P) == (n, n)
+        # all-ones factors: exactly one path from every input to every output
+        assert np.array_equal(chain_oracle([np.ones(p) for p in P]), np.ones((n, n)))
+    assert square_dyadic(8) == mixed_radix(8)
+
+
+@pytest.mark.parametrize("n", [2, 12, 15, 96, 1000, 97])
+def test_mixed_radix_patterns_support_and_multiply(n):
+    P = mixed_radix(n)
+    radices = [p[1] for p in reversed(P)]
+    assert radices == sorted(radices)
+    assert int(np.prod(radices)) == n
+    assert chains(P)
+    assert chain_shape(P) == (n, n)
+    stride = 1
+    for p, b in zip(reversed(P), radices, strict=True):
+        assert p == (n // (b * stride), b, b, stride)
+        stride *= b
+    assert np.array_equal(chain_oracle([np.ones(p) for p in P]), np.ones((n, n)))
+    rng = np.random.default_rng(n)
+    C = KSChain.random(P, dtype="complex128", seed=n)
+    D = chain_oracle([f.values for f in C.factors])
+    X = rand(rng, (n, 9), "complex128")
+    assert_close(C @ X, D @ X, size=n * len(P))
+    assert_close(C.to_dense(), D, size=n * len(P))
+
+
+def test_mixed_radix_given_radices():
+    P = mixed_radix(24, (4, 3, 2))
+    assert P == [(1, 2, 2, 12), (2, 3, 3, 4), (6, 4, 4, 1)]
+    assert np.array_equal(chain_oracle([np.ones(p) for p in P]), np.ones((24, 24)))
+
+
+def test_monarch_builder_is_monarch_support():
+    """KS(1, s, K r, J) · KS(K, r J, p, 1) with T_R[a,:,:,0] = R[a], T_L[0,sg,g,j] = L[j,sg,g]."""
+    for shape, K, J, r in [((16, 16), 4, 4, 1), ((6, 10), 5, 2, 2), ((12, 20), 4, 3, 1)]:
+        P = monarch(shape, K, J, rank=r)
+        assert chains(P)
+        assert chain_shape(P) == shape
+        M = sm.Monarch.random(shape, nblocks=(K, J), rank=r, seed=0)
+        TR = M.R[:, :, :, None]
+        TL = np.transpose(M.L, (1, 2, 0))[None]
+        assert (tuple(TL.shape), tuple(TR.shape)) == (P[0], P[1])
+        assert_close(KSChain([TL, TR]).to_dense(), M.to_dense(), size=64)
+
+
+def test_chainable():
+    assert chainable((6, 4)) == [(1, 3, 2, 2), (2, 2, 2, 1)]
+    assert chainable((12, 12)) == mixed_radix(12)
+    assert chainable((5, 7)) == [(1, 5, 7, 1)]
+    for shape in [(196, 384), (384, 196), (6, 4), (30, 8), (2, 1024)]:
+        P = chainable(shape)
+        assert chains(P)
+        assert chain_shape(P) == shape
+        assert all(b >= 2 and c >= 2 for _, b, c, _ in P)
+        assert np.array_equal(chain_oracle([np.ones(p) for p in P]), np.ones(shape))
+    C = KSChain.random(chainable((196, 384)), seed=0)
+    X = np.random.default_rng(0).standard_normal((384, 3))
+    assert_close(C @ X, chain_oracle([f.values for f in C.factors]) @ X, size=384 * 4)
+
+
+def test_builders_bad_input():
+    with pytest.raises(ValueError, match="power of 2"):
+        square_dyadic(12)
+    with pytest.raises(ValueError, match=r"multiply to 12, not n = 24"):
+        mixed_radix(24, (3, 4))
+    with pytest.raises(ValueError, match="each radix must be an integer >= 2"):
+        mixed_radix(4, (1, 4))
+    with pytest.raises(TypeError, match="radices must be a sequence"):
+        mixed_radix(4, 2)
+    with pytest.raises(ValueError, match="p = 3 must divide n = 16"):
+        monarch((16, 16), 3, 4)
+    with pytest.raises(ValueError, match=r"shape \(1, 5\) has no prime-factor chain"):
+        chainable((1, 5))
+    with pytest.raises(TypeError, match="integer"):
+        mixed_radix(12.0)
+
+
+def test_random_chain_seed_dtype_and_scale():
+    P = mixed_radix(96)
+    A, B = KSChain.random(P, seed=3), KSChain.random(P, seed=3)
+    assert np.array_equal(A.to_dense(), B.to_dense())
+    C = KSChain.random(P, dtype="float32", seed=3)
+    assert C.dtype == np.float32
+    # variance 1/c per factor: the product keeps E|y|^2 = E|x|^2 (loosely: a statistic)
+    x = np.random.default_rng(0).standard_normal((96, 400))
+    ratio = np.linalg.norm(A @ x) ** 2 / np.linalg.norm(x) ** 2
+    assert 0.3 < ratio < 3.0

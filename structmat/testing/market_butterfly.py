@@ -8,7 +8,9 @@ returns a Hypothesis strategy of small (at most 64 x 64) random operators in
   decreasing stride, orthogonal and Gaussian twiddles;
 - ``"kaleidoscope"``: ``B @ C.H`` of two butterflies (class ``BB*``);
 - ``"ks_factor"``: ``KSFactor`` with patterns ``(a, b, c, d)`` of at most 64
-  rows and columns.
+  rows and columns;
+- ``"ks_chain"``: ``KSChain.random`` of a mixed-radix or rectangular
+  (``chainable``) chain of at most 36 rows and columns.
 
 Examples
 --------
@@ -33,7 +35,7 @@ from hypothesis import strategies as st
 
 from structmat import _array_api as aa
 from structmat.butterfly import Butterfly
-from structmat.ks import KSFactor
+from structmat.ks import KSChain, KSFactor, chainable, mixed_radix
 from structmat.linop import LinearOperator
 
 __all__ = ["MARKET"]
@@ -81,8 +83,20 @@ def _ks_factor(draw: Any, xp: Any) -> LinearOperator:
     return KSFactor(xp.asarray(T.astype(dtype)))
 
 
+@st.composite
+def _ks_chain(draw: Any, xp: Any) -> LinearOperator:
+    xp = aa.default_namespace(xp)
+    m = draw(st.integers(2, 36))
+    n = draw(st.sampled_from([m, draw(st.integers(2, 36))]))
+    patterns = mixed_radix(m) if m == n else chainable((m, n))
+    dtype = draw(st.sampled_from(_DTYPES))
+    seed = draw(st.integers(0, 2**32 - 1))
+    return KSChain.random(patterns, dtype=dtype, xp=xp, seed=seed)
+
+
 MARKET: dict[str, Callable[[Any], st.SearchStrategy[LinearOperator]]] = {
     "butterfly": _butterflies,
     "kaleidoscope": _kaleidoscopes,
     "ks_factor": lambda xp: _ks_factor(xp),
+    "ks_chain": lambda xp: _ks_chain(xp),
 }
