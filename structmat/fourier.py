@@ -55,6 +55,10 @@ Hadamard ``N log2 N`` (+ ``N`` for ``"ortho"``), Circulant/Toeplitz/
 Convolution two FFTs of the embedding length plus the spectrum product. For
 lengths with large prime factors the real cost is a small constant higher
 (Bluestein); the counts are estimates for comparisons, not measurements.
+
+DCT and DST (types 1-4, SciPy's ``norm`` and ``orthogonalize``) are defined
+in :mod:`structmat.trig` and re-exported here; on NumPy they call
+``scipy.fft.dct/dst`` directly, not the ``_fft`` helper (see that module).
 """
 
 from __future__ import annotations
