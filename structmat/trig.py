@@ -7,7 +7,7 @@ re-exported by :mod:`structmat.fourier`.
 
 Engines: ``scipy.fft.dct/dst`` (pocketfft) on NumPy; ``cupyx.scipy.fft``
 on CuPy for the types and settings it implements (types 2 and 3 with the
-default ``orthogonalize``); elsewhere the ``xp.fft`` formulas written in
+default ``orthogonalize``, the DST only without it); elsewhere the ``xp.fft`` formulas written in
 :class:`DCT`'s Notes, so every backend gives the same matrix.
 
 Every variant is written as :math:`A = \mathrm{diag}(d_{out})\,B\,
@@ -218,8 +218,11 @@ class _TrigBase(LinearOperator):
 
     def _real_matmat(self, X: Any) -> Any:
         t = self.type
-        if self._cupy and t in (2, 3) and self.orthogonalize == (self.norm == "ortho"):
-            # cupyx.scipy.fft has types 2 and 3, orthogonalized exactly for "ortho"
+        default = self.orthogonalize == (self.norm == "ortho")
+        if self._cupy and t in (2, 3) and default and not (self._sine and self.orthogonalize):
+            # cupyx.scipy.fft has types 2 and 3, orthogonalized exactly for "ortho"; an
+            # orthogonalized DST is left to the formulas (SciPy once scaled the wrong
+            # entry there, scipy/scipy#21693, and CuPy could not be checked here)
             import cupyx.scipy.fft as cufft
 
             f = cufft.dst if self._sine else cufft.dct
@@ -535,7 +538,9 @@ class DST(_TrigBase):
     with :math:`J` the reversal and :math:`\Sigma = \mathrm{diag}((-1)^j)`:
     :math:`S_{II} = J C_{II} \Sigma`, :math:`S_{III} = \Sigma C_{III} J`,
     :math:`S_{IV} = J C_{IV} \Sigma`; DST-I is the real FFT of the odd
-    extension (length :math:`2(n+1)`). Engines as for :class:`DCT`.
+    extension (length :math:`2(n+1)`). Engines as for :class:`DCT`, except
+    that CuPy's ``dst`` serves types 2 and 3 only without orthogonalization
+    (the orthogonalized ones use the formulas, whose scaled entry is checked).
 
     Adjoints: DST-I and DST-IV are symmetric (``.H`` is the operator
     itself); type 2 with ``orthogonalize`` transposes to type 3 with the same
