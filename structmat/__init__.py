@@ -24,12 +24,13 @@ if TYPE_CHECKING:  # the lazy names below, spelled out for type checkers and IDE
     from structmat import constructions, symbolic, testing
     from structmat.blocks import BlockDiagonal, Kronecker, block, hstack, vstack
     from structmat.butterfly import Butterfly
-    from structmat.fourier import DCT, DFT, DST, IDFT, Circulant, Convolution, Hadamard, Toeplitz
+    from structmat.fourier import DFT, IDFT, Circulant, Convolution, Hadamard, Toeplitz
     from structmat.interop import aslinearoperator
     from structmat.io import load, save
     from structmat.lowrank import LowRank
     from structmat.monarch import Monarch, monarch_class
     from structmat.projection import project
+    from structmat.trig import DCT, DST
 
 __version__ = "0.1.0"
 
@@ -46,8 +47,8 @@ _LAZY = {
     "Butterfly": "structmat.butterfly",
     "DFT": "structmat.fourier",
     "IDFT": "structmat.fourier",
-    "DCT": "structmat.fourier",
-    "DST": "structmat.fourier",
+    "DCT": "structmat.trig",
+    "DST": "structmat.trig",
     "Hadamard": "structmat.fourier",
     "Circulant": "structmat.convolution",
     "Toeplitz": "structmat.convolution",

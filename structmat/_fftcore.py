@@ -79,6 +79,18 @@ def _by_parts(xp: Any, X: Any, real_fn: Any) -> Any:
     return _complex(xp, Y[..., :k], Y[..., k:])
 
 
+def _cis(xp: Any, num: Any, den: int, dtype: Any) -> Any:
+    """``exp(-2 pi i num / den)`` for an integer array ``num``, in complex ``dtype``.
+
+    The exponent is reduced modulo ``den`` in integers first, so the angle is
+    exact up to one rounding whatever the size of ``num``.
+    """
+    theta = xp.astype(num % den, xp.float64) * (-2.0 * math.pi / den)
+    re = xp.astype(xp.cos(theta), dtype)
+    im = xp.astype(xp.sin(theta), dtype)
+    return re + im * xp.asarray(1j, dtype=dtype, device=aa.device_of(num))
+
+
 def _ints(xp: Any, n: int, device: Any) -> Any:
     return xp.arange(n, dtype=xp.int64, device=device)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from structmat import _array_api as aa
 from structmat.basic import Dense, Zero
-from structmat.linop import LinearOperator, _Converter, apply_columns
+from structmat.linop import LinearOperator, _Converter, apply_columns, dense_as
 
 __all__ = ["BlockDiagonal", "BlockMatrix", "Kronecker", "block", "hstack", "vstack"]
 
@@ -262,7 +262,7 @@ class BlockDiagonal(LinearOperator):
             m_i = op.shape[0]
             left = xp.zeros((m_i, self._cols[i]), dtype=self.dtype, device=self.device)
             right = xp.zeros((m_i, n - self._cols[i + 1]), dtype=self.dtype, device=self.device)
-            rows.append(xp.concat([left, _cast(xp, op.to_dense(), self.dtype), right], axis=1))
+            rows.append(xp.concat([left, dense_as(op, self.dtype), right], axis=1))
         return xp.concat(rows, axis=0)
 
     def __repr__(self) -> str:
@@ -380,9 +380,9 @@ class Kronecker(LinearOperator):
 
     def to_dense(self) -> Any:
         xp = self.xp
-        D = _cast(xp, self.factors[0].to_dense(), self.dtype)
+        D = dense_as(self.factors[0], self.dtype)
         for f in self.factors[1:]:
-            F = _cast(xp, f.to_dense(), self.dtype)
+            F = dense_as(f, self.dtype)
             (m1, n1), (m2, n2) = D.shape, F.shape
             D = xp.reshape(D[:, None, :, None] * F[None, :, None, :], (m1 * m2, n1 * n2))
         return D
@@ -485,7 +485,7 @@ class BlockMatrix(LinearOperator):
     def to_dense(self) -> Any:
         xp = self.xp
         rows = [
-            xp.concat([_cast(xp, op.to_dense(), self.dtype) for op in row], axis=1)
+            xp.concat([dense_as(op, self.dtype) for op in row], axis=1)
             for row in self.blocks
         ]
         return xp.concat(rows, axis=0)

@@ -56,6 +56,10 @@ Hadamard ``N log2 N`` (+ ``N`` for ``"ortho"``), Circulant/Toeplitz/
 Convolution two FFTs of the embedding length plus the spectrum product. For
 lengths with large prime factors the real cost is a small constant higher
 (Bluestein); the counts are estimates for comparisons, not measurements.
+
+DCT and DST (types 1-4, SciPy's ``norm`` and ``orthogonalize``) are defined
+in :mod:`structmat.trig` and re-exported here; on NumPy they call
+``scipy.fft.dct/dst`` directly, not the ``_fft`` helper (see that module).
 """
 
 from __future__ import annotations
@@ -68,17 +72,10 @@ import scipy.fft
 
 from structmat import _array_api as aa
 from structmat._args import integer
-from structmat._fftcore import (
-    _by_parts,
-    _Cache,
-    _check_choice,
-    _fft,
-    _fft_cost,
-    _ints,
-)
-from structmat.basic import Diagonal
+from structmat._fftcore import _check_choice, _cis, _fft, _fft_cost, _ints
 from structmat.convolution import Circulant, Convolution, Toeplitz
-from structmat.linop import LinearOperator, Product, _Converter
+from structmat.linop import LinearOperator, _Converter
+from structmat.trig import DCT, DST
 
 __all__ = [
     "DCT",
@@ -108,18 +105,6 @@ def _namespace_dtype(xp: Any, dtype: Any, default: str, what: str) -> Any:
         msg = f"{what} has dtype complex64 or complex128, got {aa.dtype_name(dtype)}"
         raise TypeError(msg)
     return xp, dtype
-
-
-def _cis(xp: Any, num: Any, den: int, dtype: Any) -> Any:
-    """``exp(-2 pi i num / den)`` for an integer array ``num``, in complex ``dtype``.
-
-    The exponent is reduced modulo ``den`` in integers first, so the angle is
-    exact up to one rounding whatever the size of ``num``.
-    """
-    theta = xp.astype(num % den, xp.float64) * (-2.0 * math.pi / den)
-    re = xp.astype(xp.cos(theta), dtype)
-    im = xp.astype(xp.sin(theta), dtype)
-    return re + im * xp.asarray(1j, dtype=dtype, device=aa.device_of(num))
 
 
 # ---------------------------------------------------------------------- DFT / IDFT
@@ -276,262 +261,6 @@ class IDFT(_DFTBase):
     """
 
     _inverse = True
-
-
-# ---------------------------------------------------------------------- DCT / DST
-class _TrigBase(LinearOperator):
-    r"""DCT/DST of type 2 or 3 via one real FFT of length ``n``.
-
-    Write :math:`C` for the unnormalized DCT-II,
-    :math:`C_{kj} = 2\cos(\pi k (2j+1) / 2n)`. With the Makhoul ordering
-    ``v = [x_0, x_2, x_4, ..., x_5, x_3, x_1]`` and
-    :math:`W_k = e^{-i\pi k/2n}`, :math:`(Cx)_k = 2\,\mathrm{Re}(W_k V_k)`,
-    ``V = fft(v)``; only ``rfft(v)`` is needed because
-    :math:`(Cx)_{n-k} = -2\,\mathrm{Im}(W_k V_k)`. Then
-
-    - DCT-II :math:`= \mathrm{diag}(p)\,C`, DCT-III :math:`= C^T \mathrm{diag}(q)`,
-    - DST-II :math:`= \mathrm{diag}(Jp)\,J C \Sigma`, DST-III :math:`= \Sigma C^T \mathrm{diag}(q) J`,
-
-    with :math:`J` the reversal, :math:`\Sigma = \mathrm{diag}((-1)^j)`, and
-    scalings ``p, q`` per norm: backward :math:`p = 1`, :math:`q = (1/2, 1,
-    ..., 1)`; ortho :math:`p = q = (1/\sqrt{4n}, 1/\sqrt{2n}, ...)`; forward
-    both of backward divided by :math:`2n`. :math:`C^T z` is computed with one
-    ``irfft`` of the Hermitian spectrum :math:`H_k = \overline{W_k}(z_k - i
-    z_{n-k})` (:math:`H_0 = 2 z_0`), then the inverse Makhoul ordering.
-    """
-
-    _sine = False
-
-    def __init__(
-        self,
-        n: int,
-        type: int = 2,
-        norm: str | None = None,
-        *,
-        dtype: Any = None,
-        xp: Any = None,
-        device: Any = None,
-    ) -> None:
-        what = self.__class__.__name__  # ``type`` is a parameter here (SciPy's name)
-        self.n = integer(n, "n", what)
-        # a choice, like norm: anything but the integers 2 and 3 (2.0 and '2' too) is refused
-        if isinstance(type, bool) or not isinstance(type, int | np.integer) or type not in (2, 3):
-            msg = (
-                f"{what} type must be one of 2, 3 (types 1 and 4 are not provided); "
-                f"got {type!r} ({type.__class__.__name__})"
-            )
-            raise ValueError(msg)
-        self.type = int(type)
-        self.norm = _check_norm(norm, what)
-        xp, dtype = _namespace_dtype(xp, dtype, "float64", what)
-        super().__init__(shape=(self.n, self.n), dtype=dtype, xp=xp, device=device)
-        self._cache = _Cache()
-
-    # scalings p (type-2 output) and q (type-3 input), in DCT index order
-    def _pq(self) -> tuple[np.ndarray, np.ndarray]:
-        n = self.n
-        if self.norm == "ortho":
-            p = np.full(n, 1.0 / math.sqrt(2 * n))
-            p[0] = 1.0 / math.sqrt(4 * n)
-            return p, p.copy()
-        s = 1.0 if self.norm == "backward" else 1.0 / (2 * n)
-        q = np.full(n, s)
-        q[0] = s / 2
-        return np.full(n, s), q
-
-    def _twiddles(self, dtype: Any) -> tuple[Any, ...]:
-        xp, n, dev = self.xp, self.n, self.device
-        key = aa.dtype_name(dtype)
-
-        def make() -> tuple[Any, ...]:
-            c = aa.complex_dtype(xp, dtype)
-            h = n // 2 + 1
-            k = _ints(xp, h, dev)
-            p, q = self._pq()
-            if self.type == 2:
-                scale = xp.asarray(2.0 * p[:h], dtype=c, device=dev)
-                return (scale * _cis(xp, k, 4 * n, c),)
-            # G_k = q_k conj(W_k) (G_0 = 2 q_0), G2_k = -i G_k
-            qs = np.full(h, q[-1])
-            qs[0] = 2 * q[0]
-            qv = xp.asarray(qs, dtype=c, device=dev)
-            G = qv * _cis(xp, -k, 4 * n, c)
-            G2 = qv * _cis(xp, n - k, 4 * n, c)
-            iperm = np.arange(n) // 2
-            odd = np.arange(n) % 2 == 1
-            iperm[odd] = n - 1 - iperm[odd]
-            idx = xp.asarray(iperm, dtype=xp.int64, device=dev)
-            sign = xp.asarray(1.0 - 2.0 * (np.arange(n) % 2), dtype=dtype, device=dev)
-            return G, G2, idx, sign
-
-        return self._cache.get(key, make)
-
-    def _real_matmat(self, X: Any) -> Any:
-        xp, n = self.xp, self.n
-        h = n // 2 + 1
-        if self.type == 2:
-            (T,) = self._twiddles(X.dtype)
-            odd = xp.flip(X[..., 1::2, :], axis=-2)
-            v = xp.concat((X[..., 0::2, :], -odd if self._sine else odd), axis=-2)
-            Z = T[:, None] * _fft(xp, v, "rfft")
-            re, im = xp.real(Z), xp.imag(Z)
-            if self._sine:
-                return xp.concat((-im[..., 1 : n - h + 1, :], xp.flip(re, axis=-2)), axis=-2)
-            return xp.concat((re, -xp.flip(im[..., 1 : n - h + 1, :], axis=-2)), axis=-2)
-        G, G2, idx, sign = self._twiddles(X.dtype)
-        if self._sine:
-            X = xp.flip(X, axis=-2)
-        rev = xp.concat(
-            (xp.zeros_like(X[..., :1, :]), xp.flip(X[..., n - h + 1 :, :], axis=-2)), axis=-2
-        )
-        H = G[:, None] * X[..., :h, :] + G2[:, None] * rev
-        u = _fft(xp, H, "irfft", n=n, norm="forward")
-        Y = xp.take(u, idx, axis=u.ndim - 2)
-        return Y * sign[:, None] if self._sine else Y
-
-    def _matmat(self, X: Any) -> Any:
-        return _by_parts(self.xp, X, self._real_matmat)
-
-    def _adjoint(self) -> LinearOperator:
-        kw = {"dtype": self.dtype, "xp": self.xp, "device": self.device}
-        other = type(self)(self.n, 5 - self.type, self.norm, **kw)
-        if self.norm == "ortho":
-            return other  # orthogonal: the adjoint is the inverse, the other type
-        # type 2: (diag(p) C)^T = C^T diag(q) diag(p/q); type 3: the transpose of that
-        p, q = self._pq()
-        d = p / q if self.type == 2 else q / p
-        if self._sine:
-            d = d[::-1].copy()
-        D = Diagonal(self.xp.asarray(d, dtype=self.dtype, device=self.device))
-        return Product(other, D) if self.type == 2 else Product(D, other)
-
-    def _transpose(self) -> LinearOperator:
-        return self.H  # real entries, also for a complex dtype
-
-    def _map(self, convert: _Converter) -> LinearOperator:
-        return type(self)(
-            self.n,
-            self.type,
-            self.norm,
-            dtype=convert.cast_dtype(self.dtype),
-            xp=convert.xp,
-            device=convert.device,
-        )
-
-    def _parameter_count(self) -> int:
-        return 0
-
-    def _flops(self, k: int) -> int:
-        return k * (_fft_cost(self.n) // 2 + 2 * self.n)
-
-    def to_dense(self) -> Any:
-        xp, n, dev = self.xp, self.n, self.device
-        j = _ints(xp, n, dev)
-        c = aa.complex_dtype(xp, xp.float64)
-        if self._sine:  # S[k, j] = 2 sin(pi (k+1)(2j+1) / 2n)
-            base = -2.0 * xp.imag(_cis(xp, (j[:, None] + 1) * (2 * j[None, :] + 1), 4 * n, c))
-        else:  # C[k, j] = 2 cos(pi k (2j+1) / 2n)
-            base = 2.0 * xp.real(_cis(xp, j[:, None] * (2 * j[None, :] + 1), 4 * n, c))
-        p, q = self._pq()
-        if self._sine:
-            p, q = p[::-1].copy(), q[::-1].copy()
-        if self.type == 2:
-            D = xp.asarray(p, device=dev)[:, None] * base
-        else:
-            D = xp.matrix_transpose(base) * xp.asarray(q, device=dev)[None, :]
-        return xp.astype(D, self.dtype)
-
-    def _repr_args(self) -> str:
-        extra = "" if self.dtype == self.xp.float64 else f", dtype={aa.dtype_name(self.dtype)}"
-        return f"{self.n}, type={self.type}, norm={self.norm!r}{extra}"
-
-
-class DCT(_TrigBase):
-    r"""Discrete cosine transform of type 2 or 3, equal to ``scipy.fft.dct(x, type, axis=0)``.
-
-    Parameters
-    ----------
-    n : int
-        Size (any ``n >= 1``).
-    type : {2, 3}, optional
-        DCT-II (default) or DCT-III.
-    norm : {None, "backward", "ortho", "forward"}, optional
-        SciPy's normalization (``None`` is ``"backward"``).
-    dtype : optional
-        The operator's dtype: float64 (default) or float32; complex64 or
-        complex128 are accepted too (the entries stay real, only promotion
-        changes). Complex input is transformed by linearity.
-    xp, device : optional
-        Array namespace (NumPy by default) and device.
-
-    Notes
-    -----
-    DCT-II: :math:`y_k = 2\sum_j x_j \cos(\pi k(2j+1)/2n)`; DCT-III:
-    :math:`y_k = x_0 + 2\sum_{j\ge1} x_j \cos(\pi (2k+1) j/2n)` (backward).
-    Computed with one real FFT of length ``n`` (Makhoul's reordering), on
-    ``xp.fft`` only. With ``norm="ortho"`` the matrices are orthogonal and
-    ``DCT(n, 2, "ortho").H`` is ``DCT(n, 3, "ortho")``. Otherwise
-    :math:`C_{II}^T = C_{III}\,\mathrm{diag}(2, 1, \dots, 1)`, so
-    ``DCT(n, 2).H`` is ``Product(DCT(n, 3), Diagonal([2, 1, ..., 1]))`` and
-    ``DCT(n, 3).H`` is ``Product(Diagonal([1/2, 1, ..., 1]), DCT(n, 2))``
-    (the same for ``"forward"``).
-
-    References
-    ----------
-    J. Makhoul, "A fast cosine transform in one and two dimensions", IEEE
-    Trans. ASSP 28(1), 1980.
-
-    Examples
-    --------
-    >>> import numpy as np, scipy.fft, structmat as sm
-    >>> x = np.arange(7.0)
-    >>> bool(np.allclose(sm.DCT(7) @ x, scipy.fft.dct(x)))
-    True
-    >>> C = sm.DCT(7, 2, "ortho")
-    >>> C.H
-    DCT(7, type=3, norm='ortho')
-    >>> bool(np.allclose(C.H @ (C @ x), x))
-    True
-    """
-
-
-class DST(_TrigBase):
-    r"""Discrete sine transform of type 2 or 3, equal to ``scipy.fft.dst(x, type, axis=0)``.
-
-    Parameters
-    ----------
-    n : int
-        Size (any ``n >= 1``).
-    type : {2, 3}, optional
-        DST-II (default) or DST-III.
-    norm : {None, "backward", "ortho", "forward"}, optional
-        SciPy's normalization (``None`` is ``"backward"``).
-    dtype : optional
-        The operator's dtype: float64 (default), float32, or a complex dtype
-        (entries stay real).
-    xp, device : optional
-        Array namespace (NumPy by default) and device.
-
-    Notes
-    -----
-    DST-II: :math:`y_k = 2\sum_j x_j \sin(\pi (k+1)(2j+1)/2n)`; DST-III:
-    :math:`y_k = (-1)^k x_{n-1} + 2\sum_{j<n-1} x_j \sin(\pi(2k+1)(j+1)/2n)`.
-    Through the DCT: :math:`S_{II} = J C_{II} \Sigma` and
-    :math:`S_{III} = \Sigma C_{III} J` (:math:`J` reversal,
-    :math:`\Sigma = \mathrm{diag}((-1)^j)`). Adjoints: ``"ortho"`` gives the
-    other type; otherwise
-    ``DST(n, 2).H == Product(DST(n, 3), Diagonal([1, ..., 1, 2]))`` and
-    ``DST(n, 3).H == Product(Diagonal([1, ..., 1, 1/2]), DST(n, 2))``.
-
-    Examples
-    --------
-    >>> import numpy as np, scipy.fft, structmat as sm
-    >>> x = np.arange(6.0)
-    >>> bool(np.allclose(sm.DST(6, 3) @ x, scipy.fft.dst(x, type=3)))
-    True
-    """
-
-    _sine = True
 
 
 # ---------------------------------------------------------------------- Hadamard

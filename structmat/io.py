@@ -319,14 +319,30 @@ _register(
 
 
 # Fourier family: a few integers and a normalization, or one defining vector
-def _fourier_decoder(name: str, typed: bool) -> Decoder:
+def _fourier_decoder(name: str) -> Decoder:
     def decode(n: _Node) -> LinearOperator:
-        extra = {"type": n.params.integer("type", low=1)} if typed else {}
         return _cls("structmat.fourier", name)(
             n.params.integer("n", low=0),
             norm=n.params.string("norm"),
             dtype=n.params.dtype("dtype", optional=True),
-            **extra,
+        )
+
+    return decode
+
+
+def _trig_decoder(name: str) -> Decoder:
+    def decode(n: _Node) -> LinearOperator:
+        norm = n.params.string("norm")
+        # files written before orthogonalize was stored hold SciPy's default
+        orth = n.params.get(
+            "orthogonalize", "true or false", lambda v: isinstance(v, bool), norm == "ortho"
+        )
+        return _cls("structmat.trig", name)(
+            n.params.integer("n", low=0),
+            n.params.integer("type", low=1),
+            norm,
+            orthogonalize=orth,
+            dtype=n.params.dtype("dtype", optional=True),
         )
 
     return decode
@@ -337,18 +353,24 @@ for _name in ("DFT", "IDFT", "Hadamard"):
         _name,
         "structmat.fourier",
         lambda op: ({"n": op.shape[0], "norm": op.norm, **_dtype_param(op)}, {}, []),
-        _fourier_decoder(_name, typed=False),
+        _fourier_decoder(_name),
     )
 for _name in ("DCT", "DST"):
     _register(
         _name,
-        "structmat.fourier",
+        "structmat.trig",
         lambda op: (
-            {"n": op.shape[0], "type": op.type, "norm": op.norm, **_dtype_param(op)},
+            {
+                "n": op.shape[0],
+                "type": op.type,
+                "norm": op.norm,
+                "orthogonalize": op.orthogonalize,
+                **_dtype_param(op),
+            },
             {},
             [],
         ),
-        _fourier_decoder(_name, typed=True),
+        _trig_decoder(_name),
     )
 _register(
     "Circulant",

@@ -462,6 +462,19 @@ def _check_compatible(ops: Sequence[LinearOperator], what: str) -> None:
         aa.check_same_backend(first.xp, first.device, op.xp, op.device, what)
 
 
+def dense_as(op: LinearOperator, dtype: Any) -> Any:
+    """``op``'s dense matrix in ``dtype``, computed in ``dtype``'s precision.
+
+    A part of lower precision than its composite is applied to the identity
+    in the composite's precision, as it is applied to the composite's input:
+    casting its own (rounded) ``to_dense()`` up would disagree with ``op @ x``.
+    """
+    xp = op.xp
+    if aa.eps(xp, op.dtype) > aa.eps(xp, dtype):
+        return op._apply(xp.eye(op.shape[1], dtype=dtype, device=op.device))
+    return xp.astype(op.to_dense(), dtype, copy=False)
+
+
 def _promote(ops: Sequence[LinearOperator]) -> Any:
     xp = ops[0].xp
     return xp.result_type(*(op.dtype for op in ops))
@@ -521,10 +534,9 @@ class Sum(LinearOperator):
         return sum(t.flops(k) for t in self.terms) + (len(self.terms) - 1) * self.shape[0] * k
 
     def to_dense(self) -> Any:
-        xp = self.xp
-        D = xp.astype(self.terms[0].to_dense(), self.dtype, copy=False)
+        D = dense_as(self.terms[0], self.dtype)
         for t in self.terms[1:]:
-            D = D + xp.astype(t.to_dense(), self.dtype, copy=False)
+            D = D + dense_as(t, self.dtype)
         return D
 
     def __repr__(self) -> str:
@@ -594,8 +606,7 @@ class Product(LinearOperator):
     def to_dense(self) -> Any:
         # Multiply from the right starting with the last factor's dense matrix:
         # every other factor is applied structurally once.
-        xp = self.xp
-        D = xp.astype(self.factors[-1].to_dense(), self.dtype, copy=False)
+        D = dense_as(self.factors[-1], self.dtype)
         for f in reversed(self.factors[:-1]):
             D = f._apply(D)
         return D
@@ -653,7 +664,7 @@ class Scaled(LinearOperator):
         return self.operator.flops(k) + self.shape[0] * k
 
     def to_dense(self) -> Any:
-        D = self.xp.astype(self.operator.to_dense(), self.dtype, copy=False)
+        D = dense_as(self.operator, self.dtype)
         return self.scalar * D
 
     def __repr__(self) -> str:

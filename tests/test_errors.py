@@ -367,12 +367,12 @@ def _monarch_factors():
         (
             lambda: sm.DCT(8, type=2.0),
             ValueError,
-            r"DCT type must be one of 2, 3 .*got 2.0 \(float\)",
+            r"DCT type must be one of 1, 2, 3, 4; got 2.0 \(float\)",
         ),
         (
             lambda: sm.DST(8, type=True),
             ValueError,
-            r"DST type must be one of 2, 3 .*got True \(bool\)",
+            r"DST type must be one of 1, 2, 3, 4; got True \(bool\)",
         ),
         (
             lambda: sm.Butterfly.random(8.0),

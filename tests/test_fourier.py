@@ -179,60 +179,142 @@ def test_dft_backward_adjoint_is_n_times_the_inverse():
 
 
 # ---------------------------------------------------------------------- DCT / DST
+TRIG = [
+    (kind, t, norm, orth)
+    for kind in ("dct", "dst")
+    for t in (1, 2, 3, 4)
+    for norm in (None, "backward", "ortho", "forward")
+    for orth in (None, True, False)
+]
+TRIG_SIZES = (1, 2, 3, 4, 5, 7, 8, 11, 16)
+
+
+def trig(kind):
+    return (DCT, scipy.fft.dct) if kind == "dct" else (DST, scipy.fft.dst)
+
+
+def trig_oracle(oracle, x, type_, norm, orth, axis):
+    """``scipy.fft.dct/dst`` of ``x``; complex input part by part.
+
+    SciPy 1.17 ignores ``orthogonalize`` for complex input (both parts get the
+    default), so the oracle of the linear map transforms the parts itself.
+    """
+    if np.iscomplexobj(x):
+        re = oracle(x.real.astype(np.float64), type_, norm=norm, orthogonalize=orth, axis=axis)
+        im = oracle(x.imag.astype(np.float64), type_, norm=norm, orthogonalize=orth, axis=axis)
+        return re + 1j * im
+    return oracle(x.astype(np.float64), type_, norm=norm, orthogonalize=orth, axis=axis)
+
+
+def trig_sizes(kind, t):
+    # DCT-I needs n >= 2 (SciPy fails at n = 1 too)
+    return [n for n in TRIG_SIZES if n >= 2 or not (kind == "dct" and t == 1)]
+
+
+@pytest.mark.parametrize(("kind", "type_", "norm", "orth"), TRIG)
+def test_dct_dst_every_variant_matches_scipy(xp, kind, type_, norm, orth):
+    cls, oracle = trig(kind)
+    rng = np.random.default_rng(type_)
+    for n in trig_sizes(kind, type_):
+        for op_dtype in REAL:
+            op = cls(n, type_, norm, orthogonalize=orth, dtype=op_dtype, xp=xp)
+            for x_dtype in ALL:
+                x = random_array(rng, (2, n, 3), x_dtype)
+                y = op @ xp.asarray(x)
+                expected = trig_oracle(oracle, x, type_, norm, orth, -2)
+                assert aa.dtype_name(y.dtype) == promoted(op_dtype, x_dtype)
+                want = promoted(op_dtype, x_dtype)
+                assert_close(y, oracle_as(expected, xp, want), size=n)
+                v = op @ xp.asarray(x[0, :, 0])  # a vector
+                assert_close(v, oracle_as(expected[0, :, 0], xp, want), size=n)
+
+
+@pytest.mark.parametrize(("kind", "type_", "norm", "orth"), TRIG)
+def test_dct_dst_dense_and_adjoint_match_scipy(xp, kind, type_, norm, orth):
+    cls, oracle = trig(kind)
+    for n in trig_sizes(kind, type_):
+        op = cls(n, type_, norm, orthogonalize=orth, xp=xp)
+        dense = oracle(np.eye(n), type_, norm=norm, orthogonalize=orth, axis=0)
+        assert_close(op.to_dense(), oracle_as(dense, xp), size=n)
+        assert_close(op.H.to_dense(), oracle_as(dense.T, xp), size=n)
+        assert_close(op.H @ xp.asarray(np.eye(n)), oracle_as(dense.T, xp), size=n)
+        assert op.T is op.H
+        assert op.H.H is op
+
+
 @given(
     n=SIZES,
     kind=st.sampled_from(["dct", "dst"]),
-    type_=st.sampled_from([2, 3]),
+    type_=st.sampled_from([1, 2, 3, 4]),
     norm=st.sampled_from([None, "backward", "ortho", "forward"]),
+    orth=st.sampled_from([None, True, False]),
     op_dtype=st.sampled_from(REAL),
     x_dtype=st.sampled_from(ALL),
     layout=LAYOUTS,
     seed=SEEDS,
 )
-def test_dct_dst_match_scipy(xp, n, kind, type_, norm, op_dtype, x_dtype, layout, seed):
+def test_dct_dst_match_scipy(xp, n, kind, type_, norm, orth, op_dtype, x_dtype, layout, seed):
+    if kind == "dct" and type_ == 1:
+        n = max(n, 2)
     x, axis = make_input(seed, n, layout, x_dtype)
-    cls, oracle = (DCT, scipy.fft.dct) if kind == "dct" else (DST, scipy.fft.dst)
-    op = cls(n, type_, norm, dtype=op_dtype, xp=xp)
+    cls, oracle = trig(kind)
+    op = cls(n, type_, norm, orthogonalize=orth, dtype=op_dtype, xp=xp)
     y = op @ xp.asarray(x)
-    wide = x.astype(np.complex128 if x_dtype.startswith("complex") else np.float64)
-    expected = oracle(wide, type=type_, norm=norm, axis=axis)
+    expected = trig_oracle(oracle, x, type_, norm, orth, axis)
     assert aa.dtype_name(y.dtype) == promoted(op_dtype, x_dtype)
     assert_close(y, oracle_as(expected, xp, promoted(op_dtype, x_dtype)), size=n)
 
 
-@given(
-    n=SIZES,
-    kind=st.sampled_from(["dct", "dst"]),
-    type_=st.sampled_from([2, 3]),
-    norm=st.sampled_from([None, "ortho", "forward"]),
-)
-def test_dct_dst_to_dense_and_adjoint_match_scipy(xp, n, kind, type_, norm):
-    cls, oracle = (DCT, scipy.fft.dct) if kind == "dct" else (DST, scipy.fft.dst)
-    op = cls(n, type_, norm, xp=xp)
-    dense = oracle(np.eye(n), type=type_, norm=norm, axis=0)
-    assert_close(op.to_dense(), oracle_as(dense, xp), size=n)
-    assert_close(op.H.to_dense(), oracle_as(dense.T, xp), size=n)
-    assert_close(op.H @ xp.asarray(np.eye(n)), oracle_as(dense.T, xp), size=n)
-    assert op.T is op.H
-    assert op.H.H is op
+@pytest.mark.parametrize("n", [64, 65, 127, 128])
+@pytest.mark.parametrize(("kind", "type_"), [(k, t) for k in ("dct", "dst") for t in (1, 2, 3, 4)])
+def test_dct_dst_longer_sizes(xp, kind, type_, n):
+    # the xp.fft kernels split even and odd n (type 4) and extend to 2(n -+ 1) (type 1)
+    cls, oracle = trig(kind)
+    x = rand(n, (n, 2), "float64")
+    for norm in ("backward", "ortho"):
+        y = cls(n, type_, norm, xp=xp) @ xp.asarray(x)
+        assert_close(y, oracle_as(oracle(x, type_, norm=norm, axis=0), xp), size=n)
+
+
+def test_dct_dst_smallest_sizes_by_hand():
+    # DCT-I at n = 2 is [[1, 1], [1, -1]]; DST-I at n = 1 is [2]; DCT-IV at n = 1 is [2 cos(pi/4)]
+    np.testing.assert_allclose(DCT(2, 1).to_dense(), [[1.0, 1.0], [1.0, -1.0]])
+    np.testing.assert_allclose(DST(1, 1).to_dense(), [[2.0]])
+    np.testing.assert_allclose(DCT(1, 4).to_dense(), [[math.sqrt(2.0)]])
+    np.testing.assert_allclose(
+        DCT(2, 1, "ortho").to_dense() @ DCT(2, 1, "ortho").to_dense(), np.eye(2), atol=1e-15
+    )
 
 
 @pytest.mark.parametrize("cls", [DCT, DST])
 def test_dct_dst_ortho_adjoint_is_the_other_type(xp, cls):
     C = cls(9, 2, "ortho", xp=xp)
     assert type(C.H) is cls
-    assert (C.H.type, C.H.norm) == (3, "ortho")
+    assert (C.H.type, C.H.norm, C.H.orthogonalize) == (3, "ortho", True)
     x = np.random.default_rng(0).standard_normal(9)
     assert_close(C.H @ (C @ xp.asarray(x)), oracle_as(x, xp))
 
 
 @pytest.mark.parametrize("norm", [None, "forward"])
 @pytest.mark.parametrize("cls", [DCT, DST])
+def test_dct_dst_orthogonalized_adjoint_is_the_other_type_for_every_norm(cls, norm):
+    # with orthogonalize the diagonal of B_II^T = B_III diag(2, 1, ..., 1) disappears
+    A = cls(7, 2, norm, orthogonalize=True)
+    assert type(A.H) is cls
+    assert (A.H.type, A.H.norm, A.H.orthogonalize) == (3, A.norm, True)
+    oracle = scipy.fft.dct if cls is DCT else scipy.fft.dst
+    dense = oracle(np.eye(7), 2, norm=norm, orthogonalize=True, axis=0)
+    assert_close(A.H.to_dense(), dense.T)
+
+
+@pytest.mark.parametrize("norm", [None, "forward", "ortho"])
+@pytest.mark.parametrize("cls", [DCT, DST])
 def test_dct_dst_unnormalized_adjoint_is_other_type_times_diagonal(cls, norm):
     n = 7
     d = np.ones(n)
     d[0 if cls is DCT else -1] = 2.0
-    A2, A3 = cls(n, 2, norm), cls(n, 3, norm)
+    orth = False if norm == "ortho" else None  # "ortho" without orthogonalization
+    A2, A3 = cls(n, 2, norm, orthogonalize=orth), cls(n, 3, norm, orthogonalize=orth)
     adj2, adj3 = A2.H, A3.H
     assert isinstance(adj2, Product)
     assert isinstance(adj3, Product)
@@ -246,7 +328,78 @@ def test_dct_dst_unnormalized_adjoint_is_other_type_times_diagonal(cls, norm):
     assert other3.type == 2
     np.testing.assert_allclose(diag3.d, 1 / d)
     oracle = scipy.fft.dct if cls is DCT else scipy.fft.dst
-    assert_close(adj2.to_dense(), oracle(np.eye(n), type=2, norm=norm, axis=0).T)
+    assert_close(
+        adj2.to_dense(), oracle(np.eye(n), type=2, norm=norm, orthogonalize=orth, axis=0).T
+    )
+
+
+@pytest.mark.parametrize(
+    ("cls", "type_", "orth"),
+    [
+        (DCT, 1, True),
+        (DCT, 4, None),
+        (DCT, 4, True),
+        (DST, 1, None),
+        (DST, 4, None),
+        (DST, 1, True),
+    ],
+)
+def test_symmetric_dct_dst_are_their_own_adjoint(xp, cls, type_, orth):
+    for norm in ("backward", "ortho", "forward"):
+        A = cls(6, type_, norm, orthogonalize=orth, xp=xp)
+        assert A.H is A
+        D = to_numpy(A.to_dense())
+        assert_close(A.to_dense(), oracle_as(D.T, xp))
+
+
+@pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
+def test_dct1_without_orthogonalization_adjoint_is_diagonally_similar(norm):
+    # B_I = S diag(w), S symmetric, w = (1, 2, ..., 2, 1): B_I^T = diag(w) B_I diag(1/w)
+    A = DCT(6, 1, norm, orthogonalize=False)
+    adj = A.H
+    assert isinstance(adj, Product)
+    left, middle, right = adj.factors
+    assert middle is A
+    w = np.array([1.0, 2, 2, 2, 2, 1])
+    np.testing.assert_array_equal(left.d, w)
+    np.testing.assert_array_equal(right.d, 1 / w)
+    dense = scipy.fft.dct(np.eye(6), 1, norm=norm, orthogonalize=False, axis=0)
+    assert_close(adj.to_dense(), dense.T)
+
+
+def test_dct_dst_orthogonalize_default_follows_norm():
+    assert DCT(4).orthogonalize is False
+    assert DCT(4, norm="ortho").orthogonalize is True
+    assert DST(4, 3, "forward").orthogonalize is False
+    assert DCT(4, norm="ortho", orthogonalize=np.bool_(False)).orthogonalize is False
+    # ortho without orthogonalization is 1/sqrt(2n) times the backward matrix
+    assert_close(
+        DCT(5, 2, "ortho", orthogonalize=False).to_dense(), DCT(5).to_dense() / math.sqrt(10)
+    )
+
+
+@pytest.mark.parametrize("cls", [DCT, DST])
+def test_complex_input_is_transformed_by_linearity(xp, cls):
+    # also where scipy.fft's complex path would drop orthogonalize (DCT-I, ortho off)
+    rng = np.random.default_rng(5)
+    re, im = rng.standard_normal((2, 7, 3))
+    for dtype in ("float64", "complex128"):
+        for t in (1, 2, 3, 4):
+            for norm, orth in (("backward", True), ("ortho", False), ("ortho", None)):
+                A = cls(7, t, norm, orthogonalize=orth, dtype=dtype, xp=xp)
+                y = A @ xp.asarray(re + 1j * im)
+                expected = to_numpy(A @ xp.asarray(re)) + 1j * to_numpy(A @ xp.asarray(im))
+                assert_close(y, oracle_as(expected, xp), size=7)
+                v = A @ xp.asarray(re[:, 0] + 1j * im[:, 0])
+                assert_close(v, oracle_as(expected[:, 0], xp), size=7)
+
+
+def test_dct_dst_float32_stays_float32():
+    x = np.arange(9, dtype=np.float32)
+    for t in (1, 2, 3, 4):
+        assert (DCT(9, t, dtype="float32") @ x).dtype == np.float32
+        assert (DST(9, t, dtype="float32") @ x.astype(np.complex64)).dtype == np.complex64
+        assert (DCT(9, t) @ x).dtype == np.float64  # promotion with the float64 default
 
 
 # ---------------------------------------------------------------------- Hadamard
@@ -415,6 +568,14 @@ def test_repr():
     assert repr(DFT(8)) == "DFT(8, norm='backward')"
     assert repr(IDFT(8, "ortho", dtype="complex64")) == "IDFT(8, norm='ortho', dtype=complex64)"
     assert repr(DCT(8)) == "DCT(8, type=2, norm='backward')"
+    assert repr(DCT(8, 1, "ortho")) == "DCT(8, type=1, norm='ortho')"
+    assert (
+        repr(DCT(8, 4, "ortho", orthogonalize=False))
+        == "DCT(8, type=4, norm='ortho', orthogonalize=False)"
+    )
+    assert (
+        repr(DST(8, 3, orthogonalize=True)) == "DST(8, type=3, norm='backward', orthogonalize=True)"
+    )
     assert (
         repr(DST(8, 3, "ortho", dtype="float32")) == "DST(8, type=3, norm='ortho', dtype=float32)"
     )
@@ -436,6 +597,10 @@ def test_parameter_count_and_flops():
     assert DFT(1024, "ortho").flops(2) == 2 * (1024 * 10 + 1024)
     assert Hadamard(1024).flops(3) == 3 * 1024 * 10
     assert DCT(1024).flops(1) == 1024 * 5 + 2 * 1024
+    assert DCT(1024, 4).flops(2) == 2 * (1024 * 5 + 2 * 1024)
+    assert DCT(1025, 1).flops(1) == 2048 * 11 // 2 + 2 * 1025  # real FFT of length 2(n - 1)
+    assert DST(1023, 1).flops(1) == 2048 * 11 // 2 + 2 * 1023  # real FFT of length 2(n + 1)
+    assert DST(16, 1).parameter_count == 0
     # FFT counts grow like n log n: far below dense for large n
     for op in (DFT(4096), DCT(4096), Hadamard(4096), Circulant(np.ones(4096))):
         assert op.flops(1) < 4096**2 / 50
@@ -450,6 +615,14 @@ def test_to_moves_backend_and_precision():
     assert op.dtype == np.complex64
     assert repr(op) == "DFT(8, norm='backward', dtype=complex64)"
     assert DCT(8).to(dtype=np.float32).dtype == np.float32
+    moved = DST(8, 3, "ortho", orthogonalize=False).to(xp=array_api_strict)
+    assert (moved.type, moved.norm, moved.orthogonalize) == (3, "ortho", False)
+    assert_close(
+        moved.to_dense(),
+        oracle_as(
+            scipy.fft.dst(np.eye(8), 3, norm="ortho", orthogonalize=False, axis=0), array_api_strict
+        ),
+    )
     assert DCT(8).to(dtype=np.complex128).dtype == np.complex128  # entries stay real
     assert_close(
         DCT(8).to(dtype=np.complex128).to_dense(),
@@ -520,16 +693,33 @@ def test_bad_dft_norm_and_dtype(cls):
 
 @pytest.mark.parametrize("cls", [DCT, DST])
 def test_bad_dct_type_norm_dtype(cls):
-    with pytest.raises(ValueError, match=r"one of 2, 3 .*got 1"):
-        cls(4, 1)
-    with pytest.raises(ValueError, match=r"one of 2, 3 .*got 4"):
-        cls(4, 4)
-    with pytest.raises(ValueError, match="one of 2, 3"):
+    for bad in (0, 5, -1):
+        with pytest.raises(ValueError, match=rf"type must be one of 1, 2, 3, 4; got {bad} \(int\)"):
+            cls(4, bad)
+    with pytest.raises(ValueError, match=r"one of 1, 2, 3, 4; got '2' \(str\)"):
         cls(4, "2")
+    with pytest.raises(ValueError, match=r"one of 1, 2, 3, 4; got 2.0 \(float\)"):
+        cls(4, 2.0)
     with pytest.raises(ValueError, match="'backward', 'ortho', 'forward'; got 'bad'"):
         cls(4, 2, "bad")
+    with pytest.raises(
+        TypeError, match=r"orthogonalize must be None, True or False; got 'yes' \(str\)"
+    ):
+        cls(4, 2, orthogonalize="yes")
+    with pytest.raises(
+        TypeError, match=r"orthogonalize must be None, True or False; got 1 \(int\)"
+    ):
+        cls(4, 2, orthogonalize=1)
     with pytest.raises(TypeError, match="int64"):
         cls(4, dtype="int64")
+
+
+def test_dct1_needs_two_points_dst1_does_not():
+    with pytest.raises(ValueError, match=r"DCT type 1 needs n >= 2 .*got n = 1"):
+        DCT(1, 1)
+    with pytest.raises(RuntimeError):  # SciPy's own failure, which DCT turns into a ValueError
+        scipy.fft.dct(np.ones(1), 1)
+    assert_close(DST(1, 1) @ np.array([3.0]), scipy.fft.dst(np.array([3.0]), 1))
 
 
 def test_bad_hadamard_norm():

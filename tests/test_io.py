@@ -128,6 +128,19 @@ def test_roundtrip_structured_families(tmp_path):
             scipy.fft.dct(np.eye(8), type=3, norm="ortho", axis=0),
         ),
         (sm.DST(8), scipy.fft.dst(np.eye(8), type=2, axis=0)),
+        (sm.DCT(8, type=1), scipy.fft.dct(np.eye(8), type=1, axis=0)),
+        (
+            sm.DST(7, type=4, norm="forward"),
+            scipy.fft.dst(np.eye(7), 4, norm="forward", axis=0),
+        ),
+        (
+            sm.DCT(6, type=2, norm="ortho", orthogonalize=False),
+            scipy.fft.dct(np.eye(6), 2, norm="ortho", orthogonalize=False, axis=0),
+        ),
+        (
+            sm.DST(6, type=3, orthogonalize=True, dtype=np.float32),
+            scipy.fft.dst(np.eye(6), 3, orthogonalize=True, axis=0),
+        ),
         (sm.Circulant(c), scipy.linalg.circulant(c)),
         (sm.Toeplitz(c, r), scipy.linalg.toeplitz(c, r)),
         (sm.Convolution(h, 6), np.stack([np.convolve(h, e) for e in np.eye(6)], axis=1)),
@@ -137,6 +150,31 @@ def test_roundtrip_structured_families(tmp_path):
         assert type(back) is type(op)
         assert back.dtype == op.dtype
         assert_close(back.to_dense(), oracle_as(dense, np, op.dtype), what=type(op).__name__)
+
+
+@pytest.mark.parametrize("norm", ["backward", "ortho"])
+def test_dct_files_without_orthogonalize_load_with_scipy_default(tmp_path, norm):
+    # files written before DCT/DST stored orthogonalize: the default of their norm
+    meta, arrays = _meta_and_arrays(tmp_path, sm.DCT(6, type=2, norm=norm))
+    params = meta["operator"]["params"]
+    assert params["orthogonalize"] is (norm == "ortho")
+    del params["orthogonalize"]
+    path = tmp_path / "old.npz"
+    _write(path, meta, arrays)
+    back = io.load(path)
+    assert back.orthogonalize is (norm == "ortho")
+    assert_close(back.to_dense(), scipy.fft.dct(np.eye(6), 2, norm=norm, axis=0))
+
+
+def test_dct_file_with_a_bad_orthogonalize_is_refused(tmp_path):
+    meta, arrays = _meta_and_arrays(tmp_path, sm.DST(4, type=1))
+    meta["operator"]["params"]["orthogonalize"] = "yes"
+    path = tmp_path / "bad.npz"
+    _write(path, meta, arrays)
+    with pytest.raises(
+        io.FileFormatError, match=r"'params.orthogonalize' must be true or false, got string 'yes'"
+    ):
+        io.load(path)
 
 
 def test_result_roundtrip(tmp_path):

@@ -4,8 +4,9 @@ Toeplitz, Convolution.
 ``MARKET`` maps a name to a factory that takes an array namespace ``xp`` and
 returns a Hypothesis strategy of small (at most 64 x 64) operators of that
 family in ``xp``: every size ``1 .. 64`` (primes included; powers of 2 for
-Hadamard), every ``norm`` and DCT/DST ``type``, operator dtypes float32 and
-float64 (DCT, DST, Hadamard), complex64 and complex128 (DFT, IDFT), and for
+Hadamard), every ``norm``, DCT/DST ``type`` (1-4) and ``orthogonalize``,
+operator dtypes float32 and float64 (DCT, DST, Hadamard), complex64 and
+complex128 (DFT, IDFT), and for
 Circulant/Toeplitz/Convolution random parameters of all four floating dtypes,
 any Toeplitz shape ``m x n``, and each convolution mode with filters shorter
 and longer than the input.
@@ -69,13 +70,19 @@ def _dft(cls: Any) -> Callable[[Any], Any]:
 
 
 def _trig(cls: Any) -> Callable[[Any], Any]:
+    def build(n: int, t: int, norm: Any, orth: Any, dtype: str, xp: Any) -> LinearOperator:
+        if cls is DCT and t == 1:
+            n = max(n, 2)  # DCT-I needs two points
+        return cls(n, t, norm, orthogonalize=orth, dtype=dtype, xp=xp)
+
     def factory(xp: Any) -> Any:
         xp = aa.default_namespace(xp)
         return st.builds(
-            lambda n, t, norm, dtype: cls(n, t, norm, dtype=dtype, xp=xp),
+            lambda n, t, norm, orth, dtype: build(n, t, norm, orth, dtype, xp),
             _sizes(),
-            st.sampled_from([2, 3]),
+            st.sampled_from([1, 2, 3, 4]),
             st.sampled_from([None, "ortho", "forward"]),
+            st.sampled_from([None, True, False]),
             st.sampled_from(["float32", "float64"]),
         )
 
