@@ -484,10 +484,7 @@ class BlockMatrix(LinearOperator):
 
     def to_dense(self) -> Any:
         xp = self.xp
-        rows = [
-            xp.concat([dense_as(op, self.dtype) for op in row], axis=1)
-            for row in self.blocks
-        ]
+        rows = [xp.concat([dense_as(op, self.dtype) for op in row], axis=1) for row in self.blocks]
         return xp.concat(rows, axis=0)
 
     def __repr__(self) -> str:
