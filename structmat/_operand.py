@@ -9,7 +9,7 @@ attributes, and :func:`apply_columns` for kernels written for matrices.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -171,3 +171,22 @@ def check_input(op: Any, x: Any, n: int, what: str, *, left: bool = False) -> An
         )
         raise TypeError(msg)
     return xp.astype(x, xp.result_type(own, dtype), copy=False)
+
+
+# ---------------------------------------------------------------------- composites' operands
+def dense_as(op: Any, dtype: Any) -> Any:
+    """``op``'s dense matrix in ``dtype``, computed in ``dtype``'s precision.
+
+    A part of lower precision than its composite is applied to the identity
+    in the composite's precision, as it is applied to the composite's input:
+    casting its own (rounded) ``to_dense()`` up would disagree with ``op @ x``.
+    """
+    xp = op.xp
+    if aa.eps(xp, op.dtype) > aa.eps(xp, dtype):
+        return op._apply(xp.eye(op.shape[1], dtype=dtype, device=op.device))
+    return xp.astype(op.to_dense(), dtype, copy=False)
+
+
+def _promote(ops: Sequence[Any]) -> Any:
+    xp = ops[0].xp
+    return xp.result_type(*(op.dtype for op in ops))

@@ -28,11 +28,14 @@ from structmat._operand import (
     _check_shape,
     _Converter,
     _is_scalar,
+    _promote,
     _python_scalar,
     _ReadOnly,
     apply_columns,
     check_input,
+    dense_as,
 )
+from structmat._portable import Portable
 
 __all__ = [
     "MAX_POWER",
@@ -57,7 +60,7 @@ MAX_POWER = 2**20
 REPR_NOTES: list[Callable[[LinearOperator], str]] = []
 
 
-class LinearOperator:
+class LinearOperator(Portable):
     """A matrix known by how it multiplies.
 
     Parameters
@@ -82,28 +85,18 @@ class LinearOperator:
     device ``ValueError``: nothing is copied silently. Empty inputs and
     operators (``k = 0``, ``n = 0``, ``m = 0``) give empty or zero results.
 
-    Subclassing: call ``super().__init__(shape=, dtype=)`` (plus ``xp=`` and
-    ``device=`` off NumPy) and implement
+    Subclassing (docs/operators.md): call ``super().__init__(shape=,
+    dtype=)`` and implement ``_matmat(X)`` for ``X`` of shape ``(..., n, k)``
+    (``k >= 1``, checked, promoted) and ``_rmatmat(X)`` or ``_adjoint()``;
+    optional: ``_transpose``, ``_map`` (enables :meth:`to`), ``to_dense``,
+    ``_parameter_count``, ``_flops``, ``_repr_args``. Helpers:
+    ``self._cast(a, X)`` for stored arrays off NumPy, ``apply_columns`` for
+    matrix kernels; composites call ``part._apply(X)``.
 
-    - ``_matmat(X)``: ``A @ X`` for ``X`` of shape ``(..., n, k)`` with
-      ``k >= 1`` (leading batch dimensions allowed: ``apply_columns`` folds
-      them for a kernel written for matrices), already checked, in ``op.xp``
-      and of the promoted dtype;
-    - ``_rmatmat(X)`` (:math:`A^H X`, same rules) or ``_adjoint()``.
-
-    Optional: ``_transpose()``, ``_map(convert)`` (enables :meth:`to`),
-    ``to_dense()``, ``_parameter_count()``, ``_flops(k)``, ``_repr_args()``.
-    Nothing else is a hook. A multiply that combines a stored array with
-    ``X`` in one call passes it through ``self._cast(a, X)``: NumPy mixes
-    dtypes, torch's ``matmul`` does not. Composites apply their parts with
-    ``part._apply(X)``.
-
-    Stored arrays are kept as given (no copy) and read at every product:
-    an operator's products always agree with its own ``to_dense()``, also
-    after the caller changes a stored array in place (torch parameters
-    updated by an optimizer stay live). Derived data (conjugates, casts,
-    spectra) is recomputed, or cached under a key that changes with its
-    source. ``shape``, ``dtype``, ``xp`` and ``device`` are read-only.
+    Stored arrays are kept (no copy) and read at every product, so products
+    agree with ``to_dense()`` after in-place changes (torch parameters stay
+    live); derived data is recomputed or cached under a key that changes
+    with its source. ``shape``, ``dtype``, ``xp`` and ``device`` are read-only.
 
     Examples
     --------
@@ -238,12 +231,6 @@ class LinearOperator:
             tr.__dict__.setdefault("_T", self)
         return tr
 
-    def adjoint(self) -> LinearOperator:
-        return self.H
-
-    def transpose(self) -> LinearOperator:
-        return self.T
-
     def conj(self) -> LinearOperator:
         """The entrywise complex conjugate (the operator itself when real)."""
         if not aa.is_complex(self.xp, self.dtype):
@@ -304,92 +291,10 @@ class LinearOperator:
             return self.T @ x
         return xp.matrix_transpose(self.T @ xp.matrix_transpose(x))
 
-    def _check_ndim(self, x: Any, what: str, rows: int, vector: bool) -> None:
-        ndim = getattr(x, "ndim", None)
-        if ndim is None:
-            return  # ``@`` names the type
-        ok = ndim in (1, 2) and (ndim == 1 or x.shape[1] == 1) if vector else ndim == 2
-        if not ok:
-            want = (
-                f"shape ({rows},) or ({rows}, 1)" if vector else f"a 2-d array of shape ({rows}, k)"
-            )
-            msg = f"{what} expects {want}, got {tuple(x.shape)}"
-            raise ValueError(msg)
-
-    def matvec(self, x: Any) -> Any:
-        """``A @ x`` for ``x`` of shape ``(n,)`` or ``(n, 1)`` (SciPy's meaning)."""
-        self._check_ndim(x, "matvec", self.shape[1], vector=True)
-        return self @ x
-
-    def matmat(self, X: Any) -> Any:
-        """``A @ X`` for ``X`` of shape ``(n, k)``."""
-        self._check_ndim(X, "matmat", self.shape[1], vector=False)
-        return self @ X
-
-    def rmatvec(self, x: Any) -> Any:
-        """``A^H @ x`` for ``x`` of shape ``(m,)`` or ``(m, 1)``."""
-        return self.H.matvec(x)
-
-    def rmatmat(self, X: Any) -> Any:
-        """``A^H @ X`` for ``X`` of shape ``(m, k)``."""
-        return self.H.matmat(X)
-
     def to_dense(self) -> Any:
         """The dense matrix, in ``op.xp`` on ``op.device``."""
         xp = self.xp
         return self._apply(xp.eye(self.shape[1], dtype=self.dtype, device=self.device))
-
-    def to(self, *, xp: Any = None, device: Any = None, dtype: Any = None) -> LinearOperator:
-        """The same operator in another namespace, on another device or dtype.
-
-        Parameters
-        ----------
-        xp : array namespace or module, optional
-            Target namespace (``numpy``, ``torch``, ``array_api_strict``, a
-            compat namespace...); default: the operator's.
-        device : optional
-            Target device; default: the operator's device when the namespace
-            is unchanged, else the target namespace's default device.
-        dtype : optional
-            The new dtype (named in any namespace, or a string such as
-            ``"complex64"``). A real operator may become complex; a complex
-            operator cannot become real (``TypeError``).
-
-        Notes
-        -----
-        Arrays move through DLPack where possible (no copy on the same
-        device), else through the host. Operators that do not implement
-        ``_map`` raise ``NotImplementedError``.
-
-        Examples
-        --------
-        >>> import numpy as np, structmat as sm
-        >>> sm.Diagonal(np.ones(3)).to(dtype=np.float32).dtype
-        dtype('float32')
-        """
-        target = self.xp if xp is None else aa.default_namespace(xp)
-        if device is None and target is self.xp:
-            device = self.device
-        if dtype is not None:
-            dtype = getattr(target, aa.dtype_name(dtype), dtype)
-            aa.check_floating_dtype(target, dtype, "to(dtype=...)")
-        return self._map(_Converter(target, device, dtype))
-
-    def to_scipy(self) -> Any:
-        """A ``scipy.sparse.linalg.LinearOperator`` (or cupyx's) wired to this one.
-
-        The one lazy import of the core: :mod:`structmat.interop` builds on
-        the operators, so it is loaded on first use.
-        """
-        from structmat.interop import to_scipy
-
-        return to_scipy(self)
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
-        msg = (
-            f"{type(self).__name__} is an operator, not an array: call op.to_dense() for its matrix"
-        )
-        raise TypeError(msg)
 
     # ------------------------------------------------------------------ algebra
     def __add__(self, other: Any) -> LinearOperator:
@@ -432,20 +337,6 @@ class LinearOperator:
     # ``len`` and iteration would be ambiguous for an operator.
     __hash__ = object.__hash__
 
-    # Pickling (multiprocessing, joblib): a namespace is a module, which does not
-    # pickle, so it travels by name; cached adjoints and transposes are dropped.
-    _UNPICKLED = ("_H", "_T")
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in self._UNPICKLED}
-        state["_xp"] = aa.namespace_name(self._xp)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        state = dict(state)
-        state["_xp"] = aa.namespace_from_name(state["_xp"])
-        self.__dict__.update(state)
-
 
 # ---------------------------------------------------------------------- composites
 def _notes(op: LinearOperator) -> str:
@@ -460,24 +351,6 @@ def _check_compatible(ops: Sequence[LinearOperator], what: str) -> None:
             msg = f"{what} expects LinearOperator arguments, got {type(op).__name__}"
             raise TypeError(msg)
         aa.check_same_backend(first.xp, first.device, op.xp, op.device, what)
-
-
-def dense_as(op: LinearOperator, dtype: Any) -> Any:
-    """``op``'s dense matrix in ``dtype``, computed in ``dtype``'s precision.
-
-    A part of lower precision than its composite is applied to the identity
-    in the composite's precision, as it is applied to the composite's input:
-    casting its own (rounded) ``to_dense()`` up would disagree with ``op @ x``.
-    """
-    xp = op.xp
-    if aa.eps(xp, op.dtype) > aa.eps(xp, dtype):
-        return op._apply(xp.eye(op.shape[1], dtype=dtype, device=op.device))
-    return xp.astype(op.to_dense(), dtype, copy=False)
-
-
-def _promote(ops: Sequence[LinearOperator]) -> Any:
-    xp = ops[0].xp
-    return xp.result_type(*(op.dtype for op in ops))
 
 
 class Sum(LinearOperator):
