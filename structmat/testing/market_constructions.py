@@ -35,12 +35,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from hypothesis import strategies as st
 
 from structmat import _array_api as aa
 from structmat import constructions as C
 from structmat.linop import LinearOperator
+from structmat.testing.market_fourier import _array
 
 __all__ = ["MARKET"]
 
@@ -50,38 +50,22 @@ _COMPOSITE = [n for n in range(4, 65) if any(n % d == 0 for d in range(2, int(n*
 _POWERS = [2, 4, 8, 16, 32, 64]
 
 
-def _array(xp: Any, seed: int, length: int, dtype: str) -> Any:
-    rng = np.random.default_rng(seed)
-    a = rng.standard_normal(length)
-    if dtype.startswith("complex"):
-        a = a + 1j * rng.standard_normal(length)
-    return xp.asarray(a.astype(dtype))
+def _dft_pair(
+    forward: Callable[..., LinearOperator], inverse: Callable[..., LinearOperator], sizes: list[int]
+) -> Callable[[Any], Any]:
+    """The DFT construction ``forward`` and its inverse, every norm, complex dtypes."""
 
+    def factory(xp: Any) -> st.SearchStrategy[LinearOperator]:
+        xp = aa.default_namespace(xp)
+        return st.builds(
+            lambda n, inv, norm, dtype: (inverse if inv else forward)(n, norm, dtype=dtype, xp=xp),
+            st.sampled_from(sizes),
+            st.booleans(),
+            st.sampled_from(_NORMS),
+            st.sampled_from(["complex64", "complex128"]),
+        )
 
-def _dft_as_monarch(xp: Any) -> st.SearchStrategy[LinearOperator]:
-    xp = aa.default_namespace(xp)
-    return st.builds(
-        lambda n, inverse, norm, dtype: (C.idft_as_monarch if inverse else C.dft_as_monarch)(
-            n, norm, dtype=dtype, xp=xp
-        ),
-        st.sampled_from(_COMPOSITE),
-        st.booleans(),
-        st.sampled_from(_NORMS),
-        st.sampled_from(["complex64", "complex128"]),
-    )
-
-
-def _dft_as_butterfly(xp: Any) -> st.SearchStrategy[LinearOperator]:
-    xp = aa.default_namespace(xp)
-    return st.builds(
-        lambda n, inverse, norm, dtype: (C.idft_as_butterfly if inverse else C.dft_as_butterfly)(
-            n, norm, dtype=dtype, xp=xp
-        ),
-        st.sampled_from(_POWERS),
-        st.booleans(),
-        st.sampled_from(_NORMS),
-        st.sampled_from(["complex64", "complex128"]),
-    )
+    return factory
 
 
 def _real_transform(build: Callable[..., LinearOperator]) -> Callable[[Any], Any]:
@@ -135,9 +119,9 @@ def _convolution(xp: Any) -> st.SearchStrategy[LinearOperator]:
 
 
 MARKET: dict[str, Callable[[Any], st.SearchStrategy[LinearOperator]]] = {
-    "dft_as_monarch": _dft_as_monarch,
+    "dft_as_monarch": _dft_pair(C.dft_as_monarch, C.idft_as_monarch, _COMPOSITE),
     "hadamard_as_monarch": _real_transform(C.hadamard_as_monarch),
-    "dft_as_butterfly": _dft_as_butterfly,
+    "dft_as_butterfly": _dft_pair(C.dft_as_butterfly, C.idft_as_butterfly, _POWERS),
     "hadamard_as_butterfly": _real_transform(C.hadamard_as_butterfly),
     "dct_as_butterfly": _real_transform(C.dct_as_butterfly),
     "circulant_as_monarch": _circulant,
