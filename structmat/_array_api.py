@@ -285,10 +285,14 @@ def private_copy(xp: Any, a: Any) -> Any:
     change the original freely, and on NumPy the operator's own copy
     refuses in-place changes, so the derived data can never go stale.
     """
-    out = xp.asarray(a, copy=True)
-    if isinstance(out, np.ndarray):
-        out.flags.writeable = False
-    return out
+    return read_only(xp.asarray(a, copy=True))
+
+
+def read_only(a: Any) -> Any:
+    """``a``, marked read-only if it is a NumPy array (other libraries have no such flag)."""
+    if isinstance(a, np.ndarray):
+        a.flags.writeable = False
+    return a
 
 
 def is_torch_array(a: Any) -> bool:

@@ -64,21 +64,6 @@ def _check_choice(value: Any, choices: tuple[Any, ...], what: str) -> Any:
     return value
 
 
-def _complex(xp: Any, re: Any, im: Any) -> Any:
-    """``re + 1j * im`` for real arrays, in the complex dtype of their precision."""
-    c = aa.complex_dtype(xp, re.dtype)
-    return xp.astype(re, c) + xp.astype(im, c) * xp.asarray(1j, dtype=c, device=aa.device_of(re))
-
-
-def _by_parts(xp: Any, X: Any, real_fn: Any) -> Any:
-    """Apply a real linear map ``real_fn`` to ``X`` (complex: to both parts, in one call)."""
-    if not aa.is_complex(xp, X.dtype):
-        return real_fn(X)
-    k = X.shape[-1]
-    Y = real_fn(xp.concat((xp.real(X), xp.imag(X)), axis=-1))
-    return _complex(xp, Y[..., :k], Y[..., k:])
-
-
 def _cis(xp: Any, num: Any, den: int, dtype: Any) -> Any:
     """``exp(-2 pi i num / den)`` for an integer array ``num``, in complex ``dtype``.
 

@@ -190,3 +190,18 @@ def dense_as(op: Any, dtype: Any) -> Any:
 def _promote(ops: Sequence[Any]) -> Any:
     xp = ops[0].xp
     return xp.result_type(*(op.dtype for op in ops))
+
+
+def complex_from_parts(xp: Any, re: Any, im: Any) -> Any:
+    """``re + 1j * im`` for real arrays, in the complex dtype of their precision."""
+    c = aa.complex_dtype(xp, re.dtype)
+    return xp.astype(re, c) + xp.astype(im, c) * xp.asarray(1j, dtype=c, device=aa.device_of(re))
+
+
+def by_parts(xp: Any, X: Any, real_fn: Any) -> Any:
+    """Apply a real linear map ``real_fn`` to ``X`` (complex: to both parts, in one call)."""
+    if not aa.is_complex(xp, X.dtype):
+        return real_fn(X)
+    k = X.shape[-1]
+    Y = real_fn(xp.concat((xp.real(X), xp.imag(X)), axis=-1))
+    return complex_from_parts(xp, Y[..., :k], Y[..., k:])

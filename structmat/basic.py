@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from structmat import _array_api as aa
 from structmat.linop import Identity, LinearOperator, Zero, _Converter
 
@@ -181,9 +179,7 @@ class Permutation(LinearOperator):
             raise TypeError(msg)
         n = idx.shape[0]
         idx = aa.private_copy(xp, idx)
-        inverse = aa.inverse_permutation(xp, idx, "Permutation")
-        if isinstance(inverse, np.ndarray):
-            inverse.flags.writeable = False
+        inverse = aa.read_only(aa.inverse_permutation(xp, idx, "Permutation"))
         dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
         super().__init__(shape=(n, n), dtype=dtype, xp=xp, device=aa.device_of(idx))
         self.idx = idx

@@ -475,16 +475,10 @@ class Butterfly(LinearOperator):
         throughput: no size threshold, the fused form is always used
         (docs/benchmarks.md, "Design measurements").
         """
-        from structmat.ks import ks_chain_matmat
+        from structmat.ks._multiply import chain_on_stack
 
-        xp = self.xp
-        b, n, k = (int(v) for v in X.shape)
-        if aa.is_numpy(xp) and aa.is_complex(xp, X.dtype) and not aa.is_complex(xp, self.dtype):
-            real = X.real.dtype
-            Xr = np.ascontiguousarray(X).view(real).reshape(b, n, 2 * k)
-            Y = ks_chain_matmat(self.fused_factors(dtype=real), Xr)
-            return Y.view(X.dtype).reshape(b, n, k)
-        return ks_chain_matmat(self.fused_factors(dtype=X.dtype), X)
+        real = not aa.is_complex(self.xp, self.dtype)
+        return chain_on_stack(lambda dt: self.fused_factors(dtype=dt), X, real)
 
     def _matmat(self, X: Any) -> Any:
         xp = self.xp

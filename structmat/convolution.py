@@ -13,13 +13,13 @@ from typing import Any
 from structmat import _array_api as aa
 from structmat._args import integer
 from structmat._fftcore import (
-    _by_parts,
     _check_choice,
     _fast_len,
     _fft,
     _fft_cost,
     _ints,
 )
+from structmat._operand import by_parts
 from structmat.linop import Adjoint, LinearOperator, Transpose, _Converter
 
 __all__ = ["Circulant", "Convolution", "Toeplitz"]
@@ -92,7 +92,7 @@ class _ConvBase(LinearOperator):
             V = xp.conj(V) if adjoint else V
             return _fft(xp, V[:, None] * _fft(xp, Z, "rfft", n=N), "irfft", n=N)
 
-        return _by_parts(xp, X, real)
+        return by_parts(xp, X, real)
 
     def _matmat(self, X: Any) -> Any:
         off, m = self._off, self.shape[0]
@@ -111,9 +111,21 @@ class _ConvBase(LinearOperator):
         Z = xp.concat((zeros(off), X, zeros(N - off - m)), axis=-2)
         return self._circular(Z, adjoint=True)[..., :n, :]
 
-    def _live_adjoint(self) -> bool:
-        """Torch sources stay live: adjoints read them through ``_rmatmat``."""
-        return aa.is_torch_array(self._sources[0])
+    def _adjoint(self) -> LinearOperator:
+        # Torch sources stay live: the adjoint reads them through ``_rmatmat``. Other
+        # sources are owned read-only copies, so a structural adjoint cannot go stale.
+        if aa.is_torch_array(self._sources[0]):
+            return Adjoint(self)
+        return self._structural(adjoint=True)
+
+    def _transpose(self) -> LinearOperator:
+        if aa.is_torch_array(self._sources[0]):
+            return Transpose(self)
+        return self._structural(adjoint=False)
+
+    def _structural(self, adjoint: bool) -> LinearOperator:
+        """The adjoint (or transpose) as an operator of the family, built from the sources."""
+        raise NotImplementedError
 
     def _kernel_at(self, idx: Any) -> Any:
         """``v[idx]`` with zeros outside ``[0, K)``, for an integer array ``idx``."""
@@ -189,15 +201,9 @@ class Circulant(_ConvBase):
         xp, c = self.xp, self.c
         return xp.concat((c[:1], xp.flip(c[1:])))
 
-    def _adjoint(self) -> LinearOperator:
-        if self._live_adjoint():
-            return Adjoint(self)
-        return Circulant(self._conj(self._reflected()))
-
-    def _transpose(self) -> LinearOperator:
-        if self._live_adjoint():
-            return Transpose(self)
-        return Circulant(self._reflected())
+    def _structural(self, adjoint: bool) -> LinearOperator:
+        reflected = self._reflected()
+        return Circulant(self._conj(reflected) if adjoint else reflected)
 
     def _map(self, convert: _Converter) -> LinearOperator:
         return Circulant(convert(self.c))
@@ -277,14 +283,9 @@ class Toeplitz(_ConvBase):
         r, c = xp.astype(self.r, dtype, copy=False), xp.astype(self.c, dtype, copy=False)
         return xp.concat((xp.flip(r[1:]), c))
 
-    def _adjoint(self) -> LinearOperator:
-        if self._live_adjoint():
-            return Adjoint(self)
-        return Toeplitz(self._conj(self.r), self._conj(self.c))
-
-    def _transpose(self) -> LinearOperator:
-        if self._live_adjoint():
-            return Transpose(self)
+    def _structural(self, adjoint: bool) -> LinearOperator:
+        if adjoint:
+            return Toeplitz(self._conj(self.r), self._conj(self.c))
         return Toeplitz(self.r, self.c)
 
     def _map(self, convert: _Converter) -> LinearOperator:
@@ -349,17 +350,9 @@ class Convolution(_ConvBase):
     def _kernel(self) -> Any:
         return self.h
 
-    def _adjoint(self) -> LinearOperator:
-        if self._live_adjoint():
-            return Adjoint(self)
+    def _structural(self, adjoint: bool) -> LinearOperator:
         c, r = self._toeplitz_cr()
-        return Toeplitz(self._conj(r), self._conj(c))
-
-    def _transpose(self) -> LinearOperator:
-        if self._live_adjoint():
-            return Transpose(self)
-        c, r = self._toeplitz_cr()
-        return Toeplitz(r, c)
+        return Toeplitz(self._conj(r), self._conj(c)) if adjoint else Toeplitz(r, c)
 
     def _map(self, convert: _Converter) -> LinearOperator:
         return Convolution(convert(self.h), self.n, self.mode)

@@ -32,6 +32,7 @@ from structmat._operand import (
     _python_scalar,
     _ReadOnly,
     apply_columns,
+    by_parts,
     check_input,
     dense_as,
 )
@@ -260,9 +261,7 @@ class LinearOperator(Portable):
         if not self._numpy and self._real and aa.is_complex(self._xp, X.dtype):
             # A real operator on complex input: real and imaginary parts as 2k real
             # columns of one call (torch's matmul refuses real @ complex).
-            xp, k = self._xp, X.shape[-1]
-            Y = self._matmat(xp.concat((xp.real(X), xp.imag(X)), axis=-1))
-            return Y[..., :k] + 1j * Y[..., k:]
+            return by_parts(self._xp, X, self._matmat)
         return self._matmat(X)
 
     def __matmul__(self, x: Any) -> Any:

@@ -641,11 +641,6 @@ class _MonarchBackward:
         return f"{name}({self.operator!r}; class M*)"
 
 
-def _conj_monarch(M: Monarch) -> LinearOperator:
-    """``conj(M)``, read from ``M``'s factors at every product (class M)."""
-    return _Conjugate(M)
-
-
 class MonarchAdjoint(_MonarchBackward, Adjoint):
     r"""``Mᴴ`` of a :class:`Monarch` ``M`` (the class M*); ``operator`` is ``M``.
 
@@ -675,7 +670,7 @@ class MonarchAdjoint(_MonarchBackward, Adjoint):
 
     def _transpose(self) -> LinearOperator:
         M = self.operator
-        return _conj_monarch(M) if aa.is_complex(M.xp, M.dtype) else M
+        return _Conjugate(M) if aa.is_complex(M.xp, M.dtype) else M
 
     def to_dense(self) -> Any:
         xp = self.xp
@@ -707,7 +702,7 @@ class MonarchTranspose(_MonarchBackward, Transpose):
         super().__init__(operator)
 
     def _adjoint(self) -> LinearOperator:
-        return _conj_monarch(self.operator)
+        return _Conjugate(self.operator)
 
     def _map(self, convert: _Converter) -> LinearOperator:
         return MonarchTranspose(self.operator._map(convert))  # type: ignore[arg-type]

@@ -28,15 +28,14 @@ import scipy.fft
 from structmat import _array_api as aa
 from structmat._args import integer
 from structmat._fftcore import (
-    _by_parts,
     _Cache,
     _check_choice,
     _cis,
-    _complex,
     _fft,
     _fft_cost,
     _ints,
 )
+from structmat._operand import by_parts, complex_from_parts
 from structmat.basic import Diagonal
 from structmat.linop import LinearOperator, Product, _Converter
 
@@ -202,9 +201,9 @@ class _TrigBase(LinearOperator):
             if self.orthogonalize != (self.norm == "ortho") and np.iscomplexobj(X):
                 # scipy.fft.dct/dst (1.17) drop ``orthogonalize`` for complex input
                 # (they transform both parts with the default); keep the map linear
-                return _by_parts(np, X, self._scipy)
+                return by_parts(np, X, self._scipy)
             return self._scipy(X)
-        return _by_parts(self.xp, X, self._real_matmat)
+        return by_parts(self.xp, X, self._real_matmat)
 
     def _scipy(self, X: Any) -> Any:
         f = scipy.fft.dst if self._sine else scipy.fft.dct
@@ -261,7 +260,9 @@ class _TrigBase(LinearOperator):
         if n % 2:
             R = _fft(xp, X, "rfft", n=4 * n)[..., 1 : 2 * n : 2, :]
             return 2.0 * xp.real(post[:, None] * R)
-        t = pre[:, None] * _complex(xp, X[..., 0::2, :], xp.flip(X[..., 1::2, :], axis=-2))
+        t = pre[:, None] * complex_from_parts(
+            xp, X[..., 0::2, :], xp.flip(X[..., 1::2, :], axis=-2)
+        )
         U = post[:, None] * _fft(xp, t, "fft")
         Y = xp.stack((2.0 * xp.real(U), -2.0 * xp.flip(xp.imag(U), axis=-2)), axis=-2)
         return xp.reshape(Y, (*Y.shape[:-3], n, Y.shape[-1]))

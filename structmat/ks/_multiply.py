@@ -8,6 +8,7 @@ NumPy through the column-tiled driver of :mod:`structmat.ks._tiled`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -152,6 +153,21 @@ def ks_chain_matmat(blocked: Any, X: Any, /) -> Any:
     for i in range(B):
         chain_matmat_tiled(blocked, X[i], out[i])
     return out
+
+
+def chain_on_stack(blocked_of: Callable[[Any], Any], X: Any, real_chain: bool) -> Any:
+    """``ks_chain_matmat(blocked_of(dtype), X)`` for a stack ``X`` (B, n, k).
+
+    ``blocked_of(dtype)`` gives the factors in that dtype. A real chain on
+    complex NumPy data runs the real and imaginary parts as ``2k`` real columns
+    of one view of ``X`` (real matmuls, no copy of the parts).
+    """
+    if real_chain and isinstance(X, np.ndarray) and np.iscomplexobj(X):
+        b, n, k = X.shape
+        real = X.real.dtype
+        Xr = np.ascontiguousarray(X).view(real).reshape(b, n, 2 * k)
+        return ks_chain_matmat(blocked_of(real), Xr).view(X.dtype)
+    return ks_chain_matmat(blocked_of(X.dtype), X)
 
 
 def _chain_by_factor(blocked: Any, X: Any) -> Any:

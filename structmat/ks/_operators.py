@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
-from structmat.ks._multiply import ks_blocked, ks_chain_matmat, ks_matmat, ks_to_dense
+from structmat.ks._multiply import chain_on_stack, ks_blocked, ks_matmat, ks_to_dense
 from structmat.ks._patterns import Pattern, _check_chain, _check_values, ks_shape
 from structmat.linop import LinearOperator, _Converter
 
@@ -246,13 +246,7 @@ class KSChain(LinearOperator):
         m = self.shape[0]
         nb = math.prod(lead)
         X3 = xp.reshape(X, (nb, n, k))
-        if self._numpy and self._real and aa.is_complex(xp, X.dtype):
-            # Real factors on complex data: the real and imaginary parts as 2k real columns.
-            real = X.real.dtype
-            Xr = np.ascontiguousarray(X3).view(real).reshape(nb, n, 2 * k)
-            Y = ks_chain_matmat(self._blocked(real), Xr).view(X.dtype)
-        else:
-            Y = ks_chain_matmat(self._blocked(X.dtype), X3)
+        Y = chain_on_stack(self._blocked, X3, self._real)
         return xp.reshape(Y, (*lead, m, k))
 
     # ------------------------------------------------------------------ structure
