@@ -1,8 +1,8 @@
 """What other libraries expect of an operator (private).
 
 :class:`Portable` is a base of :class:`structmat.LinearOperator` holding what
-rests on the contract but is no part of the algebra: SciPy's names
-(``matvec``, ``matmat``, ``rmatvec``, ``rmatmat``, ``adjoint()``,
+rests on the contract but is no part of the algebra: SciPy's names (``dot``, ``op(x)``,
+``matvec``, ``matmat``, ``rmatvec``, ``rmatmat``, ``adjoint()``,
 ``transpose()``), ``to()`` and ``to_scipy()``, pickling, and the refusal of
 ``np.asarray(op)``.
 """
@@ -11,12 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import scipy.sparse
+import scipy.sparse.linalg
+
 from structmat import _array_api as aa
 from structmat._operand import _Converter
 
 
-class Portable:
-    """SciPy's names, conversions to other namespaces and to SciPy, pickling."""
+class Portable(scipy.sparse.linalg.LinearOperator):  # type: ignore[misc]
+    """SciPy's names, conversions to other namespaces and to SciPy, pickling.
+
+    A subclass of ``scipy.sparse.linalg.LinearOperator`` so that SciPy functions
+    that test for that class (``expm_multiply``, ``onenormest``) and PyLops
+    composites take a structmat operator as it is. Only the class is shared:
+    SciPy's ``__init__`` is never called, and every public method is structmat's.
+    """
 
     def _check_ndim(self: Any, x: Any, what: str, rows: int, vector: bool) -> None:
         ndim = getattr(x, "ndim", None)
@@ -48,11 +57,41 @@ class Portable:
         """``A^H @ X`` for ``X`` of shape ``(m, k)``."""
         return self.H.matmat(X)
 
+    def dot(self: Any, x: Any) -> Any:
+        """SciPy's ``A.dot(x)``: ``A @ x`` for an array or operator, ``x * A`` for a scalar."""
+        return self * x
+
+    def __call__(self: Any, x: Any) -> Any:
+        """SciPy's ``A(x)``, the same as :meth:`dot`."""
+        return self * x
+
     def adjoint(self: Any) -> Any:
         return self.H
 
     def transpose(self: Any) -> Any:
         return self.T
+
+    # PyLops reads these of every operator in its composites (VStack, HStack, ...).
+    @property
+    def dims(self: Any) -> tuple[int]:
+        """PyLops' model shape, ``(n,)``."""
+        return (self.shape[1],)
+
+    @property
+    def dimsd(self: Any) -> tuple[int]:
+        """PyLops' data shape, ``(m,)``."""
+        return (self.shape[0],)
+
+    def _foreign(self: Any, x: Any) -> Any:
+        """``x`` as a structmat operator if it is another library's operator or a
+        SciPy sparse matrix (wrapped, never densified), else ``None``."""
+        if isinstance(x, (scipy.sparse.linalg.LinearOperator, scipy.sparse.sparray)) or (
+            scipy.sparse.issparse(x) or _is_pylops(x)
+        ):
+            from structmat.interop import aslinearoperator
+
+            return aslinearoperator(x)
+        return None
 
     def to(self: Any, *, xp: Any = None, device: Any = None, dtype: Any = None) -> Any:
         """The same operator in another namespace, on another device or dtype.
@@ -119,3 +158,8 @@ class Portable:
         state = dict(state)
         state["_xp"] = aa.namespace_from_name(state["_xp"])
         self.__dict__.update(state)
+
+
+def _is_pylops(x: Any) -> bool:
+    """A PyLops operator (its class does not derive from SciPy's)."""
+    return type(x).__module__.startswith("pylops") and hasattr(x, "rmatmat")

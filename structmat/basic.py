@@ -23,13 +23,20 @@ def _as_array(a: Any, what: str, ndim: int) -> tuple[Any, Any]:
     return a, xp
 
 
+def _as_data(a: Any, what: str, ndim: int) -> tuple[Any, Any]:
+    # integer and boolean data become float64 (a copy), as a projection's input does
+    a, xp = _as_array(a, what, ndim)
+    return aa.floating_input(xp, a, what), xp
+
+
 class Dense(LinearOperator):
     r"""A dense matrix as an operator.
 
     Parameters
     ----------
     A : array of shape (m, n)
-        Kept as given (no copy; products read it live).
+        Kept as given (no copy; products read it live). Integer and boolean
+        arrays are converted to float64 (a copy, no longer live).
 
     Examples
     --------
@@ -40,7 +47,7 @@ class Dense(LinearOperator):
     """
 
     def __init__(self, A: Any, /, *, _conjugate: bool = False) -> None:
-        A, xp = _as_array(A, "Dense", 2)
+        A, xp = _as_data(A, "Dense", 2)
         super().__init__(shape=tuple(A.shape), dtype=A.dtype, xp=xp, device=aa.device_of(A))
         self._source, self._conjugate = A, _conjugate
 
@@ -83,7 +90,7 @@ class Diagonal(LinearOperator):
     Parameters
     ----------
     d : array of shape (n,)
-        The diagonal (kept, no copy).
+        The diagonal (kept, no copy; integer or boolean: converted to float64).
 
     Notes
     -----
@@ -97,7 +104,7 @@ class Diagonal(LinearOperator):
     """
 
     def __init__(self, d: Any, /, *, _conjugate: bool = False) -> None:
-        d, xp = _as_array(d, "Diagonal", 1)
+        d, xp = _as_data(d, "Diagonal", 1)
         super().__init__(
             shape=(d.shape[0], d.shape[0]), dtype=d.dtype, xp=xp, device=aa.device_of(d)
         )

@@ -35,8 +35,7 @@ def _vector(a: Any, what: str) -> tuple[Any, Any]:
     if a.shape[0] < 1:
         msg = f"{what} expects a non-empty array, got length 0"
         raise ValueError(msg)
-    aa.check_floating_dtype(xp, a.dtype, what)
-    return a, xp
+    return aa.floating_input(xp, a, what), xp  # integers and booleans: float64
 
 
 # ---------------------------------------------------------------------- convolution family

@@ -26,6 +26,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from structmat import _array_api as aa
+from structmat._portable import _is_pylops
 from structmat.basic import Dense
 from structmat.linop import LinearOperator, _Converter, apply_columns
 
@@ -203,7 +204,7 @@ class FromSciPy(LinearOperator):
 
     Parameters
     ----------
-    operator : scipy.sparse.linalg.LinearOperator
+    operator : scipy.sparse.linalg.LinearOperator or PyLops operator
         Kept as ``.operator``; applied through its ``matmat`` and ``rmatmat``.
     dtype : optional
         The operator's dtype; by default the SciPy operator's dtype, with
@@ -229,8 +230,13 @@ class FromSciPy(LinearOperator):
     """
 
     def __init__(self, operator: Any, /, *, dtype: Any = None) -> None:
-        if not isinstance(operator, scipy.sparse.linalg.LinearOperator):
-            msg = f"FromSciPy expects a scipy.sparse.linalg.LinearOperator, got {type(operator).__name__}"
+        if not isinstance(operator, scipy.sparse.linalg.LinearOperator) and not _is_pylops(
+            operator
+        ):
+            msg = (
+                "FromSciPy expects a scipy.sparse.linalg.LinearOperator or a PyLops operator, "
+                f"got {type(operator).__name__}"
+            )
             raise TypeError(msg)
         if len(operator.shape) != 2:
             msg = f"FromSciPy expects a 2-d SciPy operator, got shape {operator.shape}"
@@ -283,13 +289,17 @@ def aslinearoperator(obj: Any, /) -> LinearOperator:
         - a 2-d array of any array-API backend becomes :class:`~structmat.Dense`;
         - a ``scipy.sparse.linalg.LinearOperator`` becomes :class:`FromSciPy`
           (NumPy); one made by :func:`to_scipy` gives back its structmat operator;
-        - a SciPy sparse matrix or array becomes :class:`FromSciPy` of it.
+        - a SciPy sparse matrix or array becomes :class:`FromSciPy` of it (never
+          densified);
+        - a PyLops operator becomes :class:`FromSciPy` (applied through its
+          ``matmat`` and ``rmatmat``).
 
     Raises
     ------
     TypeError
         For any other type (the message names it), or an array of a
-        non-floating dtype.
+        dtype that is neither floating, integer nor boolean (integer and
+        boolean arrays become float64, as projections take them).
     ValueError
         For an array that is not 2-d.
 
@@ -306,7 +316,7 @@ def aslinearoperator(obj: Any, /) -> LinearOperator:
         return obj
     if isinstance(obj, SciPyLinearOperator):
         return obj.operator
-    if isinstance(obj, scipy.sparse.linalg.LinearOperator):
+    if isinstance(obj, scipy.sparse.linalg.LinearOperator) or _is_pylops(obj):
         return FromSciPy(obj)
     if scipy.sparse.issparse(obj):
         return FromSciPy(scipy.sparse.linalg.aslinearoperator(obj))
@@ -323,5 +333,4 @@ def aslinearoperator(obj: Any, /) -> LinearOperator:
     if obj.ndim != 2:
         msg = f"aslinearoperator expects a 2-d array, got shape {tuple(obj.shape)}"
         raise ValueError(msg)
-    aa.check_floating_dtype(xp, obj.dtype, "aslinearoperator: the array")
-    return Dense(obj)
+    return Dense(aa.floating_input(xp, obj, "aslinearoperator: the array"))

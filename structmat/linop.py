@@ -276,6 +276,8 @@ class LinearOperator(Portable):
             return product(self, x)
         elif _is_scalar(x):
             return NotImplemented
+        elif (other := self._foreign(x)) is not None:
+            return product(self, other)
         return self._apply(self._prepare(x, self._shape[1]))
 
     def __rmatmul__(self, x: Any) -> Any:
@@ -283,6 +285,8 @@ class LinearOperator(Portable):
             return product(x, self)
         if _is_scalar(x):
             return NotImplemented
+        if (other := self._foreign(x)) is not None:
+            return product(other, self)
         # x @ A == (A^T @ x^T)^T, batch dimensions kept.
         x = self._prepare(x, self.shape[0], left=True)
         xp = self.xp
@@ -297,14 +301,24 @@ class LinearOperator(Portable):
 
     # ------------------------------------------------------------------ algebra
     def __add__(self, other: Any) -> LinearOperator:
-        if not isinstance(other, LinearOperator):
+        if not isinstance(other, LinearOperator) and (other := self._foreign(other)) is None:
             return NotImplemented
         return sum_of(self, other)
 
+    def __radd__(self, other: Any) -> LinearOperator:
+        if (other := self._foreign(other)) is None:
+            return NotImplemented
+        return sum_of(other, self)
+
     def __sub__(self, other: Any) -> LinearOperator:
-        if not isinstance(other, LinearOperator):
+        if not isinstance(other, LinearOperator) and (other := self._foreign(other)) is None:
             return NotImplemented
         return sum_of(self, scaled(-1, other))
+
+    def __rsub__(self, other: Any) -> LinearOperator:
+        if (other := self._foreign(other)) is None:
+            return NotImplemented
+        return sum_of(other, scaled(-1, self))
 
     def __neg__(self) -> LinearOperator:
         return scaled(-1, self)
@@ -312,12 +326,16 @@ class LinearOperator(Portable):
     def __pos__(self) -> LinearOperator:
         return self
 
-    def __mul__(self, c: Any) -> LinearOperator:
-        if not _is_scalar(c):
-            return NotImplemented
-        return scaled(c, self)
+    def __mul__(self, x: Any) -> Any:
+        # SciPy's meaning: a scalar scales, an operator composes, an array is applied.
+        if _is_scalar(x):
+            return scaled(x, self)
+        return self @ x
 
-    __rmul__ = __mul__
+    def __rmul__(self, x: Any) -> Any:
+        if _is_scalar(x):
+            return scaled(x, self)
+        return x @ self
 
     def __truediv__(self, c: Any) -> LinearOperator:
         if not _is_scalar(c):

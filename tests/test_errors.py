@@ -28,16 +28,12 @@ def test_dense_not_an_array():
         sm.Dense([[1.0, 2.0]])
 
 
-@pytest.mark.parametrize(
-    ("dtype", "shown"), [("int64", "int64"), ("int32", "int32"), ("bool", "bool")]
-)
-def test_unsupported_operator_dtypes(xp, dtype, shown):
+@pytest.mark.parametrize("dtype", ["int64", "int32", "bool"])
+def test_integer_operator_data_becomes_float64(xp, dtype):
+    # as scipy.sparse.linalg.aslinearoperator accepts integer matrices
     a = xp.asarray(np.ones((2, 2), dtype=dtype))
-    expected = rf"must have dtype float32, float64, complex64 or complex128, got {shown}"
-    with pytest.raises(TypeError, match=r"Dense " + expected):
-        sm.Dense(a)
-    with pytest.raises(TypeError, match=r"Diagonal " + expected):
-        sm.Diagonal(a[0, ...])
+    assert sm.Dense(a).dtype == xp.float64
+    assert sm.Diagonal(a[0, ...]).dtype == xp.float64
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
@@ -213,9 +209,9 @@ def test_bad_powers():
 
 def test_bad_scalars():
     A = A34()
-    with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for \*"):
-        A * A
-    with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for \*"):
+    with pytest.raises(ValueError, match=r"cannot compose .* inner dimensions 4 != 3"):
+        A * A  # SciPy's meaning: a product
+    with pytest.raises(TypeError, match=r"expected an array"):
         A * None
     with pytest.raises(ZeroDivisionError, match="cannot divide an operator by zero"):
         A / 0

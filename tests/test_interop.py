@@ -140,11 +140,6 @@ def test_expm_multiply_to_scipy(name, op, D):
     _expm_multiply(op.to_scipy(), np.ones((D.shape[0], 2)), D)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="expm_multiply treats anything that is not a scipy LinearOperator as a matrix "
-    "(A.trace(), A - mu * np.eye(n), np.linalg.norm(A, 1), A.dot); see the interop report",
-)
 def test_expm_multiply_direct():
     _, op, D = SQUARE[0]
     _expm_multiply(op, np.ones(D.shape[0]), D)
