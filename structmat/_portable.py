@@ -18,7 +18,7 @@ from structmat import _array_api as aa
 from structmat._operand import _Converter
 
 
-class Portable(scipy.sparse.linalg.LinearOperator):  # type: ignore[misc]
+class Portable(scipy.sparse.linalg.LinearOperator):
     """SciPy's names, conversions to other namespaces and to SciPy, pickling.
 
     A subclass of ``scipy.sparse.linalg.LinearOperator`` so that SciPy functions

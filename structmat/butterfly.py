@@ -605,7 +605,7 @@ class Butterfly(LinearOperator):
         from structmat.monarch import Monarch
 
         if not self.increasing_stride:
-            return self.H.to_monarch().H  # type: ignore[attr-defined]
+            return self.H.to_monarch().H
         L, R = self.monarch_factors()
         return Monarch(L, R)
 

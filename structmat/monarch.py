@@ -666,7 +666,7 @@ class MonarchAdjoint(_MonarchBackward, Adjoint):
         super().__init__(operator)
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        return MonarchAdjoint(self.operator._map(convert))  # type: ignore[arg-type]
+        return MonarchAdjoint(self.operator._map(convert))
 
     def _transpose(self) -> LinearOperator:
         M = self.operator
@@ -705,7 +705,7 @@ class MonarchTranspose(_MonarchBackward, Transpose):
         return _Conjugate(self.operator)
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        return MonarchTranspose(self.operator._map(convert))  # type: ignore[arg-type]
+        return MonarchTranspose(self.operator._map(convert))
 
     def to_dense(self) -> Any:
         return self.xp.matrix_transpose(self.operator.to_dense())
