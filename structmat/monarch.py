@@ -5,13 +5,17 @@ matrices with a fixed reshape-transpose between them. structmat uses the
 general form of DESIGN.md §4, with the factor layout of the official Monarch
 code so that trained weights move between the two unchanged:
 
-- ``R`` of shape ``(K, r*J, p)``: ``K`` blocks applied first;
-- ``L`` of shape ``(J, s, K*r)``: ``J`` blocks applied second;
+- ``R`` of shape ``(K, q, p)``: ``K`` blocks applied first;
+- ``L`` of shape ``(J, s, c)``: ``J`` blocks applied second, ``J*c == K*q``
+  (rank ``r`` when ``q = r*J`` and ``c = K*r``);
 - the input is zero-padded to ``K*p``, the output truncated to ``n_out <= s*J``.
 
-Element formula (the definition)::
+Element formula (the definition): the intermediate index ``u = a*q + v``
+is read as ``u = gamma*J + j``, and::
 
-    M[sigma*J + j, a*p + t] = Σ_{rho<r} L[j, sigma, a*r + rho] * R[a, rho*J + j, t]
+    M[sigma*J + j, a*p + t] = Σ_{v : a*q+v ≡ j (mod J)} L[j, sigma, (a*q+v) // J] * R[a, v, t]
+
+which for the rank layout is ``Σ_{rho<r} L[j, sigma, a*r + rho] * R[a, rho*J + j, t]``.
 
 The adjoint ``M.H`` is a :class:`MonarchAdjoint` (a subclass of
 :class:`structmat.Adjoint`, repr ``Adjoint(Monarch(...); class M*)``): the
@@ -22,8 +26,9 @@ order. Products of Monarch operators and adjoints stay
 class MM*)`` and ``(M1 @ M2.H) ** 2`` ends in ``class (MM*)^2``;
 :func:`monarch_class` returns that name.
 
-The multiply kernels live in :mod:`structmat._monarch_kernels`, the
-projection engine in :mod:`structmat._monarch_project` (with its NumPy
+The multiply is the KS chain ``KS(1, s, c, J) · KS(K, q, p, 1)`` run by
+:mod:`structmat.ks` (the column-tiled NumPy driver, one batched matmul per
+factor elsewhere); the projection engine in :mod:`structmat._monarch_project` (with its NumPy
 mixed-precision path in :mod:`structmat._monarch_mixed`).
 """
 
@@ -35,11 +40,11 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
-from structmat import _monarch_kernels as kernels
 from structmat._args import ceil_div, int_or_pair, integer, shape_pair
 from structmat._dense import ldexp, normalize, unscale
 from structmat._monarch_project import ENGINES, project_factors
 from structmat._result import ProjectionResult, exact_result
+from structmat.ks._multiply import chain_on_stack
 from structmat.linop import (
     REPR_NOTES,
     Adjoint,
@@ -192,10 +197,12 @@ class Monarch(LinearOperator):
 
     Parameters
     ----------
-    L : array of shape (J, s, K*r)
-        The ``J`` output-side blocks, applied second.
-    R : array of shape (K, r*J, p)
-        The ``K`` input-side blocks, applied first.
+    L : array of shape (J, s, c)
+        The ``J`` output-side blocks, applied second (the official code's
+        ``w2_bfly`` / ``blkdiag2``).
+    R : array of shape (K, q, p)
+        The ``K`` input-side blocks, applied first (``w1_bfly`` /
+        ``blkdiag1``); ``J*c == K*q``.
     shape : (int, int), optional
         ``(n_out, n_in)`` with ``n_out <= s*J`` and ``n_in <= K*p``; defaults
         to ``(s*J, K*p)``. Inputs are zero-padded to ``K*p``; the first
@@ -207,8 +214,11 @@ class Monarch(LinearOperator):
         The factors (cast to a common dtype, in the operator's namespace).
     nblocks : (int, int)
         ``(K, J)``.
-    rank : int
-        ``r``.
+    rank : int or None
+        ``r = q // J`` when ``J`` divides ``q`` and ``c == K*r`` (the rank
+        layout: every ``s x p`` slice has rank at most ``r``), else ``None``
+        (a general layout such as the official ``MonarchLinear(196, 384,
+        nblocks=16)``: ``R`` (16, 13, 13), ``L`` (16, 24, 13)).
 
     Notes
     -----
@@ -219,13 +229,14 @@ class Monarch(LinearOperator):
         M_{\sigma J + j,\; a p + t} = \sum_{\rho < r}
             L_{j, \sigma, a r + \rho}\, R_{a, \rho J + j, t}.
 
-    Multiply: view ``x`` as ``(K, p)``, ``Y1[a] = R[a] @ x[a]`` (``(K, r*J)``);
-    read ``Y1`` as ``(K*r, J)`` and transpose to ``(J, K*r)``;
-    ``Y3[j] = L[j] @ Y2[j]`` (``(J, s)``); transpose to ``(s, J)`` and flatten.
-    That is two batched matmuls and two transposes. On NumPy the columns of a
-    matrix input are processed in cache-sized tiles and the second transpose
-    is folded into the output layout; a single vector takes a batched
-    matrix-vector (``gemv``) path. The paper's square Monarch ``M = P L Pᵀ R``
+    ``M`` is the Kronecker-sparse chain ``KS(1, s, c, J) · KS(K, q, p, 1)``
+    with values ``T_R[a, :, :, 0] = R[a]`` and ``T_L[0, sigma, gamma, j] =
+    L[j, sigma, gamma]`` (DESIGN.md §4a); multiply, adjoint, ``to_dense``,
+    ``parameter_count`` and ``flops`` are the chain's. Multiply: view ``x``
+    as ``(K, p)``, ``Y1[a] = R[a] @ x[a]`` (``(K, q)``); read ``Y1`` as
+    ``(c, J)`` and ``Y3[j] = L[j] @ Y1[:, j]`` (``(J, s)``); flatten ``Y3``
+    transposed, ``(s, J)``. On NumPy the columns of a matrix input run
+    through both factors in cache-sized tiles (:mod:`structmat.ks`). The paper's square Monarch ``M = P L Pᵀ R``
     (``n = m²``) is ``K = J = p = s = m``, ``r = 1``.
 
     ``M.H`` is a :class:`MonarchAdjoint` (class M*), ``M.T`` of a complex
@@ -261,22 +272,15 @@ class Monarch(LinearOperator):
                 msg = f"Monarch expects {name} as a 3-d array, got shape {tuple(F.shape)}"
                 raise ValueError(msg)
             aa.check_floating_dtype(xp, F.dtype, f"Monarch factor {name}")
-        J, s, Kr = (int(d) for d in L.shape)
-        K, rJ, p = (int(d) for d in R.shape)
-        if min(J, s, Kr, K, rJ, p) < 1:
+        J, s, c = (int(d) for d in L.shape)
+        K, q, p = (int(d) for d in R.shape)
+        if min(J, s, c, K, q, p) < 1:
             msg = f"Monarch factors must have no empty axis, got L {tuple(L.shape)} and R {tuple(R.shape)}"
             raise ValueError(msg)
-        if rJ % J:
+        if J * c != K * q:
             msg = (
-                f"Monarch: R of shape (K, r*J, p) = {tuple(R.shape)} needs a middle axis that is "
-                f"a multiple of J = {J} (L.shape[0]), got {rJ}"
-            )
-            raise ValueError(msg)
-        r = rJ // J
-        if Kr != K * r:
-            msg = (
-                f"Monarch: L of shape (J, s, K*r) needs a last axis of K*r = {K}*{r} = {K * r} "
-                f"(K = R.shape[0], r = R.shape[1] // J), got L of shape {tuple(L.shape)}"
+                f"Monarch: L (J, s, c) = {tuple(L.shape)} and R (K, q, p) = {tuple(R.shape)} "
+                f"need J*c == K*q (the intermediate length), got J*c = {J * c} and K*q = {K * q}"
             )
             raise ValueError(msg)
         m, n = (s * J, K * p) if shape is None else shape_pair(shape, "shape", "Monarch")
@@ -293,52 +297,63 @@ class Monarch(LinearOperator):
         self.L = L
         self.R = R
         self.nblocks = (K, J)
-        self.rank = r
-        self._dims = (K, J, p, s, r)
+        self.rank: int | None = q // J if q % J == 0 and c == K * (q // J) else None
+        self._layout = (K, q, p, J, s, c)
 
     # ------------------------------------------------------------------ factors
     @property
     def block_shape(self) -> tuple[int, int]:
         """``(s, p)``: rows of an L block and columns of an R block."""
-        _, _, p, s, _ = self._dims
+        _, _, p, _, s, _ = self._layout
         return s, p
 
-    def _factors(self, dtype: Any, kind: str) -> tuple[Any, Any]:
-        """Factors in ``dtype`` for ``kind``: "fwd" (R, L), "adj" (Lᴴ, Rᴴ), "tr" (Lᵀ, Rᵀ).
+    @property
+    def patterns(self) -> tuple[tuple[int, int, int, int], tuple[int, int, int, int]]:
+        """The KS chain ``KS(1, s, c, J) · KS(K, q, p, 1)`` (leftmost first) of ``M``'s factors."""
+        K, q, p, J, s, c = self._layout
+        return (1, s, c, J), (K, q, p, 1)
 
-        Read from ``L`` and ``R`` at every call (casts and conjugates are not
-        kept), so products follow in-place changes of the factors.
+    def _blocked(self, dtype: Any, kind: str) -> list[Any]:
+        """The chain in :func:`structmat.ks.ks_blocked` layout, in the order applied.
+
+        ``kind``: "fwd" (``R`` then ``L``), "adj" (``Lᴴ`` then ``Rᴴ``) or
+        "tr" (``Lᵀ`` then ``Rᵀ``). The values of ``KS(K, q, p, 1)`` are
+        ``R[:, :, :, None]`` and those of ``KS(1, s, c, J)`` are ``L``
+        permuted to ``(1, s, c, J)``, so their blocked layouts are the views
+        ``R[:, None]`` and ``L[None]``: read at every call (casts and
+        conjugates are not kept), products follow in-place changes of ``L``
+        and ``R``.
         """
         xp = self.xp
         L, R = self.L, self.R
         if L.dtype != dtype:
             L, R = xp.astype(L, dtype), xp.astype(R, dtype)
         if kind == "fwd":
-            return R, L
-        if kind == "adj" and aa.is_complex(xp, self.dtype):
+            return [R[:, None, ...], L[None, ...]]
+        if kind == "adj" and aa.is_complex(xp, L.dtype):
             L, R = xp.conj(L), xp.conj(R)
-        return xp.matrix_transpose(L), xp.matrix_transpose(R)
+        return [xp.matrix_transpose(L)[None, ...], xp.matrix_transpose(R)[:, None, ...]]
 
-    def _run(self, X: Any, kernel: Any) -> Any:
-        # NumPy: a stack of vectors is one matrix with the stack as columns.
-        if self._numpy and X.ndim > 2 and X.shape[-1] == 1:
-            return apply_columns(self.xp, X, kernel)
-        return kernel(X)
-
-    def _forward(self, X: Any) -> Any:
-        W1, W2 = self._factors(X.dtype, "fwd")
-        return kernels.forward(self.xp, self._numpy, W1, W2, X, self._dims, self.shape[0])
-
-    def _backward(self, Y: Any, kind: str) -> Any:
-        W1, W2 = self._factors(Y.dtype, kind)
-        return kernels.backward(self.xp, self._numpy, W1, W2, Y, self._dims, self.shape[1])
+    def _chain(self, X: Any, kind: str) -> Any:
+        """The chain of ``kind`` on ``X`` (..., n, k): zero-padded input, truncated output."""
+        xp = self.xp
+        *lead, n, k = (int(v) for v in X.shape)
+        if self._numpy and lead and k == 1:
+            # A stack of vectors is one matrix with the stack as columns.
+            return apply_columns(xp, X, lambda Y: self._chain(Y, kind))
+        X3 = xp.reshape(X, (math.prod(lead), n, k))
+        Y = chain_on_stack(lambda dt: self._blocked(dt, kind), X3, self._real)
+        m = self.shape[0] if kind == "fwd" else self.shape[1]
+        if int(Y.shape[1]) != m:
+            Y = Y[:, :m, :]
+        return xp.reshape(Y, (*lead, m, k))
 
     # ------------------------------------------------------------------ LinearOperator API
     def _matmat(self, X: Any) -> Any:
-        return self._run(X, self._forward)
+        return self._chain(X, "fwd")
 
     def _rmatmat(self, X: Any) -> Any:
-        return self._run(X, lambda Y: self._backward(Y, "adj"))
+        return self._chain(X, "adj")
 
     def _adjoint(self) -> LinearOperator:
         return MonarchAdjoint(self)
@@ -350,29 +365,20 @@ class Monarch(LinearOperator):
         return Monarch(convert(self.L), convert(self.R), shape=self.shape)
 
     def _parameter_count(self) -> int:
-        K, J, p, s, r = self._dims
-        return J * s * K * r + K * r * J * p
+        K, q, p, J, s, c = self._layout
+        return J * s * c + K * q * p
 
     def _flops(self, k: int) -> int:
-        K, J, p, s, r = self._dims
-        return (K * r * J * p + J * s * K * r) * k
+        return self._parameter_count() * k
 
     def _repr_args(self) -> str:
         m, n = self.shape
         return f"{m}x{n}, nblocks={self.nblocks}, rank={self.rank}, {aa.dtype_name(self.dtype)}"
 
     def to_dense(self) -> Any:
-        """The dense matrix from the factors: one batched product over the ``(j, a)`` slices."""
-        xp = self.xp
-        K, J, p, s, r = self._dims
-        L4 = xp.permute_dims(xp.reshape(self.L, (J, s, K, r)), (0, 2, 1, 3))  # (J, K, s, r)
-        R4 = xp.permute_dims(xp.reshape(self.R, (K, r, J, p)), (2, 0, 1, 3))  # (J, K, r, p)
-        T = xp.matmul(L4, R4)  # (J, K, s, p): slice S_ja
-        D = xp.reshape(xp.permute_dims(T, (2, 0, 1, 3)), (s * J, K * p))
-        m, n = self.shape
-        if (m, n) != (s * J, K * p):
-            D = D[:m, :n]
-        return D
+        """The dense matrix: the chain applied to the first ``n_in`` columns of the identity."""
+        n = self.shape[1]
+        return self._matmat(self.xp.eye(n, dtype=self.dtype, device=self.device))
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -633,8 +639,7 @@ class _MonarchBackward:
     _kind: str  # "adj" or "tr": conjugate the factors or not
 
     def _matmat(self, X: Any) -> Any:
-        M = self.operator
-        return M._run(X, lambda Y: M._backward(Y, self._kind))
+        return self.operator._chain(X, self._kind)
 
     def __repr__(self) -> str:
         name = "Adjoint" if self._kind == "adj" else "Transpose"

@@ -226,8 +226,8 @@ def test_float32_stays_float32_and_promotes():
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_tiled_kernel_many_columns(monkeypatch, workers):
     """Column counts around the tile size, with padding and truncation, on 1-3 threads."""
-    import structmat._monarch_kernels as kernels
     import structmat._pool as pool_module
+    import structmat.ks._tiled as kernels
 
     monkeypatch.setattr(pool_module, "WORKERS", workers)
     monkeypatch.setattr(pool_module, "_POOL", None)
@@ -340,9 +340,9 @@ def test_bad_factors():
     L, R = rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 2, 5))
     with pytest.raises(ValueError, match="3-d"):
         Monarch(L[0], R)
-    with pytest.raises(ValueError, match="multiple of J = 2"):
+    with pytest.raises(ValueError, match=r"J\*c == K\*q.*J\*c = 8 and K\*q = 12"):
         Monarch(L, rng.standard_normal((4, 3, 5)))
-    with pytest.raises(ValueError, match=r"K\*r = 4\*1 = 4"):
+    with pytest.raises(ValueError, match=r"J\*c = 10 and K\*q = 8"):
         Monarch(rng.standard_normal((2, 3, 5)), R)
     with pytest.raises(ValueError, match="n_in <= K\\*p = 20"):
         Monarch(L, R, shape=(6, 21))
@@ -1035,3 +1035,106 @@ def test_threaded_multiply_after_fork():
     child.join(timeout=60)
     assert child.exitcode == 0
     assert_close(got, expected, size=1024)
+
+
+# ---------------------------------------------------------------------- general layout
+def general_oracle(L, R, shape):
+    """DESIGN §4 general element formula by loops: u = a*q + v read as u = gamma*J + j."""
+    L, R = to_numpy(L), to_numpy(R)
+    J, s, _ = L.shape
+    K, q, p = R.shape
+    D = np.zeros((s * J, K * p), dtype=np.result_type(L, R))
+    for a in range(K):
+        for v in range(q):
+            gamma, j = divmod(a * q + v, J)
+            for sigma in range(s):
+                D[sigma * J + j, a * p : (a + 1) * p] += L[j, sigma, gamma] * R[a, v, :]
+    return D[: shape[0], : shape[1]]
+
+
+def official_forward(x, w1, w2, n_out):
+    """The official ``blockdiag_butterfly_multiply`` from its published math, rows of ``x``:
+    pad to k*p, (k, p) per row, bmm by w1 -> (k, q), flatten, read as (r', l) and
+    transpose to (l, r'), bmm by w2 -> (l, s), read as (s, l), flatten, keep n_out."""
+    k, _, p = w1.shape
+    nl, s, rr = w2.shape
+    b, n = x.shape
+    xp_ = np.zeros((b, k * p), dtype=x.dtype)
+    xp_[:, :n] = x
+    out1 = np.einsum("kqp,bkp->bkq", w1, xp_.reshape(b, k, p)).reshape(b, rr, nl)
+    out1 = out1.transpose(0, 2, 1)  # (b, l, r')
+    out2 = np.einsum("lsr,blr->bsl", w2, out1).reshape(b, s * nl)
+    return out2[:, :n_out]
+
+
+GENERAL = [
+    ((16, 24, 13), (16, 13, 13), (384, 196)),
+    ((3, 2, 4), (6, 2, 5), (5, 9)),
+    ((4, 3, 3), (6, 2, 2), (12, 12)),
+]
+
+
+@pytest.mark.parametrize(("lshape", "rshape", "shape"), GENERAL)
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])
+def test_general_layout_dense_multiply_adjoint(lshape, rshape, shape, dtype):
+    rng = np.random.default_rng(5)
+    cplx = dtype.startswith("complex")
+
+    def draw(sh):
+        z = rng.standard_normal(sh) + (1j * rng.standard_normal(sh) if cplx else 0)
+        return z.astype(dtype)
+
+    L, R = draw(lshape), draw(rshape)
+    M = Monarch(L, R, shape=shape)
+    assert M.rank is None
+    assert M.dtype == np.dtype(dtype)
+    assert f"rank=None, {dtype}" in repr(M)
+    D = general_oracle(L.astype(np.complex128), R.astype(np.complex128), shape)
+    if not cplx:
+        D = D.real
+    m, n = shape
+    assert M.parameter_count == L.size + R.size
+    assert M.flops(3) == 3 * (L.size + R.size)
+    assert_close(M.to_dense(), oracle_as(D, np, dtype), size=n)
+    X, Y = draw((n, 7)), draw((m, 7))
+    assert_close(M @ X, oracle_as(D @ X, np, dtype), size=n)
+    assert_close(M @ X[:, 0], oracle_as(D @ X[:, 0], np, dtype), size=n)
+    assert_close(M.H @ Y, oracle_as(D.conj().T @ Y, np, dtype), size=m)
+    assert_close(M.T @ Y, oracle_as(D.T @ Y, np, dtype), size=m)
+    # dot test: <M x, y> == <x, M^H y>
+    lhs, rhs = np.vdot(Y, M @ X), np.vdot(M.H @ Y, X)
+    assert abs(lhs - rhs) <= tolerance(np.dtype(dtype)) * 50 * np.linalg.norm(D) * np.linalg.norm(
+        X
+    ) * np.linalg.norm(Y)
+
+
+def test_official_monarch_linear_196_384_loads():
+    """MonarchLinear(196, 384, nblocks=16): blkdiag1 (16, 13, 13) = R, blkdiag2 (16, 24, 13) = L."""
+    rng = np.random.default_rng(6)
+    blkdiag1, blkdiag2 = rng.standard_normal((16, 13, 13)), rng.standard_normal((16, 24, 13))
+    M = Monarch(blkdiag2, blkdiag1, shape=(384, 196))
+    assert (M.nblocks, M.rank, M.block_shape) == ((16, 16), None, (24, 13))
+    x = rng.standard_normal((5, 196))
+    assert_close((M @ x.T).T, official_forward(x, blkdiag1, blkdiag2, 384), size=196)
+    assert_close(M.to_dense(), general_oracle(blkdiag2, blkdiag1, (384, 196)), size=196)
+
+
+def test_general_layout_on_xp(xp):
+    rng = np.random.default_rng(7)
+    L, R = rng.standard_normal((3, 2, 4)), rng.standard_normal((6, 2, 5))
+    M = Monarch(xp.asarray(L), xp.asarray(R), shape=(5, 9))
+    D = general_oracle(L, R, (5, 9))
+    X = rng.standard_normal((9, 4))
+    assert_close(M @ xp.asarray(X), oracle_as(D @ X, xp), size=9)
+    assert_close(M.H @ xp.asarray(X[:5]), oracle_as(D.T @ X[:5], xp), size=5)
+    assert_close(M.to_dense(), oracle_as(D, xp), size=9)
+
+
+def test_general_layout_live_state():
+    rng = np.random.default_rng(8)
+    L, R = rng.standard_normal((3, 2, 4)), rng.standard_normal((6, 2, 5))
+    M = Monarch(L, R)
+    L[1, 0, 2] = 7.0
+    R[4, 1, 3] = -2.0
+    X = rng.standard_normal((30, 3))
+    assert_close(M @ X, general_oracle(L, R, (6, 30)) @ X, size=30)

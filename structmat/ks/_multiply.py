@@ -111,7 +111,8 @@ def ks_chain_matmat(blocked: Any, X: Any, /) -> Any:
         The factors in the layout of :func:`ks_blocked`, in the order they
         are applied, all of ``X``'s dtype.
     X : array of shape (B, n, k)
-        A stack of inputs (``n = a*c*d`` of the first factor).
+        A stack of inputs, ``n <= a*c*d`` of the first factor: missing rows
+        read as zero (padding, as a Monarch's input is padded to ``K*p``).
 
     Returns
     -------
@@ -140,14 +141,18 @@ def ks_chain_matmat(blocked: Any, X: Any, /) -> Any:
     True
     """
     xp = aa.namespace_of(X)
-    if not aa.is_numpy(xp):
+    B, n, k = (int(v) for v in X.shape)
+    a0, d0, _, c0 = (int(v) for v in blocked[0].shape)
+    if not aa.is_numpy(xp) or (B > 1 and k < _STACK_MIN_COLUMNS):
+        if n < a0 * c0 * d0:
+            zeros = xp.zeros((B, a0 * c0 * d0 - n, k), dtype=X.dtype, device=aa.device_of(X))
+            X = xp.concat([X, zeros], axis=1)
+        if aa.is_numpy(xp):
+            return _chain_by_factor(blocked, np.ascontiguousarray(X))
         for M in blocked:
             X = _blocked_apply(xp, M, X)
         return X
-    B, _, k = (int(v) for v in X.shape)
     X = np.ascontiguousarray(X)
-    if B > 1 and k < _STACK_MIN_COLUMNS:
-        return _chain_by_factor(blocked, X)
     a, d, b, _ = (int(v) for v in blocked[-1].shape)
     out = np.empty((B, a * d * b, k), dtype=X.dtype)
     for i in range(B):

@@ -8,9 +8,11 @@ arrays. Each factor is one ``np.matmul`` over its ``(i, l)`` blocks between
 strided views (the input tile is a column slice of ``X``, the last factor
 writes straight into the output's columns): no transposes are copied.
 
-The tiling rules are those of the NumPy Monarch kernel
-(:mod:`structmat._monarch_kernels`, which a two-factor chain of Monarch's
-patterns reproduces), with the work counted as the chain's multiply-adds.
+An input with fewer rows than the first factor's columns is read as
+zero-padded: each tile is copied into a third scratch buffer with zero rows
+below it (a Monarch whose ``K*p`` exceeds its ``n_in``). The tiling rules are
+those of the former NumPy Monarch kernel, with the work counted as the
+chain's multiply-adds.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = ["chain_matmat_tiled"]
 _MIN_TILE, _MAX_TILE = 64, 2048
 _POOL_TILE, _POOL_BLOCK, _POOL_WORK = 128, 64, 1 << 24
 _SLOTS = ("ks.even", "ks.odd")
+_PAD_SLOT = "ks.pad"
 
 
 def _over_columns(
@@ -64,6 +67,11 @@ def _apply_into(M: Any, src: Any, dst: Any) -> None:
     t = src.shape[1]
     if d == 1:
         np.matmul(M[:, 0], src.reshape(a, c, t), out=dst.reshape(a, b, t))
+    elif t == 1:
+        # One column: NumPy sends a (..., c, 1) operand to BLAS gemv only with a
+        # contiguous result, so write one and copy its (a*b*d) entries into place.
+        y = np.matmul(M, src.reshape(a, c, d, 1).transpose(0, 2, 1, 3))
+        dst.reshape(a, b, d).transpose(0, 2, 1)[...] = y[..., 0]
     else:
         xin = src.reshape(a, c, d, t).transpose(0, 2, 1, 3)
         np.matmul(M, xin, out=dst.reshape(a, b, d, t).transpose(0, 2, 1, 3))
@@ -73,12 +81,14 @@ def chain_matmat_tiled(blocked: Sequence[Any], X: Any, out: Any = None) -> Any:
     """``F_m ⋯ F_1 X`` for a NumPy matrix ``X`` (n, k) with unit column stride.
 
     ``blocked``: the factors in :func:`structmat.ks.ks_blocked` layout, in
-    the order they are applied, all of ``X``'s dtype. ``out``: an (m, k)
-    array with unit column stride to write into (a new C-contiguous one when
-    ``None``); it must not overlap ``X``. Returns ``out``.
+    the order they are applied, all of ``X``'s dtype; ``X`` may have fewer
+    rows than the first factor's columns (the rest read as zero). ``out``: an
+    (m, k) array with unit column stride to write into (a new C-contiguous
+    one when ``None``); it must not overlap ``X``. Returns ``out``.
     """
     n, k = X.shape
-    rows = [n] + [int(M.shape[0] * M.shape[1] * M.shape[2]) for M in blocked]
+    a0, d0, _, c0 = (int(v) for v in blocked[0].shape)
+    rows = [a0 * c0 * d0] + [int(M.shape[0] * M.shape[1] * M.shape[2]) for M in blocked]
     if out is None:
         out = np.empty((rows[-1], k), dtype=X.dtype)
     block = max(max(int(M.shape[2]), int(M.shape[3])) for M in blocked)
@@ -89,6 +99,11 @@ def chain_matmat_tiled(blocked: Sequence[Any], X: Any, out: Any = None) -> Any:
         for j in range(c0, c1, tile):
             t = min(tile, c1 - j)
             src = X[:, j : j + t]
+            if n < rows[0]:
+                pad = _pool.scratch((rows[0], t), X.dtype, _PAD_SLOT)
+                pad[:n] = src
+                pad[n:] = 0
+                src = pad
             for f, M in enumerate(blocked):
                 if f == last:
                     dst = out[:, j : j + t]
