@@ -499,7 +499,17 @@ class Monarch(LinearOperator):
     # ------------------------------------------------------------------ projection
     @classmethod
     def project(
-        cls, A: Any, /, nblocks: Any = None, rank: int = 1, *, engine: str = "auto"
+        cls,
+        A: Any,
+        /,
+        nblocks: Any = None,
+        rank: int = 1,
+        *,
+        engine: str = "auto",
+        method: str = "exact",
+        oversample: int = 10,
+        seed: Any = None,
+        error_probes: int = 16,
     ) -> ProjectionResult:
         r"""The Frobenius-nearest Monarch to ``A`` (exact).
 
@@ -529,6 +539,18 @@ class Monarch(LinearOperator):
             min(s, p)``), else ``eigh``. ``"eigh"``: the exact engine with a
             batched ``eigh`` of every slice's Gram matrix. Tests and
             benchmarks use it to run one route; users rarely need it.
+        method : {"exact", "randomized"}
+            ``"exact"`` (default): densify a LinearOperator (``n`` products) and
+            project exactly, as above. ``"randomized"``: matrix-free, from about
+            ``K k + J l + error_probes`` products (``k = min(r + oversample, p)``,
+            ``l = min(k + oversample, s)``) with block-diagonal probes
+            (:func:`structmat.ks.ks_project_two_sketched`, docs/monarch.md
+            "Matrix-free projection"); ``exact=False``, ``error`` estimated,
+            ``lower_bound`` rigorous, ``upper_bound = inf``; ``engine`` unused.
+            An array is applied as a ``Dense`` operator.
+        oversample, seed, error_probes
+            Of ``method="randomized"`` only (see
+            :func:`structmat.ks.ks_project_two_sketched`).
 
         Returns
         -------
@@ -604,11 +626,22 @@ class Monarch(LinearOperator):
         >>> bool(np.isclose(np.linalg.norm(A - res.operator.to_dense()), res.error))
         True
         """
-        return _project(cls, A, nblocks, rank, engine, adjoint=False)
+        sketch = {"oversample": oversample, "seed": seed, "error_probes": error_probes}
+        return _project(cls, A, nblocks, rank, engine, adjoint=False, method=method, sketch=sketch)
 
     @classmethod
     def project_adjoint(
-        cls, A: Any, /, nblocks: Any = None, rank: int = 1, *, engine: str = "auto"
+        cls,
+        A: Any,
+        /,
+        nblocks: Any = None,
+        rank: int = 1,
+        *,
+        engine: str = "auto",
+        method: str = "exact",
+        oversample: int = 10,
+        seed: Any = None,
+        error_probes: int = 16,
     ) -> ProjectionResult:
         r"""The Frobenius-nearest member of the class M* (adjoints of Monarchs).
 
@@ -616,7 +649,9 @@ class Monarch(LinearOperator):
         ``rank`` and ``engine``; ``nblocks`` and ``rank`` describe the Monarch ``M`` with :math:`M^H
         \approx A`) and returns ``M.H`` (a :class:`MonarchAdjoint`);
         ``onto="monarch_adjoint"``. The Frobenius norm is invariant under
-        :math:`(\cdot)^H`, so the result is exact.
+        :math:`(\cdot)^H`, so the result is exact. ``method="randomized"`` projects
+        :math:`A^H` matrix-free (``A.H`` applied through ``A``'s products), as in
+        :meth:`project`.
 
         Examples
         --------
@@ -628,7 +663,8 @@ class Monarch(LinearOperator):
         >>> bool(np.isclose(np.linalg.norm(A - res.operator.to_dense()), res.error))
         True
         """
-        return _project(cls, A, nblocks, rank, engine, adjoint=True)
+        sketch = {"oversample": oversample, "seed": seed, "error_probes": error_probes}
+        return _project(cls, A, nblocks, rank, engine, adjoint=True, method=method, sketch=sketch)
 
 
 class _MonarchBackward:
@@ -745,9 +781,24 @@ def _identity_factors(
 
 # ---------------------------------------------------------------------- projection engine
 def _project(
-    cls: type, A: Any, nblocks: Any, rank: Any, engine: Any, *, adjoint: bool
+    cls: type,
+    A: Any,
+    nblocks: Any,
+    rank: Any,
+    engine: Any,
+    *,
+    adjoint: bool,
+    method: Any = "exact",
+    sketch: Any = None,
 ) -> ProjectionResult:
     what = "Monarch.project_adjoint" if adjoint else "Monarch.project"
+    if method == "randomized":
+        from structmat._monarch_sketch import project_randomized
+
+        return project_randomized(cls, A, nblocks, rank, adjoint=adjoint, **(sketch or {}))
+    if method != "exact":
+        msg = f"{what}: unknown method={method!r}; valid names: exact, randomized"
+        raise ValueError(msg)
     if not isinstance(engine, str) or engine not in ENGINES:
         msg = f"{what}: unknown engine={engine!r}; valid names: {', '.join(ENGINES)}"
         raise ValueError(msg)

@@ -289,18 +289,20 @@ def _permutation(A: Any) -> ProjectionResult:
 
 
 # ---------------------------------------------------------------------- dispatch
-def _monarch(A: Any, nblocks: Any = None, rank: Any = 1, engine: Any = "auto") -> ProjectionResult:
-    from structmat.monarch import Monarch
-
-    return Monarch.project(A, nblocks=nblocks, rank=rank, engine=engine)
-
-
-def _monarch_adjoint(
-    A: Any, nblocks: Any = None, rank: Any = 1, engine: Any = "auto"
+def _monarch(
+    A: Any, nblocks: Any = None, rank: Any = 1, engine: Any = "auto", **kw: Any
 ) -> ProjectionResult:
     from structmat.monarch import Monarch
 
-    return Monarch.project_adjoint(A, nblocks=nblocks, rank=rank, engine=engine)
+    return Monarch.project(A, nblocks=nblocks, rank=rank, engine=engine, **kw)
+
+
+def _monarch_adjoint(
+    A: Any, nblocks: Any = None, rank: Any = 1, engine: Any = "auto", **kw: Any
+) -> ProjectionResult:
+    from structmat.monarch import Monarch
+
+    return Monarch.project_adjoint(A, nblocks=nblocks, rank=rank, engine=engine, **kw)
 
 
 def _butterfly(A: Any, permutation: Any = None, certificate: bool = True) -> ProjectionResult:
@@ -316,6 +318,9 @@ def _lowrank(A: Any, rank: Any = None, **kw: Any) -> ProjectionResult:
     return LowRank.project(A, rank, **kw)
 
 
+_MONARCH_PARAMS = ("nblocks", "rank", "engine", "method", "oversample", "seed", "error_probes")
+
+
 @dataclass(frozen=True)
 class _Method:
     fn: Callable[..., ProjectionResult]
@@ -324,8 +329,8 @@ class _Method:
 
 
 _METHODS: dict[str, _Method] = {
-    "monarch": _Method(_monarch, ("nblocks", "rank", "engine"), False),
-    "monarch_adjoint": _Method(_monarch_adjoint, ("nblocks", "rank", "engine"), False),
+    "monarch": _Method(_monarch, _MONARCH_PARAMS, False),
+    "monarch_adjoint": _Method(_monarch_adjoint, _MONARCH_PARAMS, False),
     "butterfly": _Method(_butterfly, ("permutation", "certificate"), False),
     "lowrank": _Method(
         _lowrank,

@@ -26,6 +26,8 @@ product reads. The package holds one idea per module:
 - ``_tiled``: the NumPy chain driver (column tiles, worker threads, scratch buffers);
 - ``_project``: the exact two-factor projection :func:`ks_project_two` and
   its certified error :func:`ks_project_two_error`;
+- ``_sketch``: the matrix-free (randomized) two-factor projection
+  :func:`ks_project_two_sketched` for operators;
 - ``_operators``: :class:`KSFactor` and :class:`KSChain`.
 
 References
@@ -47,6 +49,7 @@ from structmat.ks._patterns import (
     square_dyadic,
 )
 from structmat.ks._project import ks_project_two, ks_project_two_error
+from structmat.ks._sketch import ks_project_two_sketched
 
 __all__ = [
     "KSChain",
@@ -58,6 +61,7 @@ __all__ = [
     "ks_matmat",
     "ks_project_two",
     "ks_project_two_error",
+    "ks_project_two_sketched",
     "ks_rmatmat",
     "ks_shape",
     "ks_to_dense",
