@@ -164,7 +164,8 @@ class MonarchLinear(StructuredLinear):
         if K * p != self.in_features:
             x = nn.functional.pad(x, (0, K * p - self.in_features))
         u = torch.bmm(x.reshape(B, K, p).transpose(0, 1), R.transpose(-1, -2))  # (K, B, q)
-        u = u.transpose(0, 1).reshape(B, c, J).permute(2, 0, 1)  # (J, B, c)
+        # one copy into (B, J, c), then a (J, B, c) view: bmm reads each block contiguously
+        u = u.transpose(0, 1).reshape(B, c, J).transpose(-1, -2).contiguous().transpose(0, 1)
         z = torch.bmm(u, L.transpose(-1, -2))  # (J, B, s)
         y = z.permute(1, 2, 0).reshape(B, s * J)
         return y if s * J == self.out_features else y[:, : self.out_features]
