@@ -1,0 +1,64 @@
+"""MonarchLinear forward+backward vs a plain torch.bmm implementation of the official multiply (CPU).
+
+Run: ``PYTHONPATH=. python benchmarks/bench_nn.py [--full]`` (default: the
+n in {768, 1024} x tokens = 512 subset; ``--full`` adds n = 4096 and 8192 tokens).
+Old and new sides are interleaved in one run; medians of three.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+import torch
+
+from structmat.nn import MonarchLinear
+
+
+def reference(x, w1, w2):
+    """The official multiply written with torch.bmm (pad-free square case)."""
+    B = x.shape[0]
+    k, _, p = w1.shape
+    nl, s, r = w2.shape
+    u = torch.bmm(x.reshape(B, k, p).transpose(0, 1), w1.transpose(-1, -2))
+    u = u.transpose(0, 1).reshape(B, r, nl).transpose(-1, -2).contiguous().transpose(0, 1)
+    return torch.bmm(u, w2.transpose(-1, -2)).permute(1, 2, 0).reshape(B, s * nl)
+
+
+def timed(f):
+    t = time.perf_counter()
+    f()
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    full = "--full" in sys.argv
+    sizes = [768, 1024, 4096] if full else [768, 1024]
+    tokens = [512, 8192] if full else [512]
+    print("| n | tokens | bmm reference (ms) | MonarchLinear (ms) | ratio |")
+    print("|---|---|---|---|---|")
+    for n in sizes:
+        for t in tokens:
+            layer = MonarchLinear(n, n, nblocks=4, bias=False)
+            w1 = layer.blkdiag1.detach().clone().requires_grad_()
+            w2 = layer.blkdiag2.detach().clone().requires_grad_()
+            x = torch.randn(t, n, requires_grad=True)
+
+            def old(x=x, w1=w1, w2=w2):
+                reference(x, w1, w2).sum().backward()
+
+            def new(x=x, layer=layer):
+                layer(x).sum().backward()
+
+            old(), new()
+            a, b = [], []
+            for _ in range(3):
+                a.append(timed(old))
+                b.append(timed(new))
+            ma, mb = statistics.median(a) * 1e3, statistics.median(b) * 1e3
+            print(f"| {n} | {t} | {ma:.1f} | {mb:.1f} | {mb / ma:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
