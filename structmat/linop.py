@@ -276,6 +276,10 @@ class LinearOperator(Portable):
             return product(self, x)
         elif _is_scalar(x):
             return NotImplemented
+        elif type(x).__module__.startswith("dask."):
+            from structmat.dask import apply  # lazy: dask is optional
+
+            return apply(self, x)
         return self._apply(self._prepare(x, self._shape[1]))
 
     def __rmatmul__(self, x: Any) -> Any:
@@ -283,6 +287,10 @@ class LinearOperator(Portable):
             return product(x, self)
         if _is_scalar(x):
             return NotImplemented
+        if type(x).__module__.startswith("dask."):
+            from structmat.dask import apply  # lazy: dask is optional
+
+            return apply(self, x, left=True)
         # x @ A == (A^T @ x^T)^T, batch dimensions kept.
         x = self._prepare(x, self.shape[0], left=True)
         xp = self.xp
