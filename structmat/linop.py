@@ -278,6 +278,10 @@ class LinearOperator(Portable):
             return NotImplemented
         elif (other := self._foreign(x)) is not None:
             return product(self, other)
+        elif type(x).__module__.startswith("dask."):
+            from structmat.dask import apply  # lazy: dask is optional
+
+            return apply(self, x)
         return self._apply(self._prepare(x, self._shape[1]))
 
     def __rmatmul__(self, x: Any) -> Any:
@@ -287,6 +291,10 @@ class LinearOperator(Portable):
             return NotImplemented
         if (other := self._foreign(x)) is not None:
             return product(other, self)
+        if type(x).__module__.startswith("dask."):
+            from structmat.dask import apply  # lazy: dask is optional
+
+            return apply(self, x, left=True)
         # x @ A == (A^T @ x^T)^T, batch dimensions kept.
         x = self._prepare(x, self.shape[0], left=True)
         xp = self.xp

@@ -489,6 +489,10 @@ def project(A: Any, /, onto: Any, **params: Any) -> ProjectionResult:
             f"project onto {name}: unknown parameter(s) {', '.join(unknown)}; accepted: {accepted}"
         )
         raise ValueError(msg)
+    if type(A).__module__.startswith("dask."):
+        from structmat.dask import project as project_on_dask  # lazy: dask is optional
+
+        return project_on_dask(A, name, **params)
     if method.dense:
         A = dense_input(A, f"project onto {name}")
     return method.fn(A, **params)
