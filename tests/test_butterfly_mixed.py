@@ -122,3 +122,17 @@ def test_bad_levels():
         Butterfly([np.ones((3, 2, 2)), np.ones((3, 2, 2))])
     with pytest.raises(TypeError, match="radices must be a sequence"):
         Butterfly.random(6, radices=6)
+
+
+@pytest.mark.parametrize("n", [3, 6, 12, 15, 18, 96, 1000])
+@pytest.mark.parametrize("norm", ["backward", "ortho", "forward"])
+def test_dft_as_butterfly_any_n(n, norm):
+    from structmat.constructions import dft_as_butterfly, idft_as_butterfly
+
+    X = np.random.default_rng(8).standard_normal((n, 3)) + 0j
+    ref = np.fft.fft(X, axis=0, norm=norm)
+    Y = dft_as_butterfly(n, norm) @ X
+    assert np.linalg.norm(Y - ref) <= 1e-12 * np.linalg.norm(ref)
+    ref = np.fft.ifft(X, axis=0, norm=norm)
+    Y = idft_as_butterfly(n, norm) @ X
+    assert np.linalg.norm(Y - ref) <= 1e-12 * np.linalg.norm(ref)
