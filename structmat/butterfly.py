@@ -31,24 +31,21 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat import _butterfly_project
 from structmat._args import ceil_div, integer
-from structmat._dense import ldexp, normalize, unscale
 from structmat._result import ProjectionResult
-from structmat.ks._multiply import _conj
-from structmat.ks._project import _abs2, _re, _top_vector2
-from structmat.linop import LinearOperator, Product, _Converter
+from structmat.ks._multiply import _conj, ks_matmat
+from structmat.ks._patterns import _prime_factors
+from structmat.linop import LinearOperator, _Converter
 
-__all__ = ["Butterfly", "bit_reversal"]
-
-# Certificate: every split gets Gram bounds up to this many levels (n <= 2^this);
-# beyond, only the two splits whose blocks have a shorter side 2^_GRAM_SIDE_LEVELS.
-_GRAM_ALL_LEVELS = 8
-_GRAM_SIDE_LEVELS = 3
+__all__ = ["Butterfly", "bit_reversal", "digit_reversal"]
 
 # The multiply fuses runs of this many levels into one KS factor (radix 2^q,
 # blocks of 2^q x 2^q): fewer passes over the data than level by level, each
 # a BLAS matmul (benchmarks/bench_butterfly.py compares q = 2 ... 6).
 _FUSE_LEVELS = 3
+# Mixed radix: consecutive levels are fused while their radices multiply to at most this.
+_FUSE_MAX_BLOCK = 16
 
 
 def _log2(n: Any, what: str) -> int:
@@ -76,238 +73,119 @@ def bit_reversal(n: int) -> np.ndarray:
     return idx
 
 
-def _sq_norm(xp: Any, x: Any) -> float:
-    """``||x||_F^2`` in one pass (a BLAS dot on NumPy), no temporary."""
-    if aa.is_numpy(xp):
-        flat = np.reshape(x, (-1,))
-        return float(np.vdot(flat, flat).real)
-    flat = xp.reshape(x, (-1,))
-    return float(_re(xp, xp.vecdot(flat, flat)))
+def _radices(n: Any, radices: Any, what: str) -> tuple[int, ...]:
+    """The radices ``(b_0, b_1, …)`` of a size-``n`` butterfly, checked.
 
-
-# Steps whose blocks are at least this wide use one batched matmul for the
-# projections (NumPy); narrower ones use broadcast multiply-adds.
-_STEP_MATMUL_MIN = 16
-# NumPy steps work through H in chunks of about this many bytes (cache-sized).
-_STEP_CHUNK_BYTES = 1 << 21
-
-
-def _hierarchy_step(xp: Any, H: Any, cols: Any = None) -> tuple[Any, Any, float]:
-    """One step of the hierarchy: ``H`` (a, S, S) block diagonal -> ``X_t · H_t``.
-
-    ``cols`` (first step only, ``a = 1``): project ``H[0][:, cols]`` instead of
-    ``H[0]``; on NumPy the columns are gathered chunk by chunk, so a permuted
-    copy of ``A`` never goes to memory.
-
-    Returns the twiddles ``(a*S/2, 2, 2)`` of ``X_t``, ``H_t`` (2a, S/2, S/2)
-    and the squared step error. Group ``(g, l, k)`` is the ``2 x s`` block
-    ``H[g, {l, l+s}, k*s : (k+1)*s]`` (``s = S/2``); its unit top left
-    singular vector ``u`` goes into the twiddle ``tw[g*s + l][:, k]``, the
-    row ``u^H`` block into block ``2g + k`` of ``H_t``, and the discarded
-    part ``u_⊥^H`` block is summed directly (no cancellation).
+    Default: radix 2 for a power of two, else the prime factors of ``n`` in
+    increasing order (a prime ``n`` gives one dense level).
     """
-    a, S, _ = (int(v) for v in H.shape)
-    s = S // 2
-    if aa.is_numpy(xp) and s >= _STEP_MATMUL_MIN:
-        return _hierarchy_step_numpy(H, cols)
-    if cols is not None:
-        H = xp.reshape(xp.take(xp.reshape(H, (S, S)), cols, axis=1), (1, S, S))
-    dtype = H.dtype
-    x = xp.reshape(H, (a, 2, s, 2, s))  # [g, j, l, k, c]
-    x0, x1 = x[:, 0, ...], x[:, 1, ...]  # (a, s, 2, s)
-    p = _re(xp, xp.vecdot(x0, x0))
-    q = _re(xp, xp.vecdot(x1, x1))
-    z = xp.vecdot(x1, x0)  # Σ x0 conj(x1)
-    u0, u1 = _top_vector2(xp, p, q, z, dtype)  # (a, s, 2) [g, l, k]
-    tw = xp.reshape(xp.stack((u0, u1), axis=2), (a * s, 2, 2))  # [g*s + l, j, k]
-    c0, c1 = _conj(xp, u0), _conj(xp, u1)
-    h = c0[..., None] * x0 + c1[..., None] * x1  # [g, l, k, c]
-    perp = u0[..., None] * x1 - u1[..., None] * x0
-    Hn = xp.reshape(xp.permute_dims(h, (0, 2, 1, 3)), (2 * a, s, s))
-    return tw, Hn, _sq_norm(xp, perp)
+    n = integer(n, "n", what, low=2)
+    if radices is None:
+        return tuple(_prime_factors(n))
+    if isinstance(radices, str | bytes) or not hasattr(radices, "__iter__"):
+        msg = f"{what}: radices must be a sequence of ints, got {type(radices).__name__}"
+        raise TypeError(msg)
+    b = tuple(integer(r, "each radix", what, low=2) for r in radices)
+    if not b or math.prod(b) != n:
+        msg = f"{what}: the radices {b} must multiply to n = {n}, got {math.prod(b)}"
+        raise ValueError(msg)
+    return b
 
 
-def _hierarchy_step_numpy(H: np.ndarray, cols: Any = None) -> tuple[np.ndarray, np.ndarray, float]:
-    """:func:`_hierarchy_step` on NumPy, in cache-sized chunks of groups.
+def digit_reversal(n: int, radices: Any = None) -> np.ndarray:
+    r"""The digit-reversal permutation of ``0, …, n-1`` for the radices ``(b_0, b_1, …)``.
 
-    Per chunk (about ``_STEP_CHUNK_BYTES`` of ``H``, read from memory once):
-    the three Gram entries, the top vectors, and one batched matmul of
-    ``[u^H; u_⊥^H]`` with every ``2 x s`` block into a scratch buffer that
-    stays in cache; its first rows are copied into ``H_t``, the energy of the
-    second summed. So ``H`` is read once and ``H_t`` written once; the
-    discarded part never goes to memory.
+    Write ``p = Σ_l k_l s_l`` (``k_l < b_l``, ``s_l = ∏_{i<l} b_i``); then
+    ``idx[p] = Σ_l k_l ∏_{i>l} b_i`` (the digits read in the reversed radix
+    system). For radix 2 this is :func:`bit_reversal`. ``radices`` defaults
+    as in :class:`Butterfly`.
+
+    Examples
+    --------
+    >>> digit_reversal(6, (2, 3)).tolist()
+    [0, 3, 1, 4, 2, 5]
+    >>> bool((digit_reversal(16) == bit_reversal(16)).all())
+    True
     """
-    a, S, _ = (int(v) for v in H.shape)
-    s = S // 2
-    dtype = H.dtype
-    x = np.reshape(H, (a, 2, s, 2, s))  # [g, j, l, k, c]
-    Hn = np.empty((a, 2, s, s), dtype=dtype)  # [g, k, l, c]
-    tw = np.empty((a, s, 2, 2), dtype=dtype)  # [g, l, j, k]
-    per = max(1, _STEP_CHUNK_BYTES // (2 * S * H.itemsize))  # (g, l) pairs per chunk
-    if per >= s:
-        gs = per // s
-        chunks = [(g, min(g + gs, a), 0, s) for g in range(0, a, gs)]
-    else:
-        chunks = [(g, g + 1, lo, min(lo + per, s)) for g in range(a) for lo in range(0, s, per)]
-    err2 = 0.0
-    rows = np.reshape(H, (a, 2, s, S))
-    for g0, g1, l0, l1 in chunks:
-        if cols is None:
-            xc = x[g0:g1, :, l0:l1]  # (gc, 2, lc, 2, s)
-        else:  # a == 1: gather this chunk's columns while it is in cache
-            xc = np.take(rows[:, :, l0:l1], cols, axis=-1).reshape(1, 2, l1 - l0, 2, s)
-        x0, x1 = xc[:, 0], xc[:, 1]
-        p = np.vecdot(x0, x0).real
-        q = np.vecdot(x1, x1).real
-        z = np.vecdot(x1, x0)
-        u0, u1 = _top_vector2(np, p, q, z, dtype)  # (gc, lc, 2)
-        tw[g0:g1, l0:l1, 0, :] = u0
-        tw[g0:g1, l0:l1, 1, :] = u1
-        c0, c1 = u0.conj(), u1.conj()
-        W = np.stack((np.stack((c0, c1), axis=-1), np.stack((-u1, u0), axis=-1)), axis=-2)
-        scratch = np.empty((2, g1 - g0, l1 - l0, 2, s), dtype=dtype)  # [row, g, l, k, c]
-        np.matmul(W, xc.transpose(0, 2, 3, 1, 4), out=scratch.transpose(1, 2, 3, 0, 4))
-        Hn[g0:g1, :, l0:l1, :] = scratch[0].transpose(0, 2, 1, 3)
-        perp = np.reshape(scratch[1], (-1,))
-        err2 += float(np.vdot(perp, perp).real)
-    return np.reshape(tw, (a * s, 2, 2)), np.reshape(Hn, (2 * a, s, s)), err2
+    rad = _radices(n, radices, "digit_reversal")
+    p = np.arange(n, dtype=np.int64)
+    idx = np.zeros(n, dtype=np.int64)
+    above = n
+    for b in rad:
+        above //= b
+        idx += (p % b) * above
+        p //= b
+    return idx
 
 
-def _split_gram_bounds(xp: Any, A: Any, t: int, squarings: int = 5) -> tuple[float, float]:
-    r"""Bounds ``(lower, upper)`` on ``Σ_B sigma_1(B)²`` over the blocks of split ``t``.
-
-    Split ``t`` of ``A`` (n x n) has the blocks ``B = A[{j s + l}, i s : (i+1) s]``
-    (``s = n/2^t``, ``j < 2^t``) for every ``(l, i)``; ``ε_t(A)² = ||A||² -
-    Σ_B sigma_1(B)²``. With ``G`` the Gram matrix of each block's shorter side
-    (``m x m``, one batched matmul):
-
-    - upper: ``λ_max(G) <= (tr G^{2^k})^{1/2^k}``, evaluated stably by
-      repeated squaring with renormalisation, ``M_0 = G/τ_0``,
-      ``τ_i = ||M_{i-1}||_F²`` (``= tr M_{i-1}²`` for Hermitian ``M``),
-      ``M_i = M_{i-1}²/τ_i``: ``λ_max(G) <= τ_0 τ_1^{1/2} ⋯ τ_{k+1}^{1/2^{k+1}}``
-      (tight when the spectrum of ``G`` has a gap; at most ``m^{1/2^{k+1}}``
-      times ``λ_max``);
-    - lower: the Rayleigh quotient ``vᴴGv / vᴴv <= λ_max(G)`` for ``v`` the
-      column of ``M_k`` with the largest diagonal entry.
-
-    Both are widened for rounding: ``(2w + 8m + 16) eps ||A||²`` (Gram of
-    width ``w``) and a factor ``1 ± 8 m² (k + 2) eps`` for the squarings
-    (each perturbs ``λ_max(M)²`` by at most ``m eps ||M||_F²`` and
-    ``λ_max(M_i) >= 1/m``).
-    """
-    n = int(A.shape[0])
-    m_rows, s = 2**t, n >> t
-    dtype = A.dtype
-    A4 = xp.reshape(A, (m_rows, s, m_rows, s))  # [j, l, i, c]
-    blocks = xp.permute_dims(A4, (1, 2, 0, 3))  # (s, 2^t, j, c): block (l, i) is (2^t x s)
-    if m_rows <= s:
-        gram = xp.matmul(blocks, _conj(xp, xp.matrix_transpose(blocks)))
-    else:
-        gram = xp.matmul(_conj(xp, xp.matrix_transpose(blocks)), blocks)
-    m, w = min(m_rows, s), max(m_rows, s)
-    gram = xp.reshape(gram, (n, m, m))
-    gram = (gram + _conj(xp, xp.matrix_transpose(gram))) / 2
-    rdt = aa.real_dtype(xp, dtype)
-    tau0 = _re(xp, xp.sum(xp.linalg.diagonal(gram), axis=-1))  # (n,)
-    safe = xp.where(tau0 > 0, tau0, xp.ones_like(tau0))
-    M = gram / xp.astype(safe, dtype)[:, None, None]
-    log_up = xp.log(safe)
-    for i in range(1, squarings + 2):
-        tau = xp.sum(xp.reshape(_abs2(xp, M), (n, m * m)), axis=-1)
-        tau = xp.where(tau > 0, tau, xp.ones_like(tau))
-        log_up = log_up + xp.log(tau) / 2**i
-        if i == squarings + 1:
-            break
-        M = xp.matmul(M, M) / xp.astype(tau, dtype)[:, None, None]
-        M = (M + _conj(xp, xp.matrix_transpose(M))) / 2
-    up = xp.where(tau0 > 0, xp.exp(log_up), xp.zeros_like(tau0))
-    # Rayleigh quotient of the dominant column of M (after the last squaring)
-    diag = _re(xp, xp.linalg.diagonal(M))
-    col = xp.argmax(diag, axis=-1)
-    onehot = xp.astype(
-        xp.arange(m, device=aa.device_of(A))[None, :] == col[:, None], dtype
-    )  # (n, m)
-    v = xp.matmul(M, onehot[:, :, None])  # (n, m, 1)
-    gv = xp.matmul(gram, v)
-    num = _re(xp, xp.sum(_conj(xp, v) * gv, axis=(-2, -1)))
-    den = xp.sum(_abs2(xp, v), axis=(-2, -1))
-    theta = xp.where(den > 0, num / xp.where(den > 0, den, xp.ones_like(den)), xp.zeros_like(den))
-    theta = xp.where(theta > 0, theta, xp.zeros_like(theta))
-    unit = aa.eps(xp, dtype)
-    total = float(xp.sum(xp.astype(tau0, rdt)))
-    guard = (2 * w + 8 * m + 16) * unit * total
-    rel = 8 * m * m * (squarings + 2) * unit
-    upper = float(xp.sum(up)) * (1 + rel) + guard
-    lower = max(float(xp.sum(theta)) * (1 - rel) - guard, 0.0)
-    return lower, upper
-
-
-def _gram_splits(L: int) -> list[int]:
-    """Splits ``2 … L-1`` that get Gram bounds in the certificate.
-
-    All of them for ``L <= _GRAM_ALL_LEVELS``; otherwise the two splits whose
-    blocks have a shorter side ``2^_GRAM_SIDE_LEVELS`` (cost ``2 n² m``
-    multiply-adds each, ``m`` that side).
-    """
-    if L <= _GRAM_ALL_LEVELS:
-        return list(range(2, L))
-    q = _GRAM_SIDE_LEVELS
-    return [t for t in (q, L - q) if 2 <= t <= L - 1]
-
-
-def _certificate(
-    xp: Any, A: Any, cols: Any, step_err2: list[float], norm2: float
-) -> tuple[float, float]:
-    """``(lower_bound, upper_bound)`` of :meth:`Butterfly.project` (see its Notes).
-
-    The bounds are those of ``A[:, cols]`` (``cols=None``: of ``A``); the
-    permuted copy is made only when the Gram bounds need it.
-    """
-    n = int(A.shape[0])
-    L = n.bit_length() - 1
-    unit = aa.eps(xp, A.dtype)
-    # rounding of the hierarchy: per step a 2x2 product (relative 4 eps) and the
-    # step energies (s eps); in norm, at most (8 L + 2 n) eps ||A|| in all
-    slack = (8 * L + 2 * n) * unit * math.sqrt(norm2)
-    run = 0.0
-    hi2, lo2 = [], [step_err2[0]]
-    for e2 in step_err2:
-        run += e2
-        hi2.append((math.sqrt(run) + slack) ** 2)  # ε_t² <= Σ_{τ<=t} e_τ²
-    hi2[0] = (math.sqrt(step_err2[0]) + slack) ** 2  # ε_1 = e_1
-    lo2[0] = max(math.sqrt(step_err2[0]) - slack, 0.0) ** 2
-    # An error at rounding level leaves nothing for the Gram bounds to add.
-    splits = [] if math.sqrt(sum(step_err2)) <= 64 * slack else _gram_splits(L)
-    if splits and cols is not None:
-        A = xp.take(A, cols, axis=1)
-        if aa.is_numpy(xp):
-            A = np.ascontiguousarray(A)
-    for t in splits:
-        sig_lo, sig_up = _split_gram_bounds(xp, A, t)
-        lo2.append(max(norm2 - sig_up, 0.0))
-        hi2[t - 1] = min(hi2[t - 1], max(norm2 - sig_lo, 0.0))
-    e_max = math.sqrt(max(step_err2))
-    lower = max(math.sqrt(max(lo2)), e_max)
-    upper = math.sqrt(sum(hi2))
-    return lower, upper
+def _check_levels(tw: Any) -> tuple[Any, ...]:
+    """Per-level twiddles ``tw[l]`` of shape ``(n/b_l, b_l, b_l)``, checked."""
+    if isinstance(tw, str | bytes) or not hasattr(tw, "__iter__"):
+        msg = (
+            f"Butterfly twiddles must be an array or a sequence of arrays, got {type(tw).__name__}"
+        )
+        raise TypeError(msg)
+    levels = tuple(tw)
+    if not levels:
+        msg = "Butterfly twiddles: the sequence of levels is empty"
+        raise ValueError(msg)
+    first = levels[0]
+    if not hasattr(first, "ndim") or first.ndim != 3:
+        msg = (
+            f"Butterfly level 0 must have shape (n/b, b, b), got {getattr(first, 'shape', first)!r}"
+        )
+        raise ValueError(msg)
+    n = int(first.shape[0]) * int(first.shape[-1])
+    xp = aa.namespace_of(first)
+    for ell, t in enumerate(levels):
+        shape = tuple(int(v) for v in getattr(t, "shape", ()))
+        b = shape[-1] if len(shape) == 3 else 0
+        if len(shape) != 3 or b < 2 or n % b or shape != (n // b, b, b):
+            msg = (
+                f"Butterfly level {ell} of a size-{n} butterfly must have shape (n/b, b, b) "
+                f"with b >= 2 dividing n, got shape {shape}"
+            )
+            raise ValueError(msg)
+        if aa.namespace_of(t) is not xp or t.dtype != first.dtype:
+            msg = (
+                f"Butterfly levels must share one namespace and dtype; level {ell} has "
+                f"{aa.dtype_name(t.dtype)}, level 0 {aa.dtype_name(first.dtype)}"
+            )
+            raise TypeError(msg)
+    prod = math.prod(int(t.shape[-1]) for t in levels)
+    if prod != n:
+        msg = f"Butterfly level radices {tuple(int(t.shape[-1]) for t in levels)} multiply to {prod}, not n = {n}"
+        raise ValueError(msg)
+    return levels
 
 
 class Butterfly(LinearOperator):
-    r"""Radix-2 butterfly matrix of size ``n = 2^L``.
+    r"""Butterfly matrix of size ``n = ∏_l b_l`` (radix 2: ``n = 2^L``).
 
     Parameters
     ----------
-    tw : array of shape (L, n/2, 2, 2)
-        Twiddles: level ``l`` maps the pair ``(x[2gs+o], x[2gs+s+o])`` by
-        ``tw[l, g*s + o]``, ``s = 2^l``, ``g < n/(2s)``, ``o < s``.
+    tw : array of shape (L, n/2, 2, 2), or a sequence of arrays of shape (n/b_l, b_l, b_l)
+        Twiddles. Radix 2: level ``l`` maps the pair ``(x[2gs+o], x[2gs+s+o])``
+        by ``tw[l, g*s + o]``, ``s = 2^l``, ``g < n/(2s)``, ``o < s``. Mixed
+        radix: level ``l`` has radix ``b_l`` and stride ``s_l = ∏_{i<l} b_i``
+        and maps the ``b_l`` entries ``x[g b_l s_l + k s_l + o]`` (``k < b_l``)
+        by the ``b_l x b_l`` matrix ``tw[l][g*s_l + o]``. A sequence whose
+        levels all have radix 2 is stacked into the radix-2 array.
     increasing_stride : bool
         ``True`` (class ``B``) applies levels ``0, 1, …, L-1``; ``False``
         (class ``B*``) applies ``L-1, …, 0``.
 
+    Attributes
+    ----------
+    radices : tuple of int
+        ``(b_0, …, b_{L-1})``, in the order the increasing butterfly applies them.
+
     Notes
     -----
     With ``B_l`` the matrix of level ``l`` (the KS factor
-    ``KS(n/(2s), 2, 2, s)``), the increasing-stride butterfly is
+    ``KS(n/(b_l s_l), b_l, b_l, s_l)``; radix 2: ``KS(n/(2s), 2, 2, s)``), so
+    ``B_l[g b s + j s + o, g b s + k s + o] = tw[l][g s + o][j, k]``, the
+    increasing-stride butterfly is
     ``B_{L-1} ⋯ B_1 B_0`` and the decreasing one ``B_0 B_1 ⋯ B_{L-1}``.
     The multiply fuses runs of ``q = 3`` consecutive levels into one
     Kronecker-sparse factor ``KS(n/(8d), 8, 8, d)`` (DESIGN.md §4a; the
@@ -319,7 +197,8 @@ class Butterfly(LinearOperator):
     instead of ``L`` passes of elementwise 2x2 updates (the level-by-level
     form, ``2 n L`` multiply-adds per column, is kept as the reference). The adjoint is the
     butterfly of opposite stride order with conjugate-transposed twiddles;
-    the transpose likewise without conjugation.
+    the transpose likewise without conjugation. Mixed radix fuses runs of
+    consecutive levels whose radices multiply to at most 16.
 
     The DFT is ``F = B P_br`` with ``B`` increasing and
     ``tw[l, g*s+o] = [[1, ω_{2s}^o], [1, -ω_{2s}^o]]``, ``ω_k = e^{-2πi/k}``,
@@ -352,43 +231,80 @@ class Butterfly(LinearOperator):
     """
 
     def __init__(self, tw: Any, /, increasing_stride: bool = True) -> None:
-        xp = aa.namespace_of(tw)
         if not isinstance(increasing_stride, bool | np.bool_):
             msg = f"increasing_stride must be a bool, got {type(increasing_stride).__name__}"
             raise TypeError(msg)
-        if tw.ndim != 4 or tuple(tw.shape[2:]) != (2, 2) or tw.shape[0] < 1:
-            msg = f"Butterfly twiddles must have shape (L, n/2, 2, 2) with L >= 1, got shape {tuple(tw.shape)}"
-            raise ValueError(msg)
-        L = int(tw.shape[0])
-        n = 2**L
-        if int(tw.shape[1]) != n // 2:
-            msg = (
-                f"Butterfly twiddles of {L} levels must have shape ({L}, {n // 2}, 2, 2) "
-                f"(n = 2^{L} = {n}), got shape {tuple(tw.shape)}"
-            )
-            raise ValueError(msg)
-        aa.check_floating_dtype(xp, tw.dtype, "Butterfly twiddles")
-        super().__init__(shape=(n, n), dtype=tw.dtype, xp=xp, device=aa.device_of(tw))
+        if not hasattr(tw, "ndim"):
+            tw = _check_levels(tw)
+            if all(int(t.shape[-1]) == 2 for t in tw):
+                tw = aa.namespace_of(tw[0]).stack(tw, axis=0)
+        if isinstance(tw, tuple):
+            xp = aa.namespace_of(tw[0])
+            self.radices = tuple(int(t.shape[-1]) for t in tw)
+            n = int(tw[0].shape[0]) * self.radices[0]
+            dtype = tw[0].dtype
+        else:
+            xp = aa.namespace_of(tw)
+            if tw.ndim != 4 or tuple(tw.shape[2:]) != (2, 2) or tw.shape[0] < 1:
+                msg = f"Butterfly twiddles must have shape (L, n/2, 2, 2) with L >= 1, got shape {tuple(tw.shape)}"
+                raise ValueError(msg)
+            L = int(tw.shape[0])
+            n = 2**L
+            if int(tw.shape[1]) != n // 2:
+                msg = (
+                    f"Butterfly twiddles of {L} levels must have shape ({L}, {n // 2}, 2, 2) "
+                    f"(n = 2^{L} = {n}), got shape {tuple(tw.shape)}"
+                )
+                raise ValueError(msg)
+            self.radices = (2,) * L
+            dtype = tw.dtype
+        aa.check_floating_dtype(xp, dtype, "Butterfly twiddles")
+        super().__init__(
+            shape=(n, n),
+            dtype=dtype,
+            xp=xp,
+            device=aa.device_of(tw[0] if isinstance(tw, tuple) else tw),
+        )
         # The fused factors are derived from tw: an owned copy (read-only on NumPy),
         # or a torch tensor tracked by its version counter, so they cannot go stale.
-        tw = aa.owned(xp, tw)
+        if isinstance(tw, tuple):
+            tw = tuple(aa.owned(xp, t) for t in tw)
+        else:
+            tw = aa.owned(xp, tw)
         self.tw = tw
         self.n = n
-        self.levels = L
+        self.levels = len(self.radices)
+        self.strides = tuple(math.prod(self.radices[:ell]) for ell in range(self.levels))
         self.increasing_stride = bool(increasing_stride)
         # derived multiply data (fused KS factors per dtype), filled lazily
         self._fused_cache: dict[tuple[Any, ...], list[Any]] = {}
-        # Per level the four entries, shaped (n/(2s), s, 1) to broadcast over columns.
+        # Radix 2: per level the four entries, shaped (n/(2s), s, 1) to broadcast over columns.
         self._entries = []
-        for ell in range(L):
-            s = 2**ell
-            t = xp.reshape(tw[ell, ...], (n // (2 * s), s, 2, 2))
-            self._entries.append(tuple(t[:, :, j, k][:, :, None] for j in (0, 1) for k in (0, 1)))
+        if not self.mixed:
+            for ell in range(self.levels):
+                s = 2**ell
+                t = xp.reshape(tw[ell, ...], (n // (2 * s), s, 2, 2))
+                self._entries.append(
+                    tuple(t[:, :, j, k][:, :, None] for j in (0, 1) for k in (0, 1))
+                )
+
+    @property
+    def mixed(self) -> bool:
+        """Whether the twiddles are per-level arrays (some radix is not 2)."""
+        return isinstance(self.tw, tuple)
+
+    def _source_key(self) -> Any:
+        if not self.mixed:
+            return aa.source_key(self.tw)
+        keys = tuple(aa.source_key(t) for t in self.tw)
+        return None if any(k is None for k in keys) else keys
 
     # ------------------------------------------------------------------ multiply
     def _level(self, ell: int, X: Any) -> Any:
         """Apply level ``ell`` to a stack ``X`` of shape (b, n, k)."""
         xp = self.xp
+        if self.mixed:
+            return ks_matmat(self.level_values(ell), X)
         b, n, k = (int(v) for v in X.shape)
         s = 2**ell
         g = n // (2 * s)
@@ -409,15 +325,26 @@ class Butterfly(LinearOperator):
     def fused_plan(self, levels_per_factor: int | None = None) -> list[tuple[int, int]]:
         """Level ranges ``[(start, stop), …]`` fused into one KS factor each, in application order.
 
-        ``L`` levels are cut into ``⌈L/q⌉`` runs of nearly equal length
-        (``q = levels_per_factor``, default ``3``: radix-8 factors), so each
-        factor is ``KS(n/(c d), c, c, d)`` with ``c = 2^(stop-start)`` and
-        ``d = 2^start``.
+        Radix 2: ``L`` levels are cut into ``⌈L/q⌉`` runs of nearly equal
+        length (``q = levels_per_factor``, default ``3``: radix-8 factors), so
+        each factor is ``KS(n/(c d), c, c, d)`` with ``c = 2^(stop-start)`` and
+        ``d = 2^start``. Mixed radix: runs of at most ``q`` consecutive levels
+        whose radices multiply to at most 16 (a larger radix stands alone);
+        ``c`` is the product of the run's radices and ``d`` its first stride.
         """
         q = _FUSE_LEVELS
         if levels_per_factor is not None:
             q = integer(levels_per_factor, "levels_per_factor", "Butterfly.fused_plan")
         L = self.levels
+        if self.mixed:
+            plan, start, block = [], 0, 1
+            for ell, b in enumerate(self.radices):
+                if ell > start and (block * b > _FUSE_MAX_BLOCK or ell - start >= q):
+                    plan.append((start, ell))
+                    start, block = ell, 1
+                block *= b
+            plan.append((start, L))
+            return plan if self.increasing_stride else plan[::-1]
         m = ceil_div(L, q)
         cuts = [(L * i) // m for i in range(m + 1)]
         plan = [(cuts[i], cuts[i + 1]) for i in range(m)]
@@ -446,7 +373,7 @@ class Butterfly(LinearOperator):
         """
         dt = self.dtype if dtype is None else dtype
         q = _FUSE_LEVELS if levels_per_factor is None else int(levels_per_factor)
-        source = aa.source_key(self.tw)
+        source = self._source_key()
         key = (aa.dtype_name(dt), q, source)
         cached = self._fused_cache.get(key)
         if cached is not None:
@@ -489,26 +416,38 @@ class Butterfly(LinearOperator):
         return xp.reshape(self._run(xp.reshape(X, (b, n, k))), X.shape)
 
     # ------------------------------------------------------------------ structure
+    def _twiddles_map(self, conjugate: bool, transpose: bool) -> Any:
+        xp = self.xp
+
+        def one(a: Any) -> Any:
+            if transpose:
+                a = xp.matrix_transpose(a)
+            return _conj(xp, a) if conjugate else a
+
+        return tuple(one(a) for a in self.tw) if self.mixed else one(self.tw)
+
     def _adjoint(self) -> LinearOperator:
-        tw = _conj(self.xp, self.xp.permute_dims(self.tw, (0, 1, 3, 2)))
+        tw = self._twiddles_map(conjugate=True, transpose=True)
         return Butterfly(tw, increasing_stride=not self.increasing_stride)
 
     def _transpose(self) -> LinearOperator:
-        tw = self.xp.permute_dims(self.tw, (0, 1, 3, 2))
+        tw = self._twiddles_map(conjugate=False, transpose=True)
         return Butterfly(tw, increasing_stride=not self.increasing_stride)
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        return Butterfly(convert(self.tw), increasing_stride=self.increasing_stride)
+        tw = tuple(convert(a) for a in self.tw) if self.mixed else convert(self.tw)
+        return Butterfly(tw, increasing_stride=self.increasing_stride)
 
     def _parameter_count(self) -> int:
-        return self.levels * (self.n // 2) * 4
+        return self.n * sum(self.radices)
 
     def _flops(self, k: int) -> int:
-        return self.levels * (self.n // 2) * 4 * k
+        return self.n * sum(self.radices) * k
 
     def _repr_args(self) -> str:
         order = "increasing" if self.increasing_stride else "decreasing"
-        return f"{self.n}x{self.n}, {order}, {aa.dtype_name(self.dtype)}"
+        radices = f", radices {self.radices}" if self.mixed else ""
+        return f"{self.n}x{self.n}, {order}{radices}, {aa.dtype_name(self.dtype)}"
 
     def to_dense(self) -> Any:
         xp = self.xp
@@ -516,17 +455,19 @@ class Butterfly(LinearOperator):
 
     # ------------------------------------------------------------------ KS and Monarch forms
     def level_values(self, ell: int) -> Any:
-        """KS values ``T`` (shape ``(n/(2s), 2, 2, s)``) of level ``ell``.
+        """KS values ``T`` (shape ``(n/(b s), b, b, s)``) of level ``ell``.
 
-        ``T[g, j, k, o] = tw[ell, g*s + o][j, k]``, so that
-        ``structmat.ks.ks_matmat(T, x)`` applies level ``ell``.
+        ``T[g, j, k, o] = tw[ell][g*s + o][j, k]`` (``b``, ``s`` the level's
+        radix and stride), so that ``structmat.ks.ks_matmat(T, x)`` applies
+        level ``ell``.
         """
         if not 0 <= int(ell) < self.levels:
             msg = f"level must be in [0, {self.levels}), got {ell!r}"
             raise ValueError(msg)
         xp = self.xp
-        s = 2 ** int(ell)
-        t = xp.reshape(self.tw[int(ell), ...], (self.n // (2 * s), s, 2, 2))
+        ell = int(ell)
+        s, b = self.strides[ell], self.radices[ell]
+        t = xp.reshape(self.tw[ell], (self.n // (b * s), s, b, b))
         return xp.permute_dims(t, (0, 2, 3, 1))
 
     def _fused(self, start: int, stop: int, increasing: bool = True) -> Any:
@@ -535,15 +476,16 @@ class Butterfly(LinearOperator):
         ``increasing=False`` applies them in decreasing order (the runs of a
         decreasing-stride butterfly); the support is the same.
 
-        The product of consecutive levels with strides ``s0 … s0 2^(m-1)`` is
-        ``KS(n/(s0 2^m), 2^m, 2^m, s0)``; its values come from applying the
-        levels to ``2^m`` probe columns (column ``k`` is 1 where
-        ``(row // s0) % 2^m == k``): each output row meets one probe.
+        The product of consecutive levels ``start … stop-1`` is
+        ``KS(n/(c d), c, c, d)`` with ``c = ∏ b_l`` over the run and ``d`` the
+        stride of level ``start``; its values come from applying the levels to
+        ``c`` probe columns (column ``k`` is 1 where ``(row // d) % c == k``):
+        each output row meets one probe.
         """
         xp = self.xp
         n = self.n
-        m = stop - start
-        c, d = 2**m, 2**start
+        c = math.prod(self.radices[start:stop])
+        d = self.strides[start] if start < self.levels else n
         a = n // (c * d)
         rows = np.arange(n)
         probe = ((rows // d) % c)[:, None] == np.arange(c)[None, :]
@@ -561,13 +503,15 @@ class Butterfly(LinearOperator):
         -------
         L : array of shape (p, n/p, n/p)
         R : array of shape (n/p, p, p)
-            With ``p = 2^⌈L/2⌉``, in DESIGN.md §4 layout:
+            With ``p = s_m = b_0 ⋯ b_{m-1}`` for the smallest ``m`` with
+            ``p² >= n`` (radix 2: ``p = 2^⌈L/2⌉``), in DESIGN.md §4 layout:
             ``M[sig*J + j, a*p + t] = L[j, sig, a] R[a, j, t]`` with ``J = p``,
             ``K = s = n/p``.
 
         Notes
         -----
-        Levels ``0 … ⌈L/2⌉-1`` multiply to the block-diagonal
+        Every butterfly (any radices) splits this way. Levels ``0 … m-1``
+        multiply to the block-diagonal
         ``KS(n/p, p, p, 1)`` (the ``R`` blocks); the remaining levels multiply
         to ``KS(1, n/p, n/p, p)``, which is ``L`` after the Monarch
         permutation (``T_L[0, sig, c, j] = L[j, sig, c]``). Exact, no SVD.
@@ -588,7 +532,9 @@ class Butterfly(LinearOperator):
             )
             raise ValueError(msg)
         xp = self.xp
-        L1 = (self.levels + 1) // 2
+        L1 = next(
+            m for m in range(1, self.levels + 1) if math.prod(self.radices[:m]) ** 2 >= self.n
+        )
         TR = self._fused(0, L1)  # (n/p, p, p, 1)
         TL = self._fused(L1, self.levels)  # (1, n/p, n/p, p)
         R = TR[:, :, :, 0]
@@ -615,6 +561,7 @@ class Butterfly(LinearOperator):
         cls,
         n: int,
         *,
+        radices: Any = None,
         increasing_stride: bool = True,
         kind: str = "orthogonal",
         dtype: Any = None,
@@ -622,16 +569,19 @@ class Butterfly(LinearOperator):
         device: Any = None,
         seed: Any = None,
     ) -> Butterfly:
-        """A random butterfly of size ``n`` (a power of 2).
+        """A random butterfly of size ``n``.
 
         Parameters
         ----------
+        radices : sequence of int, optional
+            ``(b_0, b_1, …)`` with product ``n``. Default: radix 2 for a power
+            of two, else the prime factors of ``n`` in increasing order.
         kind : {"orthogonal", "gaussian"}
             ``"orthogonal"``: each twiddle a random rotation/reflection
             (unitary for complex dtypes), so the butterfly is orthogonal
             (unitary) and preserves norms exactly. ``"gaussian"``: i.i.d.
-            standard normal entries divided by ``√2`` (complex: real and
-            imaginary parts each ``/ 2``), norm-preserving in expectation.
+            standard normal entries divided by ``√b`` (complex: real and
+            imaginary parts each by ``√(2b)``), norm-preserving in expectation.
         dtype : float32, float64 (default), complex64 or complex128
         xp, device : target namespace (NumPy by default) and device.
         seed : seed of ``numpy.random.default_rng``.
@@ -642,76 +592,107 @@ class Butterfly(LinearOperator):
         >>> B = Butterfly.random(8, seed=1)
         >>> bool(np.allclose(B.to_dense().T @ B.to_dense(), np.eye(8)))
         True
+        >>> B = Butterfly.random(12, seed=1)
+        >>> B.radices, bool(np.allclose(B.to_dense().T @ B.to_dense(), np.eye(12)))
+        ((2, 2, 3), True)
         """
-        L = _log2(n, "Butterfly.random")
+        rad = _radices(n, radices, "Butterfly.random")
         xp = aa.default_namespace(xp)
         dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
         cplx = aa.is_complex(xp, dtype)
         rng = np.random.default_rng(seed)
-        shape = (L, n // 2)
-        if kind == "orthogonal":
-            if cplx:
-                g = rng.standard_normal((*shape, 2, 2)) + 1j * rng.standard_normal((*shape, 2, 2))
-            else:
-                g = rng.standard_normal((*shape, 2, 2))
-            q, r = np.linalg.qr(g)
-            # Fix the phases so that the distribution is Haar.
-            dr = np.diagonal(r, axis1=-2, axis2=-1)
-            ph = dr / np.where(np.abs(dr) == 0, 1, np.abs(dr))
-            tw = q * ph[..., None, :]
-        elif kind == "gaussian":
-            tw = rng.standard_normal((*shape, 2, 2)) / math.sqrt(2)
-            if cplx:
-                tw = (tw + 1j * rng.standard_normal((*shape, 2, 2)) / math.sqrt(2)) / math.sqrt(2)
-        else:
+        if kind not in ("orthogonal", "gaussian"):
             msg = f"kind must be 'orthogonal' or 'gaussian', got {kind!r}"
             raise ValueError(msg)
-        arr = xp.asarray(np.ascontiguousarray(tw).astype(aa.dtype_name(dtype)))
-        if device is not None:
-            arr = aa.to_namespace(arr, xp, device)
-        return cls(arr, increasing_stride=increasing_stride)
+
+        def draw(lead: tuple[int, ...], b: int) -> np.ndarray:
+            shape = (*lead, b, b)
+            if kind == "orthogonal":
+                g = rng.standard_normal(shape)
+                if cplx:
+                    g = g + 1j * rng.standard_normal(shape)
+                q, r = np.linalg.qr(g)
+                # Fix the phases so that the distribution is Haar.
+                dr = np.diagonal(r, axis1=-2, axis2=-1)
+                ph = dr / np.where(np.abs(dr) == 0, 1, np.abs(dr))
+                return q * ph[..., None, :]
+            tw = rng.standard_normal(shape) / math.sqrt(b)
+            if cplx:
+                tw = (tw + 1j * rng.standard_normal(shape) / math.sqrt(b)) / math.sqrt(2)
+            return tw
+
+        def put(a: np.ndarray) -> Any:
+            arr = xp.asarray(np.ascontiguousarray(a).astype(aa.dtype_name(dtype)))
+            return arr if device is None else aa.to_namespace(arr, xp, device)
+
+        if all(b == 2 for b in rad):
+            tw: Any = put(draw((len(rad), n // 2), 2))
+        else:
+            tw = [put(draw((n // b,), b)) for b in rad]
+        return cls(tw, increasing_stride=increasing_stride)
 
     @classmethod
     def identity(
         cls,
         n: int,
         *,
+        radices: Any = None,
         increasing_stride: bool = True,
         dtype: Any = None,
         xp: Any = None,
         device: Any = None,
     ) -> Butterfly:
-        """The identity of size ``n`` as a butterfly (every twiddle ``I_2``).
+        """The identity of size ``n`` as a butterfly (every twiddle the identity).
+
+        ``radices`` as in :meth:`random`.
 
         Examples
         --------
         >>> import numpy as np
         >>> bool(np.allclose(Butterfly.identity(4).to_dense(), np.eye(4)))
         True
+        >>> bool(np.allclose(Butterfly.identity(6).to_dense(), np.eye(6)))
+        True
         """
-        L = _log2(n, "Butterfly.identity")
+        rad = _radices(n, radices, "Butterfly.identity")
         xp = aa.default_namespace(xp)
         dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
-        eye = xp.eye(2, dtype=dtype, device=device)
-        tw = xp.broadcast_to(eye, (L, n // 2, 2, 2))
-        tw = xp.asarray(tw, copy=True)
-        return cls(tw, increasing_stride=increasing_stride)
+
+        def eye(lead: tuple[int, ...], b: int) -> Any:
+            e = xp.eye(b, dtype=dtype, device=device)
+            return xp.asarray(xp.broadcast_to(e, (*lead, b, b)), copy=True)
+
+        if all(b == 2 for b in rad):
+            return cls(eye((len(rad), n // 2), 2), increasing_stride=increasing_stride)
+        return cls([eye((n // b,), b) for b in rad], increasing_stride=increasing_stride)
 
     # ------------------------------------------------------------------ projection
     @classmethod
     def project(
-        cls, A: Any, /, *, permutation: Any = None, certificate: bool = True
+        cls,
+        A: Any,
+        /,
+        *,
+        radices: Any = None,
+        permutation: Any = None,
+        certificate: bool = True,
     ) -> ProjectionResult:
         r"""Closest butterfly to ``A`` (hierarchical, with an error certificate).
 
         Parameters
         ----------
         A : array of shape (n, n) or LinearOperator
-            ``n`` a power of 2. An operator is densified (``to_dense``).
-        permutation : None, "bitrev" or integer array of shape (n,)
+            An operator is densified (``to_dense``).
+        radices : None or sequence of int
+            ``(b_0, b_1, …)`` with product ``n``, in the order the butterfly
+            applies its levels. Default: radix 2 for a power of two, else the
+            prime factors of ``n`` in increasing order.
+        permutation : None, "bitrev", "digitrev" or integer array of shape (n,)
             Approximate ``A ≈ B P`` with ``P x = x[idx]`` (``"bitrev"``: the
-            bit-reversal permutation): ``A Pᵀ`` is projected onto increasing
-            butterflies and the result is ``Product(Butterfly, Permutation)``.
+            bit-reversal permutation, ``n`` a power of 2; ``"digitrev"``:
+            :func:`digit_reversal` of the radices): ``A Pᵀ`` is projected onto
+            increasing butterflies and the result is
+            ``Product(Butterfly, Permutation)``.
         certificate : bool
             ``True`` (default) bounds ``ε_t(A)`` at every split for the
             bounds below; ``False`` skips the Gram bounds (see Notes).
@@ -726,6 +707,12 @@ class Butterfly(LinearOperator):
 
         Notes
         -----
+        Written for radix 2; for radices ``b_l`` read ``2^t`` as
+        ``P_t = b_{L-1} ⋯ b_{L-t}`` and ``2 x n/2^t`` blocks as
+        ``b x n/P_t`` blocks (each step then one batched SVD through
+        :func:`structmat.ks.ks_project_two`, the top singular pair kept; the
+        rounding slack is ``(4 L b_max + 2n) eps ||A||``).
+
         Write ``B = X_1 X_2 ⋯ X_L`` with ``X_t`` the level of stride
         ``n/2^t`` (``KS(2^{t-1}, 2, 2, n/2^t)``). Left to right, with
         ``H_0 = A``: for ``t = 1 … L-1`` take the exact two-factor projection
@@ -814,79 +801,12 @@ class Butterfly(LinearOperator):
         >>> r = Butterfly.project(A)
         >>> bool(r.lower_bound <= r.error <= r.upper_bound)
         True
-        """
-        from structmat.basic import Permutation
 
-        if isinstance(A, LinearOperator):
-            A = A.to_dense()
-        xp = aa.namespace_of(A)
-        if A.ndim != 2 or A.shape[0] != A.shape[1]:
-            msg = f"Butterfly.project expects a square matrix, got shape {tuple(A.shape)}"
-            raise ValueError(msg)
-        n = int(A.shape[0])
-        L = _log2(n, "Butterfly.project")
-        A = aa.floating_input(xp, A, "Butterfly.project input")
-        if aa.is_numpy(xp):
-            A = np.ascontiguousarray(A)  # the steps reshape blocks as views
-        # Project A / 2^e (squares and the 2x2 solves' squared energies stay normal);
-        # the last level takes the scale back: the other levels have unit columns.
-        A, e, norm2 = normalize(xp, A, "Butterfly.project")  # a column permutation keeps norm2
-        dev = aa.device_of(A)
-        perm_op = None
-        if permutation is not None:
-            if isinstance(permutation, str):
-                if permutation != "bitrev":
-                    msg = (
-                        f"permutation must be None, 'bitrev' or an index array, got {permutation!r}"
-                    )
-                    raise ValueError(msg)
-                idx = xp.asarray(bit_reversal(n), device=dev)
-            else:
-                idx = permutation if hasattr(permutation, "shape") else np.asarray(permutation)
-                if type(idx) is np.ndarray and not aa.is_numpy(xp):
-                    idx = xp.asarray(idx, device=dev)
-                elif type(idx) is np.ndarray:
-                    idx = xp.asarray(idx)
-                if idx.ndim != 1 or int(idx.shape[0]) != n:
-                    msg = f"permutation must have shape ({n},), got {tuple(idx.shape)}"
-                    raise ValueError(msg)
-            perm_op = Permutation(idx, dtype=A.dtype)
-        # A P^T is never formed: the first step gathers its columns per chunk
-        cols = None if perm_op is None else perm_op.idx
-        if cols is not None and L < 2:  # no step to fold the gather into (n = 2)
-            A, cols = xp.take(A, cols, axis=1), None
-        norm = math.sqrt(norm2)
-        tw_levels: list[Any] = [None] * L
-        H = xp.reshape(A, (1, n, n))
-        step_err2: list[float] = []
-        for t in range(1, L):
-            tw_t, H, e2 = _hierarchy_step(xp, H, cols if t == 1 else None)
-            tw_levels[L - t] = tw_t  # X_t is the level of stride n/2^t
-            step_err2.append(e2)
-        tw_levels[0] = ldexp(xp, H, e)  # (n/2, 2, 2): the last, block-diagonal level
-        tw = xp.stack(tw_levels, axis=0)
-        B = cls(tw, increasing_stride=True)
-        error = math.sqrt(sum(step_err2))
-        e_max = math.sqrt(max(step_err2)) if step_err2 else 0.0
-        notes = "hierarchical (left to right, orthonormalized); error = sqrt(sum of step errors^2)"
-        if certificate and L > 1:
-            lower, upper = _certificate(xp, A, cols, step_err2, norm2)
-        else:
-            lower, upper = e_max, error
-            if not certificate:
-                notes += "; certificate=False: bounds from the step errors only"
-        op: LinearOperator = B if perm_op is None else Product(B, perm_op)
-        perm_param = (
-            permutation if permutation is None or isinstance(permutation, str) else "indices"
-        )
-        return ProjectionResult(
-            operator=op,
-            error=unscale(error, e),
-            norm=unscale(norm, e),
-            lower_bound=unscale(lower, e),
-            upper_bound=unscale(upper, e),
-            exact=False,
-            onto="butterfly",
-            params={"permutation": perm_param},
-            notes=notes,
-        )
+        Mixed radix: an exact butterfly of size 12 is recovered.
+
+        >>> B = Butterfly.random(12, radices=(3, 2, 2), seed=0)
+        >>> r = Butterfly.project(B.to_dense(), radices=(3, 2, 2))
+        >>> bool(r.relative_error < 1e-12)
+        True
+        """
+        return _butterfly_project.project(cls, A, radices, permutation, certificate)

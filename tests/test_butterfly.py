@@ -319,14 +319,16 @@ def test_bad_twiddles():
     with pytest.raises(ValueError, match="expects input with 8 rows"):
         B @ np.ones(7)
     with pytest.raises(ValueError, match="n = 12"):
-        Butterfly.random(12)
+        Butterfly.random(12, radices=(2, 2))
     with pytest.raises(ValueError, match="kind must be"):
         Butterfly.random(8, kind="uniform")
 
 
 def test_project_bad_input():
     with pytest.raises(ValueError, match="n = 12"):
-        Butterfly.project(np.ones((12, 12)))
+        Butterfly.project(np.ones((12, 12)), radices=(2, 3))
+    with pytest.raises(ValueError, match="'bitrev' needs n a power of 2"):
+        Butterfly.project(np.ones((12, 12)), permutation="bitrev")
     with pytest.raises(ValueError, match="square matrix"):
         Butterfly.project(np.ones((8, 4)))
     A = np.ones((8, 8))
@@ -488,7 +490,7 @@ def test_certificate_valid_against_svd_oracle(gram_all, L, dtype, kind, seed):
     shorter side 2^min(3, ...) (the large-n path); 0 with no side splits: only the
     free bounds ε_t <= sqrt(Σ_{τ<=t} e_τ²).
     """
-    import structmat.butterfly as bm
+    import structmat._butterfly_project as bm
 
     rng = np.random.default_rng(seed)
     A = cert_inputs(rng, L, dtype, kind)
@@ -518,7 +520,7 @@ def test_split_gram_bounds_bracket_exact(L, dtype, kind, seed):
     """lower <= Σ_B sigma_1(B)² <= upper at every split (exact: SVD oracle)."""
     from array_api_compat import numpy as cnp
 
-    from structmat.butterfly import _split_gram_bounds
+    from structmat._butterfly_project import _split_gram_bounds
 
     rng = np.random.default_rng(seed)
     A = cert_inputs(rng, L, dtype, kind)
@@ -561,7 +563,7 @@ def test_project_backends_agree(xp):
 def test_project_step_paths_agree(dtype):
     """NumPy steps: broadcast path, batched matmul in one chunk and in many chunks
     (over g and over l), and a Fortran-ordered input all give the same result."""
-    import structmat.butterfly as bm
+    import structmat._butterfly_project as bm
 
     rng = np.random.default_rng(15)
     A = cert_inputs(rng, 7, "complex128" if "complex" in dtype else "float64", "noisy")

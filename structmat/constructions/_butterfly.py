@@ -39,31 +39,63 @@ def _dft_twiddles(n: int, sign: int, level_scale: float) -> np.ndarray:
     return tw
 
 
+def _mixed_dft_twiddles(n: int, radices: tuple[int, ...], sign: int, level_scale: float) -> list:
+    """Per-level ``tw[l][g*s + o][j, k] = ω_{b s}^{k (o + j s)}`` (mixed-radix Cooley-Tukey)."""
+    out = []
+    s = 1
+    for b in radices:
+        o = np.arange(s)[:, None, None]
+        j = np.arange(b)[None, :, None]
+        k = np.arange(b)[None, None, :]
+        blk = level_scale * _roots(k * (o + j * s), b * s, sign)  # (s, b, b)
+        out.append(np.tile(blk, (n // (b * s), 1, 1)))
+        s *= b
+    return out
+
+
 def _fourier_butterfly(
-    n: Any, norm: Any, dtype: Any, xp: Any, device: Any, inverse: bool
+    n: Any, norm: Any, dtype: Any, xp: Any, device: Any, inverse: bool, radices: Any = None
 ) -> LinearOperator:
+    from structmat.butterfly import _radices, digit_reversal
+
     what = "idft_as_butterfly" if inverse else "dft_as_butterfly"
-    n = _check_power_of_two(n, what, minimum=2)
+    rad = _radices(n, radices, what)
+    n = math.prod(rad)
     norm = _check_norm(norm, what)
-    L = n.bit_length() - 1
-    level_scale = _dft_scale(n, norm, inverse) ** (1.0 / L)
     xp = aa.default_namespace(xp)
     dt = _dtype(xp, dtype, "complex128", complex_=True)
-    tw = _dft_twiddles(n, 1 if inverse else -1, level_scale)
-    idx = _formulas._bitrev(np.arange(n, dtype=np.int64), L)
-    B = _butterfly_cls()(_to_xp(tw, xp, device, dt), increasing_stride=True)
+    L = len(rad)
+    level_scale = _dft_scale(n, norm, inverse) ** (1.0 / L)
+    sign = 1 if inverse else -1
+    if all(b == 2 for b in rad):
+        tw: Any = _to_xp(_dft_twiddles(n, sign, level_scale), xp, device, dt)
+        idx = _formulas._bitrev(np.arange(n, dtype=np.int64), L)
+    else:
+        tw = [_to_xp(a, xp, device, dt) for a in _mixed_dft_twiddles(n, rad, sign, level_scale)]
+        idx = digit_reversal(n, rad)
+    B = _butterfly_cls()(tw, increasing_stride=True)
     return Product(B, Permutation(_to_xp(idx, xp, device), dtype=dt))
 
 
 def dft_as_butterfly(
-    n: int, norm: str = "backward", *, dtype: Any = None, xp: Any = None, device: Any = None
+    n: int,
+    norm: str = "backward",
+    *,
+    radices: Any = None,
+    dtype: Any = None,
+    xp: Any = None,
+    device: Any = None,
 ) -> LinearOperator:
-    r"""The DFT as an increasing-stride butterfly times the bit-reversal permutation.
+    r"""The DFT as an increasing-stride butterfly times the digit-reversal permutation.
 
     Parameters
     ----------
     n : int
-        A power of 2, ``n >= 2``.
+        Any ``n >= 2``. A prime ``n`` gives a single dense level (the DFT
+        matrix itself, identity permutation).
+    radices : sequence of int, optional
+        ``(b_0, b_1, …)`` with product ``n``; default radix 2 for a power of
+        two (bit reversal), else the prime factors in increasing order.
     norm : {"backward", "ortho", "forward"}
         NumPy's convention; the scale ``c`` is spread as ``c^{1/L}`` over the
         ``L = log2 n`` levels (``"ortho"``: every level unitary).
@@ -84,6 +116,14 @@ def dft_as_butterfly(
     :math:`X[o + bs] = E[o] + (-1)^b \omega_{2s}^o O[o]`, because
     :math:`\omega_{2s}^{(o+bs)(2q+c)} = \omega_{2s}^{c(o+bs)}\,\omega_s^{oq}`
     (the exponents differ by :math:`2s\,bq`).
+
+    Mixed radix (Cooley-Tukey): level l (radix ``b``, stride
+    ``s = b_0 ⋯ b_{l-1}``) has ``tw[l][g*s + o][j, k] = ω_{bs}^{k(o + js)}``
+    and merges ``b`` DFTs ``Z_k`` of length ``s`` into one of length ``bs``,
+    :math:`X[o + js] = \sum_k \omega_{bs}^{k(o+js)} Z_k[o]`, because
+    :math:`\omega_{bs}^{(o+js)(k+bm)} = \omega_{bs}^{k(o+js)}\,\omega_s^{om}`
+    (the exponents differ by :math:`bs\,jm`); the permutation is
+    :func:`structmat.butterfly.digit_reversal`.
     :func:`structmat.symbolic.prove_dft_butterfly_exponents` proves this step
     for every ``s`` and the whole chain for every ``L`` up to a bound.
 
@@ -102,12 +142,21 @@ def dft_as_butterfly(
     >>> x = np.random.default_rng(0).standard_normal(16)
     >>> bool(np.allclose(F @ x, np.fft.fft(x)))
     True
+    >>> x = np.random.default_rng(0).standard_normal(12)
+    >>> bool(np.allclose(dft_as_butterfly(12) @ x, np.fft.fft(x)))
+    True
     """
-    return _fourier_butterfly(n, norm, dtype, xp, device, inverse=False)
+    return _fourier_butterfly(n, norm, dtype, xp, device, inverse=False, radices=radices)
 
 
 def idft_as_butterfly(
-    n: int, norm: str = "backward", *, dtype: Any = None, xp: Any = None, device: Any = None
+    n: int,
+    norm: str = "backward",
+    *,
+    radices: Any = None,
+    dtype: Any = None,
+    xp: Any = None,
+    device: Any = None,
 ) -> LinearOperator:
     r"""The inverse DFT as a butterfly times the bit-reversal permutation.
 
@@ -127,7 +176,7 @@ def idft_as_butterfly(
     >>> bool(np.allclose(idft_as_butterfly(8) @ x, np.fft.ifft(x)))
     True
     """
-    return _fourier_butterfly(n, norm, dtype, xp, device, inverse=True)
+    return _fourier_butterfly(n, norm, dtype, xp, device, inverse=True, radices=radices)
 
 
 def hadamard_as_butterfly(
