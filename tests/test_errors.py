@@ -373,12 +373,12 @@ def _monarch_factors():
         (
             lambda: sm.Butterfly.random(8.0),
             TypeError,
-            r"Butterfly.random: n must be an integer >= 1, got float 8.0",
+            r"Butterfly.random: n must be an integer >= 2, got float 8.0",
         ),
         (
             lambda: sm.Butterfly.identity(8.5),
             TypeError,
-            r"Butterfly.identity: n must be an integer >= 1, got float 8.5",
+            r"Butterfly.identity: n must be an integer >= 2, got float 8.5",
         ),
         (
             lambda: sm.symbolic.verify_all(sizes=[2.5]),

@@ -732,8 +732,9 @@ def test_bad_parameters():
         Circulant(np.ones((2, 2)))
     with pytest.raises(ValueError, match="non-empty"):
         Circulant(np.ones(0))
-    with pytest.raises(TypeError, match="float32, float64, complex64 or complex128, got int64"):
-        Circulant(np.arange(3))
+    assert Circulant(np.arange(3)).dtype == np.float64  # integer data: float64
+    with pytest.raises(TypeError, match="float32, float64, complex64 or complex128, got float16"):
+        Circulant(np.arange(3, dtype=np.float16))
     with pytest.raises(ValueError, match="Toeplitz c expects a 1-d array"):
         Toeplitz(np.ones((2, 2)))
     with pytest.raises(ValueError, match="Toeplitz r expects a 1-d array"):
