@@ -342,7 +342,8 @@ def test_aslinearoperator_bad_input():
     with pytest.raises(TypeError, match="got float16"):
         aslinearoperator(np.ones((2, 2), dtype=np.float16))
     with pytest.raises(
-        TypeError, match=r"expects a scipy\.sparse\.linalg\.LinearOperator or a PyLops operator, got ndarray"
+        TypeError,
+        match=r"expects a scipy\.sparse\.linalg\.LinearOperator or a PyLops operator, got ndarray",
     ):
         FromSciPy(np.eye(2))
 
