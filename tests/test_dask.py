@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 import structmat as sm
+import structmat.dask as smd
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 distributed = pytest.importorskip("dask.distributed")
-smd = pytest.importorskip("structmat.dask")
 
 
 @pytest.fixture(scope="module")
