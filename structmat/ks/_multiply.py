@@ -15,7 +15,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat.ks._patterns import _check_values
-from structmat.ks._tiled import chain_matmat_tiled
+from structmat.ks._tiled import chain_matmat_tiled, chain_matvec
 
 __all__ = ["ks_blocked", "ks_chain_matmat", "ks_matmat", "ks_rmatmat", "ks_to_dense"]
 
@@ -152,6 +152,8 @@ def ks_chain_matmat(blocked: Any, X: Any, /) -> Any:
         for M in blocked:
             X = _blocked_apply(xp, M, X)
         return X
+    if B == 1 and k == 1:
+        return chain_matvec(blocked, X[0, :, 0])[None, :, None]
     X = np.ascontiguousarray(X)
     a, d, b, _ = (int(v) for v in blocked[-1].shape)
     out = np.empty((B, a * d * b, k), dtype=X.dtype)

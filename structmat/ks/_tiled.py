@@ -25,7 +25,7 @@ import numpy as np
 from structmat import _pool
 from structmat._args import ceil_div
 
-__all__ = ["chain_matmat_tiled"]
+__all__ = ["chain_matmat_tiled", "chain_matvec"]
 
 # Blocks of at most _POOL_BLOCK rows and columns give products that OpenBLAS runs on
 # one thread: worker threads then take column ranges in tiles of at most _POOL_TILE,
@@ -114,3 +114,25 @@ def chain_matmat_tiled(blocked: Sequence[Any], X: Any, out: Any = None) -> Any:
 
     _over_columns(k, block, max(rows), work, run)
     return out
+
+
+def chain_matvec(blocked: Sequence[Any], x: Any) -> Any:
+    """``F_m ⋯ F_1 x`` for a NumPy vector ``x`` (n,): one batched gemv per factor.
+
+    NumPy sends a ``(..., c, 1)`` operand to BLAS ``gemv``; each factor writes
+    a contiguous ``(a, d, b)`` result and one small copy puts it in row order
+    ``(a, b, d)``: cheaper than the tiled driver's scratch buffers and views
+    for a single column. ``x`` shorter than the first factor's columns is
+    zero-padded. Returns a new C-contiguous vector.
+    """
+    a0, d0, _, c0 = (int(v) for v in blocked[0].shape)
+    if x.shape[0] < a0 * c0 * d0:
+        x = np.concatenate([x, np.zeros(a0 * c0 * d0 - x.shape[0], dtype=x.dtype)])
+    for M in blocked:
+        a, d, b, c = M.shape
+        if d == 1:
+            x = np.matmul(M[:, 0], x.reshape(a, c, 1)).reshape(a * b)
+        else:
+            y = np.matmul(M, x.reshape(a, c, d).transpose(0, 2, 1)[..., None])
+            x = y.reshape(a, d, b).transpose(0, 2, 1).reshape(a * b * d)
+    return x
