@@ -213,26 +213,29 @@ def trig_sizes(kind, t):
 
 @pytest.mark.parametrize(("kind", "type_", "norm", "orth"), TRIG)
 def test_dct_dst_every_variant_matches_scipy(xp, kind, type_, norm, orth):
+    # Every size in float64, every dtype pair at one size: the dtype rules do
+    # not depend on n, and the full cross product is 8x the work for nothing.
     cls, oracle = trig(kind)
     rng = np.random.default_rng(type_)
-    for n in trig_sizes(kind, type_):
-        for op_dtype in REAL:
-            op = cls(n, type_, norm, orthogonalize=orth, dtype=op_dtype, xp=xp)
-            for x_dtype in ALL:
-                x = random_array(rng, (2, n, 3), x_dtype)
-                y = op @ xp.asarray(x)
-                expected = trig_oracle(oracle, x, type_, norm, orth, -2)
-                assert aa.dtype_name(y.dtype) == promoted(op_dtype, x_dtype)
-                want = promoted(op_dtype, x_dtype)
-                assert_close(y, oracle_as(expected, xp, want), size=n)
-                v = op @ xp.asarray(x[0, :, 0])  # a vector
-                assert_close(v, oracle_as(expected[0, :, 0], xp, want), size=n)
+    cases = [(n, "float64", "float64") for n in trig_sizes(kind, type_)]
+    cases += [(7, op_dtype, x_dtype) for op_dtype in REAL for x_dtype in ALL]
+    for n, op_dtype, x_dtype in cases:
+        op = cls(n, type_, norm, orthogonalize=orth, dtype=op_dtype, xp=xp)
+        x = random_array(rng, (2, n, 3), x_dtype)
+        y = op @ xp.asarray(x)
+        expected = trig_oracle(oracle, x, type_, norm, orth, -2)
+        want = promoted(op_dtype, x_dtype)
+        assert aa.dtype_name(y.dtype) == want
+        assert_close(y, oracle_as(expected, xp, want), size=n)
+        v = op @ xp.asarray(x[0, :, 0])  # a vector
+        assert_close(v, oracle_as(expected[0, :, 0], xp, want), size=n)
 
 
 @pytest.mark.parametrize(("kind", "type_", "norm", "orth"), TRIG)
 def test_dct_dst_dense_and_adjoint_match_scipy(xp, kind, type_, norm, orth):
     cls, oracle = trig(kind)
-    for n in trig_sizes(kind, type_):
+    # n = 1 edge, even, odd prime, power of two, odd: the parities every type's algorithm splits on
+    for n in [n for n in trig_sizes(kind, type_) if n in (1, 2, 5, 8, 11)]:
         op = cls(n, type_, norm, orthogonalize=orth, xp=xp)
         dense = oracle(np.eye(n), type_, norm=norm, orthogonalize=orth, axis=0)
         assert_close(op.to_dense(), oracle_as(dense, xp), size=n)
