@@ -45,6 +45,7 @@ from structmat._dense import ldexp, normalize, unscale
 from structmat._monarch_project import ENGINES, project_factors
 from structmat._result import ProjectionResult, exact_result
 from structmat.ks._multiply import chain_on_stack
+from structmat.ks._tiled import chain_matvec
 from structmat.linop import (
     REPR_NOTES,
     Adjoint,
@@ -337,13 +338,21 @@ class Monarch(LinearOperator):
     def _chain(self, X: Any, kind: str) -> Any:
         """The chain of ``kind`` on ``X`` (..., n, k): zero-padded input, truncated output."""
         xp = self.xp
+        m = self.shape[0] if kind == "fwd" else self.shape[1]
+        if (
+            self._numpy
+            and X.ndim == 2
+            and X.shape[1] == 1
+            and (X.dtype.kind != "c" or not self._real)
+        ):
+            # One vector, the common solver call: straight to the gemv path.
+            return chain_matvec(self._blocked(X.dtype, kind), X[:, 0])[:m, None]
         *lead, n, k = (int(v) for v in X.shape)
         if self._numpy and lead and k == 1:
             # A stack of vectors is one matrix with the stack as columns.
             return apply_columns(xp, X, lambda Y: self._chain(Y, kind))
         X3 = xp.reshape(X, (math.prod(lead), n, k))
         Y = chain_on_stack(lambda dt: self._blocked(dt, kind), X3, self._real)
-        m = self.shape[0] if kind == "fwd" else self.shape[1]
         if int(Y.shape[1]) != m:
             Y = Y[:, :m, :]
         return xp.reshape(Y, (*lead, m, k))

@@ -125,7 +125,7 @@ def chain_matvec(blocked: Sequence[Any], x: Any) -> Any:
     for a single column. ``x`` shorter than the first factor's columns is
     zero-padded. Returns a new C-contiguous vector.
     """
-    a0, d0, _, c0 = (int(v) for v in blocked[0].shape)
+    a0, d0, _, c0 = blocked[0].shape
     if x.shape[0] < a0 * c0 * d0:
         x = np.concatenate([x, np.zeros(a0 * c0 * d0 - x.shape[0], dtype=x.dtype)])
     for M in blocked:

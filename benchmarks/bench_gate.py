@@ -1,0 +1,103 @@
+#!/usr/bin/env python
+"""Speed gate of a redesign: an old checkout against this one, in the same run.
+
+Each round times both checkouts, each in a fresh subprocess (the two trees
+are both called ``structmat``, so they cannot share a process), old first in
+odd rounds and new first in even ones; a row's time is the median of the
+rounds' times (each itself the best of a few repeats). The rows are the
+products the KS engine took over from Monarch's own kernels (issue 15):
+``M @ x``, ``Mᴴ @ x`` for one vector and ``M @ X`` for a block of columns,
+and a butterfly's ``B @ X``.
+
+Usage::
+
+    git worktree add /tmp/old <commit>          # e.g. the last commit before the change
+    python benchmarks/bench_gate.py --old /tmp/old [--rounds 3] [--quick]
+
+``new / old`` below 1 is faster. Other processes share this machine:
+compare ratios, not times.
+"""
+
+from __future__ import annotations
+
+import _common
+
+_common.setup_blas(_common.flag_value("--threads"))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+# (label, statement) timed on both sides; ``M``/``B``/``x``/``X`` are set up per size.
+CASES = [
+    ("Monarch M @ x", "M @ x"),
+    ("Monarch M.H @ x", "M.H @ x"),
+    ("Monarch M @ X (k=64)", "M @ X64"),
+    ("Monarch M @ X (k=1024)", "M @ X1024"),
+    ("Butterfly B @ X (k=64)", "B @ X64"),
+]
+
+WORKER = r"""
+import json, sys, timeit
+import numpy as np
+import structmat as sm
+n, cases = int(sys.argv[1]), json.loads(sys.argv[2])
+rng = np.random.default_rng(0)
+M = sm.Monarch.square(n, seed=0)
+B = sm.Butterfly.random(n, seed=0) if hasattr(sm, "Butterfly") else None
+x = rng.standard_normal(n)
+X64 = rng.standard_normal((n, 64))
+X1024 = rng.standard_normal((n, 1024))
+env = dict(M=M, B=B, x=x, X64=X64, X1024=X1024)
+out = {}
+for label, stmt in cases:
+    timer = timeit.Timer(stmt, globals=env)
+    number, _ = timer.autorange()
+    out[label] = min(timer.repeat(repeat=5, number=number)) / number
+print(json.dumps(out))
+"""
+
+
+def run_side(tree: str, n: int, cases: list[tuple[str, str]]) -> dict[str, float]:
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+    proc = subprocess.run(
+        [sys.executable, "-c", WORKER, str(n), json.dumps(cases)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=os.path.abspath(tree),
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--old", required=True, help="checkout of the old commit")
+    parser.add_argument("--new", default=_common.CHECKOUT, help="checkout of the new one")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="n = 1024 only")
+    parser.add_argument("--threads", help="BLAS threads (default: as the environment says)")
+    args = parser.parse_args()
+    sizes = [1024] if args.quick else [1024, 4096]
+    print("| n | product | old | new | new / old |")
+    print("|---:|---|---:|---:|---:|")
+    for n in sizes:
+        times: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
+        for r in range(args.rounds):
+            order = ("old", "new") if r % 2 == 0 else ("new", "old")
+            for side in order:
+                tree = args.old if side == "old" else args.new
+                for label, t in run_side(tree, n, CASES).items():
+                    times[side].setdefault(label, []).append(t)
+        for label, _ in CASES:
+            old = statistics.median(times["old"][label])
+            new = statistics.median(times["new"][label])
+            print(f"| {n} | {label} | {old * 1e3:.3f} ms | {new * 1e3:.3f} ms | {new / old:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
