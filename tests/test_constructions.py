@@ -102,10 +102,31 @@ def test_dft_as_monarch_layout_and_repr():
     np.testing.assert_allclose(to_numpy(M.R)[0], fft_matrix(4), atol=1e-14)
 
 
-@pytest.mark.parametrize(("n", "nblocks"), [(12, 2), (12, (6, 2)), (12, 12), (7, 1), (16, (2, 8))])
-def test_dft_as_monarch_nblocks(n, nblocks):
+@pytest.mark.parametrize(
+    ("n", "nblocks", "KJ"),
+    [
+        (12, (2, 6), (2, 6)),
+        (12, (6, 2), (6, 2)),
+        (12, (12, 1), (12, 1)),
+        (7, (1, 7), (1, 7)),
+        (16, (2, 8), (2, 8)),
+        (16, 4, (4, 4)),
+        (36, 6, (6, 6)),
+    ],
+)
+def test_dft_as_monarch_nblocks(n, nblocks, KJ):
+    """``nblocks=k`` means ``(k, k)``, as for ``Monarch.square`` and ``Monarch.project``."""
     F = C.dft_as_monarch(n, nblocks=nblocks)
+    assert F.factors[0].nblocks == KJ
     assert_close(F.to_dense(), fft_matrix(n), rtol=1e-12)
+    assert sm.Monarch.square(n, nblocks=nblocks).nblocks == KJ
+
+
+def test_dft_as_monarch_int_nblocks_means_both():
+    with pytest.raises(ValueError, match=r"an int k means \(k, k\).*nblocks=\(3, 4\)"):
+        C.dft_as_monarch(12, nblocks=3)
+    with pytest.raises(ValueError, match=r"pass nblocks=\(1, 7\) for the trivial"):
+        C.dft_as_monarch(7)
 
 
 @given(
@@ -149,7 +170,7 @@ def test_dft_as_monarch_backends(xp):
 def test_dft_as_monarch_prime_raises(n):
     with pytest.raises(ValueError, match="prime"):
         C.dft_as_monarch(n)
-    F = C.dft_as_monarch(n, nblocks=1)  # the trivial dense Monarch is allowed
+    F = C.dft_as_monarch(n, nblocks=(1, n))  # the trivial dense Monarch is allowed
     assert_close(F.to_dense(), fft_matrix(n), rtol=1e-12)
 
 
@@ -177,7 +198,7 @@ def test_hadamard_as_monarch(n):
     assert type(H).__name__ == "Monarch"
     np.testing.assert_array_equal(H.to_dense(), scipy.linalg.hadamard(n))
     np.testing.assert_array_equal(structured_dense(H), scipy.linalg.hadamard(n))
-    Ho = C.hadamard_as_monarch(n, "ortho", nblocks=1 if n == 1 else 2)
+    Ho = C.hadamard_as_monarch(n, "ortho", nblocks=(1, 1) if n == 1 else (2, n // 2))
     assert_close(Ho.to_dense(), scipy.linalg.hadamard(n) / np.sqrt(n), rtol=1e-14)
 
 

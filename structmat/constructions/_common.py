@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
@@ -54,22 +53,25 @@ def _default_split(n: int) -> tuple[int, int]:
 
 
 def _split(n: int, nblocks: Any, what: str) -> tuple[int, int]:
+    """``(K, J)`` with ``K*J = n``: ``nblocks=k`` means ``(k, k)``, as for every Monarch."""
     if nblocks is None:
         K, J = _default_split(n)
         if n > 1 and K == 1:
             msg = (
                 f"{what}: n = {n} is prime, so no exact Monarch factorization with "
-                "blocks smaller than n exists; pass nblocks=1 for the trivial (dense) one"
+                f"blocks smaller than n exists; pass nblocks=(1, {n}) for the trivial (dense) one"
             )
             raise ValueError(msg)
         return K, J
-    if isinstance(nblocks, numbers.Integral) and not isinstance(nblocks, bool):
-        K = int(nblocks)  # K blocks of n // K
-        J = n // K if K > 0 and n % K == 0 else -1
-    else:
-        K, J = int_or_pair(nblocks, "nblocks", what)
+    K, J = int_or_pair(nblocks, "nblocks", what)
     if K < 1 or J < 1 or K * J != n:
-        msg = f"{what}: nblocks must split n = {n} as K*J, got nblocks={nblocks!r}"
+        K0, J0 = _default_split(n)
+        hint = f"nblocks=({K0}, {J0})" if K0 > 1 else f"nblocks=(1, {n})"
+        same = " (an int k means (k, k), as everywhere in structmat)" if K == J else ""
+        msg = (
+            f"{what}: nblocks must split n = {n} as K*J, got nblocks={nblocks!r}{same}; "
+            f"for example {hint}"
+        )
         raise ValueError(msg)
     return K, J
 

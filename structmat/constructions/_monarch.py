@@ -78,12 +78,12 @@ def dft_as_monarch(
         output blocks).
     norm : {"backward", "ortho", "forward"}
         NumPy's convention: scale 1, ``1/√n`` or ``1/n`` (folded into ``L``).
-    nblocks : int or (K, J), optional
-        ``K`` (the number of ``R`` blocks; ``J = n / K``) or the pair with
-        ``K*J = n`` (unlike ``Monarch.project``, where an int sets both ``K``
-        and ``J``: here the blocks are forced to ``p = J``, ``s = K``).
-        Default: ``K`` the divisor of ``n`` nearest ``√n``. ``nblocks=1`` gives
-        the trivial (dense) Monarch and works for prime ``n``.
+    nblocks : (K, J) or int, optional
+        The numbers of ``R`` and ``L`` blocks, ``K*J = n`` (the blocks are
+        then ``p = J`` and ``s = K`` wide); an int ``k`` means ``(k, k)``, as
+        for every Monarch, so it needs ``n = k²``. Default: ``K`` the divisor
+        of ``n`` nearest ``√n``. ``nblocks=(1, n)`` gives the trivial (dense)
+        Monarch and works for prime ``n``.
     dtype : optional
         complex64 or complex128 (default); a real dtype selects the precision.
     xp, device : optional
@@ -99,7 +99,7 @@ def dft_as_monarch(
     ------
     ValueError
         For a prime ``n`` (no exact split with blocks smaller than ``n``)
-        unless ``nblocks=1`` is passed, a bad ``nblocks`` or ``norm``.
+        unless ``nblocks=(1, n)`` is passed, a bad ``nblocks`` or ``norm``.
 
     Notes
     -----
@@ -196,8 +196,9 @@ def hadamard_as_monarch(
         A power of 2.
     norm : {"backward", "ortho"}
         ``"ortho"`` scales by ``1/√n`` (orthogonal).
-    nblocks : int or (K, J), optional
-        Powers of 2 with ``K*J = n``; default ``K`` the divisor nearest ``√n``.
+    nblocks : (K, J) or int, optional
+        Powers of 2 with ``K*J = n`` (an int ``k`` means ``(k, k)``); default
+        ``K`` the divisor nearest ``√n``.
     dtype : optional
         float64 by default (any floating dtype).
     xp, device : optional
