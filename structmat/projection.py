@@ -305,10 +305,24 @@ def _monarch_adjoint(
     return Monarch.project_adjoint(A, nblocks=nblocks, rank=rank, engine=engine, **kw)
 
 
-def _butterfly(A: Any, permutation: Any = None, certificate: bool = True) -> ProjectionResult:
+def _butterfly(
+    A: Any, radices: Any = None, permutation: Any = None, certificate: bool = True
+) -> ProjectionResult:
     from structmat.butterfly import Butterfly
 
-    return Butterfly.project(A, permutation=permutation, certificate=certificate)
+    return Butterfly.project(A, radices=radices, permutation=permutation, certificate=certificate)
+
+
+def _ks(A: Any, patterns: Any = None) -> ProjectionResult:
+    from structmat.ks import ks_project_chain
+
+    if patterns is None:
+        msg = (
+            "project onto ks needs patterns=[(a, b, c, d), ...] (leftmost first), "
+            "e.g. structmat.ks.chainable(A.shape)"
+        )
+        raise ValueError(msg)
+    return ks_project_chain(A, patterns)
 
 
 def _lowrank(A: Any, rank: Any = None, **kw: Any) -> ProjectionResult:
@@ -331,7 +345,8 @@ class _Method:
 _METHODS: dict[str, _Method] = {
     "monarch": _Method(_monarch, _MONARCH_PARAMS, False),
     "monarch_adjoint": _Method(_monarch_adjoint, _MONARCH_PARAMS, False),
-    "butterfly": _Method(_butterfly, ("permutation", "certificate"), False),
+    "butterfly": _Method(_butterfly, ("radices", "permutation", "certificate"), False),
+    "ks": _Method(_ks, ("patterns",), True),
     "lowrank": _Method(
         _lowrank,
         ("rank", "method", "oversample", "power_iterations", "seed", "error_probes"),
@@ -385,8 +400,8 @@ def project(A: Any, /, onto: Any, **params: Any) -> ProjectionResult:
         ``A.to_dense()`` for every class except ``lowrank`` with
         ``method="randomized"`` (which only multiplies by ``A`` and ``Aᴴ``).
     onto : str or class
-        ``"monarch"``, ``"monarch_adjoint"``, ``"butterfly"``, ``"lowrank"``,
-        ``"kronecker"``, ``"circulant"``, ``"toeplitz"``, ``"diagonal"``,
+        ``"monarch"``, ``"monarch_adjoint"``, ``"butterfly"``, ``"ks"``,
+        ``"lowrank"``, ``"kronecker"``, ``"circulant"``, ``"toeplitz"``, ``"diagonal"``,
         ``"block_diagonal"``, ``"permutation"``, or the operator class
         (``Monarch``, ``LowRank``, ``Kronecker``, ``BlockDiagonal``...).
     **params
@@ -395,8 +410,11 @@ def project(A: Any, /, onto: Any, **params: Any) -> ProjectionResult:
         - monarch, monarch_adjoint: ``nblocks=int or (K, J)``, ``rank=1``,
           ``engine="auto" | "mixed" | "exact" | "subspace" | "eigh"``
           (:meth:`structmat.Monarch.project`);
-        - butterfly: ``permutation=None | "bitrev" | indices``,
+        - butterfly: ``radices=None | (b_0, b_1, ...)``,
+          ``permutation=None | "bitrev" | "digitrev" | indices``,
           ``certificate=True`` (:meth:`structmat.Butterfly.project`);
+        - ks: ``patterns=[(a, b, c, d), ...]``, a chainable chain leftmost
+          first (:func:`structmat.ks.ks_project_chain`);
         - lowrank: ``rank``, ``method="svd" | "randomized"``, ``oversample``,
           ``power_iterations``, ``seed``, ``error_probes``
           (:meth:`structmat.LowRank.project`);

@@ -625,3 +625,70 @@ def test_random_chain_seed_dtype_and_scale():
     x = np.random.default_rng(0).standard_normal((96, 400))
     ratio = np.linalg.norm(A @ x) ** 2 / np.linalg.norm(x) ** 2
     assert 0.3 < ratio < 3.0
+
+
+# ---------------------------------------------------------------------- projection onto a chain
+@pytest.mark.parametrize(
+    "patterns",
+    [square_dyadic(16), mixed_radix(12), monarch((24, 24), 4, 6), chainable((24, 60))],
+    ids=["dyadic16", "mixed12", "monarch24", "chainable24x60"],
+)
+@pytest.mark.parametrize("dtype", ["float64", "complex64"])
+def test_project_chain_recovers_members(patterns, dtype):
+    rng = np.random.default_rng(11)
+    Ts = [rand(rng, p, dtype) for p in patterns]
+    A = chain_oracle(Ts).astype(dtype)
+    res = sm.project(A, "ks", patterns=patterns)
+    assert isinstance(res.operator, KSChain)
+    assert res.operator.patterns == tuple(patterns)
+    assert res.operator.dtype == np.dtype(dtype)
+    D = res.operator.to_dense()
+    assert_close(D, A, size=A.shape[1] * len(patterns))
+    assert res.exact
+    assert res.error <= tolerance(dtype) * res.norm * len(patterns) * 10
+
+
+def test_project_chain_matches_the_butterfly_hierarchy():
+    """A dyadic / mixed-radix chain is the increasing butterfly: same error and lower bound."""
+    rng = np.random.default_rng(12)
+    for n, radices in ((16, None), (12, (2, 2, 3))):
+        A = rng.standard_normal((n, n))
+        res = sm.project(A, "ks", patterns=mixed_radix(n, radices) if radices else square_dyadic(n))
+        ref = sm.Butterfly.project(A, radices=radices)
+        assert np.isclose(res.error, ref.error, rtol=1e-10)
+        assert np.isclose(res.lower_bound, ref.lower_bound, rtol=1e-8)
+        assert res.lower_bound <= res.error
+        assert not res.exact
+        assert np.isclose(res.error, np.linalg.norm(A - res.operator.to_dense()), rtol=1e-12)
+
+
+def test_project_chain_short_chains_are_exact():
+    rng = np.random.default_rng(13)
+    # one factor: the entries on its support (mask from the element formula)
+    A = rng.standard_normal((30, 40))
+    res = sm.project(A, "ks", patterns=[(2, 3, 4, 5)])
+    mask = dense_oracle(np.ones((2, 3, 4, 5))) != 0
+    assert_close(res.operator.to_dense(), np.where(mask, A, 0.0))
+    assert np.isclose(res.error, np.linalg.norm(A[~mask]), rtol=1e-12)
+    assert res.exact
+    assert res.lower_bound == res.error
+    # two factors in Monarch's patterns: the Monarch projection's optimum
+    A = rng.standard_normal((24, 24))
+    res = sm.project(A, "ks", patterns=monarch((24, 24), 4, 6))
+    ref = sm.Monarch.project(A, nblocks=(4, 6), engine="exact")
+    assert np.isclose(res.error, ref.error, rtol=1e-10)
+    assert res.exact
+
+
+def test_project_chain_bad_input():
+    A = np.ones((16, 16))
+    with pytest.raises(ValueError, match=r"needs patterns=\[\(a, b, c, d\), \.\.\.\]"):
+        sm.project(A, "ks")
+    with pytest.raises(ValueError, match=r"not chainable: .*needs a_0 = 2 to divide a_1 = 3"):
+        sm.ks.ks_project_chain(np.ones((12, 12)), [(2, 3, 3, 2), (3, 2, 2, 2)])
+    with pytest.raises(ValueError, match=r"need A of shape \(\.\.\., 16, 16\), got \(16, 8\)"):
+        sm.project(np.ones((16, 8)), "ks", patterns=square_dyadic(16))
+    with pytest.raises(ValueError, match="do not chain"):
+        sm.project(A, "ks", patterns=[(1, 2, 2, 8), (4, 2, 2, 1)])
+    with pytest.raises(ValueError, match="unknown parameter"):
+        sm.project(A, "ks", patterns=square_dyadic(16), rank=2)

@@ -26,6 +26,8 @@ product reads. The package holds one idea per module:
 - ``_tiled``: the NumPy chain driver (column tiles, worker threads, scratch buffers);
 - ``_project``: the exact two-factor projection :func:`ks_project_two` and
   its certified error :func:`ks_project_two_error`;
+- ``_chain_project``: :func:`ks_project_chain`, the projection onto a
+  user-given chain (left-to-right hierarchy);
 - ``_sketch``: the matrix-free (randomized) two-factor projection
   :func:`ks_project_two_sketched` for operators;
 - ``_operators``: :class:`KSFactor` and :class:`KSChain`.
@@ -38,6 +40,7 @@ References
    butterfly sparse matrix factorizations", SIAM J. Math. Data Sci. 5 (2023).
 """
 
+from structmat.ks._chain_project import ks_project_chain
 from structmat.ks._multiply import ks_blocked, ks_chain_matmat, ks_matmat, ks_rmatmat, ks_to_dense
 from structmat.ks._operators import KSChain, KSFactor
 from structmat.ks._patterns import (
@@ -59,6 +62,7 @@ __all__ = [
     "ks_blocked",
     "ks_chain_matmat",
     "ks_matmat",
+    "ks_project_chain",
     "ks_project_two",
     "ks_project_two_error",
     "ks_project_two_sketched",
