@@ -692,3 +692,18 @@ def test_project_chain_bad_input():
         sm.project(A, "ks", patterns=[(1, 2, 2, 8), (4, 2, 2, 1)])
     with pytest.raises(ValueError, match="unknown parameter"):
         sm.project(A, "ks", patterns=square_dyadic(16), rank=2)
+
+
+@pytest.mark.parametrize(
+    "patterns", [chainable((24, 60)), mixed_radix(12), square_dyadic(32)], ids=str
+)
+# lazylinop warns on import that its optional PyWavelets is missing
+@pytest.mark.filterwarnings("ignore:PyWavelets is not installed:UserWarning")
+def test_project_chain_equals_lazylinop_ksd(patterns):
+    """The gate of the KS engine: lazylinop's ksd (orthonormalized, left to right), same error."""
+    butterfly = pytest.importorskip("lazylinop.butterfly")
+    A = np.random.default_rng(14).standard_normal(sm.ks.chain_shape(patterns))
+    L = butterfly.ksd(A, butterfly.Chain(ks_patterns=[tuple(p) for p in patterns]))
+    theirs = np.linalg.norm(A - L.toarray())
+    res = sm.project(A, "ks", patterns=patterns)
+    assert np.isclose(res.error, theirs, rtol=1e-10)
