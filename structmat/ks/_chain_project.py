@@ -29,11 +29,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from structmat import _array_api as aa
 from structmat._result import ProjectionResult
-from structmat.ks._multiply import ks_to_dense
+from structmat.ks._multiply import ks_to_dense, support_indices
 from structmat.ks._operators import KSChain
 from structmat.ks._patterns import Pattern, _check_chain, ks_shape
 from structmat.ks._project import _check_two, ks_project_two, ks_project_two_error
@@ -63,11 +61,8 @@ def _check_chainable(patterns: list[Pattern], what: str) -> None:
 
 def _on_support(xp: Any, A: Any, pattern: Pattern) -> Any:
     """The values ``T`` (a, b, c, d) of ``A`` on the support of one KS factor."""
-    a, b, c, d = pattern
-    i, j, k, ll = np.ogrid[:a, :b, :c, :d]
-    flat = (i * b * d + j * d + ll) * (a * c * d) + (i * c * d + k * d + ll)
-    idx = xp.asarray(flat.reshape(-1), device=aa.device_of(A))
-    return xp.reshape(xp.take(xp.reshape(A, (-1,)), idx), (a, b, c, d))
+    idx = xp.asarray(support_indices(pattern), device=aa.device_of(A))
+    return xp.reshape(xp.take(xp.reshape(A, (-1,)), idx), pattern)
 
 
 def ks_project_chain(A: Any, patterns: Any, /) -> ProjectionResult:

@@ -286,6 +286,18 @@ def ks_to_dense(T: Any, /) -> Any:
     >>> ks_to_dense(np.ones((2, 1, 1, 1))).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
-    xp, (a, _b, c, d) = _check_values(T)
+    xp, (a, b, c, d) = _check_values(T)
     n = a * c * d
+    if isinstance(T, np.ndarray):
+        # Scatter the values into place: O(nnz) writes, not a product with the identity.
+        D = np.zeros((a * b * d, n), dtype=T.dtype)
+        D.reshape(-1)[support_indices((a, b, c, d))] = T.reshape(-1)
+        return D
     return ks_matmat(T, xp.eye(n, dtype=T.dtype, device=aa.device_of(T)))
+
+
+def support_indices(pattern: tuple[int, int, int, int]) -> np.ndarray:
+    """Flat (row-major) indices into the ``(a*b*d, a*c*d)`` matrix of ``T[i, j, k, l]``, in ``T``'s order."""
+    a, b, c, d = pattern
+    i, j, k, ll = np.ogrid[:a, :b, :c, :d]
+    return ((i * b * d + j * d + ll) * (a * c * d) + (i * c * d + k * d + ll)).reshape(-1)

@@ -213,15 +213,28 @@ def ks_project_two(A: Any, pattern_left: Any, pattern_right: Any, /) -> tuple[An
     # factor (singular values times Vᴴ) and the error take 2^e back.
     A3, scale_e = normalize_stack(xp, A3, "ks_project_two")
     block, pos, size = _groups(left, right)
-    G = size.size
     N = block.size
     dev = aa.device_of(A)
     blocks = _blocks(xp, A3, left, right)  # (nb, a2, a1, d1, d2, b1, c2)
     rdt = aa.real_dtype(xp, A.dtype)
+    err2: Any = 0.0
+    if bool(np.any(size == 0)):
+        # Blocks no index touches are lost whole: their energy, and no SVD (in a
+        # chain's later steps most blocks are such, and zero).
+        G_all = size.size
+        flat_blocks = xp.reshape(blocks, (nb, G_all, b1, c2))
+        dead = xp.take(flat_blocks, xp.asarray(np.flatnonzero(size == 0), device=dev), axis=1)
+        err2 = xp.sum(xp.reshape(_abs2(xp, dead), (nb, -1)), axis=-1)
+        live = np.flatnonzero(size > 0)
+        blocks = xp.take(flat_blocks, xp.asarray(live, device=dev), axis=1)
+        renumber = np.full(G_all, -1)
+        renumber[live] = np.arange(live.size)
+        block, size = renumber[block], size[live]
+    G = size.size
     in_order = bool(np.all(size == 1)) and bool(np.all(block == np.arange(N)))
     if b1 == 2 and bool(np.all(size == 1)):
         u, h, discarded = _rank_one_two_rows(xp, blocks)
-        err2 = xp.sum(xp.reshape(discarded, (nb, G)), axis=-1)
+        err2 = err2 + xp.sum(xp.reshape(discarded, (nb, G)), axis=-1)
         cols = xp.reshape(u, (nb, G, b1))
         rows = xp.reshape(h, (nb, G, c2))
         if not in_order:
@@ -234,7 +247,7 @@ def ks_project_two(A: Any, pattern_left: Any, pattern_right: Any, /) -> tuple[An
         keep_np = np.arange(q)[None, :] < size[:, None]  # (G, q)
         keep = xp.asarray(keep_np, device=dev)
         S2 = S * S
-        err2 = xp.sum(xp.sum(xp.where(keep, xp.zeros_like(S2), S2), axis=-1), axis=-1)
+        err2 = err2 + xp.sum(xp.sum(xp.where(keep, xp.zeros_like(S2), S2), axis=-1), axis=-1)
         flat = block * q + np.minimum(pos, q - 1)
         idx = xp.asarray(flat, device=dev)
         live = xp.asarray((pos < q)[:, None], device=dev)
