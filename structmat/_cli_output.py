@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["NOT_APPLICABLE", "format_table", "progress", "relative"]
+__all__ = ["NOT_APPLICABLE", "Steps", "format_table", "progress", "relative"]
 
 #: What a table shows where a value does not apply (never ``nan``).
 NOT_APPLICABLE = "\u2013"  # an en dash
@@ -104,6 +104,21 @@ def format_table(
     return "\n".join(text)
 
 
+class Steps:
+    """The steps of a :func:`progress` bar; nothing here redraws it before its delay."""
+
+    def __init__(self, bar: Any):
+        self._bar = bar
+
+    def doing(self, what: str) -> None:
+        """Name the step now running (shown at the next redraw: tqdm's refresh ignores the delay)."""
+        self._bar.set_postfix_str(what, refresh=False)
+
+    def done(self) -> None:
+        """One step more finished."""
+        self._bar.update()
+
+
 @contextmanager
 def progress(total: int, what: str, *, quiet: bool = False) -> Iterator[Any]:
     """A tqdm bar on stderr over ``total`` steps, shown once the work passes two seconds.
@@ -112,8 +127,8 @@ def progress(total: int, what: str, *, quiet: bool = False) -> Iterator[Any]:
     ``quiet`` or when stderr is not a terminal (a log file, a pipe, a test).
     The elapsed time keeps counting during one long step (a projection of a
     large matrix is one call): a helper thread refreshes the bar twice a
-    second. Yields the bar: ``bar.update()`` after each step,
-    ``bar.set_postfix_str(name)`` for what is running.
+    second. Yields a :class:`Steps`: ``steps.doing(name)`` before a step,
+    ``steps.done()`` after it.
     """
     from tqdm import tqdm
 
@@ -126,7 +141,7 @@ def progress(total: int, what: str, *, quiet: bool = False) -> Iterator[Any]:
         ncols=columns,
         delay=PROGRESS_DELAY,
         leave=False,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}] {postfix}",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]",
     )
     stop = threading.Event()
 
@@ -139,7 +154,7 @@ def progress(total: int, what: str, *, quiet: bool = False) -> Iterator[Any]:
     if ticker is not None:
         ticker.start()
     try:
-        yield bar
+        yield Steps(bar)
     finally:
         stop.set()
         if ticker is not None:

@@ -31,11 +31,11 @@ def report(
     """
     print(f"structmat {version}: constructions vs independent references ({args.backend})")
     results = []
-    with progress(len(cases), "verify", quiet=args.quiet) as bar:
+    with progress(len(cases), "verify", quiet=args.quiet) as steps:
         for case in cases:
-            bar.set_postfix_str(f"{case.function} n={case.n}")
+            steps.doing(f"{case.function} n={case.n}")
             results.append(_verify.run_case(case, xp))
-            bar.update()
+            steps.done()
     rows = [
         [
             r.case.function,

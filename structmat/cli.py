@@ -190,9 +190,9 @@ def _cmd_project(args: argparse.Namespace) -> int:
     rows = []
     written = []
     resolved = []
-    with progress(len(matrices), f"project onto {args.onto}", quiet=args.quiet) as bar:
+    with progress(len(matrices), f"project onto {args.onto}", quiet=args.quiet) as steps:
         for name, A in matrices.items():
-            bar.set_postfix_str(f"{name} {A.shape[0]}x{A.shape[1]}")
+            steps.doing(f"{name} {A.shape[0]}x{A.shape[1]}")
             result = structmat.project(A, args.onto, **params)
             target = out / f"{_safe_name(name)}.npz" if many else out
             io.save(target, result)
@@ -208,7 +208,7 @@ def _cmd_project(args: argparse.Namespace) -> int:
                     f"{result.compression:.2%}",
                 ]
             )
-            bar.update()
+            steps.done()
     headers = ["matrix", "shape", "rel. error", "certificate", "parameters", "compression"]
     if len(set(resolved)) == 1:
         print(f"projection onto {resolved[0]}")
@@ -270,9 +270,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError(msg)
     matrices = _read(args.file, args.key)
     blocks = []  # printed once the bar is gone: stdout and stderr share the terminal
-    with progress(len(matrices), "compare", quiet=args.quiet) as bar:
+    with progress(len(matrices), "compare", quiet=args.quiet) as steps:
         for name, A in matrices.items():
-            bar.set_postfix_str(f"{name} {A.shape[0]}x{A.shape[1]}")
+            steps.doing(f"{name} {A.shape[0]}x{A.shape[1]}")
             comparison = structmat.compare(A, budget=args.budget)
             lines = [f"== {name}"] if len(matrices) > 1 else []
             best = comparison.best
@@ -285,7 +285,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
                     f"{relative(best.relative_error)} with {best.parameter_count} parameters"
                 )
             blocks.append("\n".join(lines))
-            bar.update()
+            steps.done()
     print("\n\n".join(blocks))
     return EXIT_OK
 

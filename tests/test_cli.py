@@ -613,8 +613,10 @@ def test_progress_on_a_terminal_fits_80_columns(capsys, monkeypatch, tmp_path):
 def test_progress_shows_nothing_for_short_work(monkeypatch):
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    with _cli_output.progress(3, "work") as bar:
-        bar.update(3)
+    with _cli_output.progress(3, "work") as steps:
+        for name in "abc":
+            steps.doing(name)
+            steps.done()
     assert terminal.getvalue() == ""  # done before PROGRESS_DELAY: silent
 
 
