@@ -26,6 +26,9 @@ NOT_APPLICABLE = "\u2013"  # an en dash
 #: Seconds of work before a progress bar appears: shorter commands stay silent.
 PROGRESS_DELAY = 2.0
 
+#: Seconds between redraws during one step, so its elapsed time keeps counting.
+PROGRESS_TICK = 0.5
+
 # Kept by hand rather than tabulate or rich: the command needs aligned columns and
 # word-wrapped cells, about forty lines here; tabulate's maxcolwidths still leaves the
 # choice of widths to the caller, and rich brings pygments and markdown-it with it.
@@ -146,7 +149,7 @@ def progress(total: int, what: str, *, quiet: bool = False) -> Iterator[Any]:
     stop = threading.Event()
 
     def tick() -> None:
-        while not stop.wait(0.5):
+        while not stop.wait(PROGRESS_TICK):
             if time.time() >= bar.start_t + PROGRESS_DELAY:
                 bar.refresh()
 

@@ -610,6 +610,29 @@ def test_progress_on_a_terminal_fits_80_columns(capsys, monkeypatch, tmp_path):
     capsys.readouterr()
 
 
+def test_progress_keeps_counting_during_one_long_step(capsys, monkeypatch, tmp_path):
+    """One projection is one step: the bar is redrawn while it runs, not only after."""
+    import time
+
+    np.save(tmp_path / "W.npy", np.eye(8))
+    real = structmat.project
+
+    def slow(*args, **kwargs):
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(structmat, "project", slow)
+    monkeypatch.setattr(_cli_output, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setattr(_cli_output, "PROGRESS_TICK", 0.05)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["project", str(tmp_path / "W.npy"), "--onto", "lowrank", "--rank", "1"]
+    assert cli.main([*argv, "-o", str(tmp_path / "o.npz")]) == 0
+    running = [s for s in terminal.getvalue().split("\r") if " 0/1 [" in s]
+    assert len(running) >= 3, running  # drawn at the start, then by the ticks
+    capsys.readouterr()
+
+
 def test_progress_shows_nothing_for_short_work(monkeypatch):
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
