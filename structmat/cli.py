@@ -21,9 +21,11 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
+
+from structmat._cli_output import NOT_APPLICABLE, format_table, progress, relative
 
 __all__ = ["main"]
 
@@ -49,60 +51,6 @@ class _Parser(argparse.ArgumentParser):
 
 class _ArgumentError(Exception):
     """An argparse error, already formatted as the one line to print."""
-
-
-# ---------------------------------------------------------------------- small output helpers
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain-text table with aligned columns (numbers right-aligned)."""
-    text = [[str(c) for c in row] for row in rows]
-    widths = [len(h) for h in headers]
-    for row in text:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-
-    def is_num(cell: str) -> bool:
-        return bool(re.fullmatch(r"[-+]?[\d.,]+(e[-+]?\d+)?%?x?", cell))
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            c.rjust(w) if is_num(c) else c.ljust(w) for c, w in zip(cells, widths, strict=True)
-        ]
-        return "  ".join(parts).rstrip()
-
-    out = [line(list(headers)), "  ".join("-" * w for w in widths)]
-    out.extend(line(row) for row in text)
-    return "\n".join(out)
-
-
-class Progress:
-    """A tiny progress bar on a stream (one line per step when the stream is not a terminal)."""
-
-    def __init__(
-        self, total: int, label: str, stream: TextIO | None = None, *, enabled: bool = True
-    ):
-        self.total, self.label, self.enabled = total, label, enabled
-        self.stream = sys.stderr if stream is None else stream
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.t0 = time.perf_counter()
-
-    def step(self, done: int, what: str = "") -> None:
-        if not self.enabled:
-            return
-        width = 24
-        filled = int(width * done / max(self.total, 1))
-        bar = "#" * filled + "." * (width - filled)
-        elapsed = time.perf_counter() - self.t0
-        msg = f"{self.label} [{bar}] {done}/{self.total} {elapsed:6.1f}s {what}"
-        if self.tty:
-            self.stream.write("\r" + msg[:120].ljust(120))
-            if done >= self.total:
-                self.stream.write("\n")
-        else:  # a log file: about ten lines, not one per step
-            every = max(-(-self.total // 10), 1)
-            if done % every and done < self.total:
-                return
-            self.stream.write(msg + "\n")
-        self.stream.flush()
 
 
 def _version() -> str:
@@ -145,61 +93,16 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             msg = "--symbolic needs SymPy: pip install 'structmat[verify]'"
             raise UsageError(msg)
 
+    if args.n is not None and min(args.n) < 1:
+        msg = f"--n takes sizes >= 1, got {min(args.n)}"
+        raise UsageError(msg)
     cases = _verify.cases(args.n)
-    if not cases:
+    if not any(not c.reason for c in cases):
         msg = f"no construction applies to the sizes {args.n}"
         raise UsageError(msg)
-    print(f"structmat {_version()}: constructions vs independent references ({args.backend})")
-    progress = Progress(len(cases), "verify", enabled=not args.quiet)
-    results = []
-    for i, case in enumerate(cases):
-        results.append(_verify.run_case(case, xp))
-        progress.step(i + 1, case.function)
-    rows = []
-    for r in results:
-        rows.append(
-            [
-                f"{r.case.label} ({r.case.function})",
-                r.structure or "-",
-                r.monarch_class or "-",
-                r.case.n,
-                "-" if r.error != r.error else f"{r.error:.1e}",
-                "yes" if r.ok else "NO",
-            ]
-        )
-    headers = ["construction", "built from", "Monarch class", "n", "max rel. error", "ok"]
-    print(format_table(headers, rows))
-    failures = [r for r in results if not r.ok]
-    for r in failures:
-        print(f"FAILED {r.case.function}(n={r.case.n}): {r.failure}")
-    print(
-        f"{len(results) - len(failures)} of {len(results)} constructions within "
-        f"{_verify.TOLERANCE:.0e} relative error (float64; multiply and to_dense both checked)"
-    )
+    from structmat._cli_verify import report
 
-    proof_failed = 0
-    if want_symbolic:
-        progress_t0 = time.perf_counter()
-        try:
-            proofs = _verify.run_proofs(args.symbolic_n)
-        except ModuleNotFoundError as exc:
-            proofs = []
-            print(f"symbolic checks unavailable: {exc}")
-        if proofs:
-            print()
-            print("exact checks with SymPy (no floating point):")
-            prow = [[p.name, p.n, "yes" if p.exact else "NO", p.detail[:60]] for p in proofs]
-            print(format_table(["identity", "n", "exact", "detail"], prow))
-            proof_failed = sum(not p.exact for p in proofs)
-            print(
-                f"{len(proofs) - proof_failed} of {len(proofs)} exact checks hold "
-                f"({time.perf_counter() - progress_t0:.1f} s)"
-            )
-    elif skipped_symbolic:
-        print(
-            "exact SymPy checks skipped: SymPy is not installed (pip install 'structmat[verify]')"
-        )
-    return EXIT_FAILED if failures or proof_failed else EXIT_OK
+    return report(args, cases, xp, _version(), symbolic=want_symbolic, skipped=skipped_symbolic)
 
 
 # ---------------------------------------------------------------------- project / compare
@@ -284,39 +187,36 @@ def _cmd_project(args: argparse.Namespace) -> int:
         msg = f"cannot write {args.output!r}: folder {str(out.parent)!r} does not exist"
         raise UsageError(msg)
 
-    big = max(max(a.shape) for a in matrices.values()) >= 8192
-    progress = Progress(len(matrices), "project", enabled=(many or big) and not args.quiet)
     rows = []
     written = []
-    for i, (name, A) in enumerate(matrices.items()):
-        if big and not many and not args.quiet:
-            print(
-                f"projecting {name} {A.shape[0]}x{A.shape[1]} onto {args.onto} ...", file=sys.stderr
+    resolved = []
+    with progress(len(matrices), f"project onto {args.onto}", quiet=args.quiet) as steps:
+        for name, A in matrices.items():
+            steps.doing(f"{name} {A.shape[0]}x{A.shape[1]}")
+            result = structmat.project(A, args.onto, **params)
+            target = out / f"{_safe_name(name)}.npz" if many else out
+            io.save(target, result)
+            written.append(str(target))
+            resolved.append(_call_text(args.onto, result.params))
+            rows.append(
+                [
+                    name,
+                    f"{A.shape[0]}x{A.shape[1]}",
+                    relative(result.relative_error),
+                    _certificate(result),
+                    result.parameter_count,
+                    f"{result.compression:.2%}",
+                ]
             )
-        result = structmat.project(A, args.onto, **params)
-        target = out / f"{_safe_name(name)}.npz" if many else out
-        io.save(target, result)
-        written.append(str(target))
-        cert = (
-            "exact"
-            if result.exact
-            else f"[{result.lower_bound / result.norm if result.norm else 0:.3g}, "
-            f"{result.upper_bound / result.norm if result.norm else 0:.3g}]"
-        )
-        rows.append(
-            [
-                name,
-                f"{A.shape[0]}x{A.shape[1]}",
-                f"{result.relative_error:.4g}",
-                cert,
-                result.parameter_count,
-                f"{result.compression:.2%}",
-            ]
-        )
-        progress.step(i + 1, name)
-    params_text = ", ".join(f"{k}={v!r}" for k, v in params.items())
-    print(f"projection onto {args.onto}({params_text})")
+            steps.done()
     headers = ["matrix", "shape", "rel. error", "certificate", "parameters", "compression"]
+    if len(set(resolved)) == 1:
+        print(f"projection onto {resolved[0]}")
+    else:  # parameters resolved per shape (default blocks, ranks): one column each
+        print(f"projection onto {_call_text(args.onto, params)}")
+        headers.insert(2, "projection")
+        for row, text in zip(rows, resolved, strict=True):
+            row.insert(2, text)
     print(format_table(headers, rows))
     if many:
         print(
@@ -327,6 +227,41 @@ def _cmd_project(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _call_text(onto: str, params: dict[str, Any]) -> str:
+    """``monarch(nblocks=(8, 8), rank=1)``: a class with the parameters a projection used."""
+    return f"{onto}({', '.join(f'{k}={v!r}' for k, v in params.items())})"
+
+
+def _certificate(result: Any) -> str:
+    """``exact``, or the relative ``[lower, upper]`` bounds on the distance to the class."""
+    if result.exact:
+        return "exact"
+    lo, hi = (
+        b / result.norm if result.norm else 0.0 for b in (result.lower_bound, result.upper_bound)
+    )
+    return f"[{relative(lo)}, {relative(hi)}]"
+
+
+def _comparison_text(comparison: Any) -> str:
+    m, n = comparison.shape
+    head = (
+        f"structure search, {m}x{n}, budget {comparison.budget:.3g} ({comparison.cap} parameters)"
+    )
+    rows = [
+        [
+            r.onto,
+            ", ".join(f"{k}={v!r}" for k, v in r.params.items() if k != "method") or NOT_APPLICABLE,
+            r.parameter_count,
+            f"{r.parameter_count / (m * n):.2%}",
+            relative(r.relative_error),
+            "yes" if r.exact else "no",
+        ]
+        for r in comparison.rows
+    ]
+    headers = ["class", "parameters", "count", "compression", "rel. error", "exact"]
+    return f"{head}\n{format_table(headers, rows)}"
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     import structmat
 
@@ -334,24 +269,24 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         msg = f"--budget is a fraction of the dense parameter count in (0, 1], got {args.budget}"
         raise UsageError(msg)
     matrices = _read(args.file, args.key)
-    progress = Progress(len(matrices), "compare", enabled=len(matrices) > 1 and not args.quiet)
-    for i, (name, A) in enumerate(matrices.items()):
-        comparison = structmat.compare(A, budget=args.budget)
-        if i:
-            print()
-        if len(matrices) > 1:
-            print(f"== {name}")
-        best = comparison.best
-        if best is None:  # an answer, not an error: one line, exit 0
-            print(comparison.nothing_fits())
-        else:
-            print(comparison)
-            params = ", ".join(f"{k}={v!r}" for k, v in best.params.items() if k != "method")
-            print(
-                f"best: {best.onto}({params}), relative error {best.relative_error:.4g} "
-                f"with {best.parameter_count} parameters"
-            )
-        progress.step(i + 1, name)
+    blocks = []  # printed once the bar is gone: stdout and stderr share the terminal
+    with progress(len(matrices), "compare", quiet=args.quiet) as steps:
+        for name, A in matrices.items():
+            steps.doing(f"{name} {A.shape[0]}x{A.shape[1]}")
+            comparison = structmat.compare(A, budget=args.budget)
+            lines = [f"== {name}"] if len(matrices) > 1 else []
+            best = comparison.best
+            if best is None:  # an answer, not an error: one line, exit 0
+                lines.append(comparison.nothing_fits())
+            else:
+                lines.append(_comparison_text(comparison))
+                lines.append(
+                    f"best: {_call_text(best.onto, best.params)}, relative error "
+                    f"{relative(best.relative_error)} with {best.parameter_count} parameters"
+                )
+            blocks.append("\n".join(lines))
+            steps.done()
+    print("\n\n".join(blocks))
     return EXIT_OK
 
 
@@ -411,6 +346,7 @@ VERIFY_EPILOG = """\
 examples:
   structmat verify                    every construction at default sizes, plus SymPy proofs
   structmat verify --n 64 1024        at n = 64 and 1024 (where each construction applies)
+  structmat verify --n 100000         matrix-free: random probes above n = 1024
   structmat verify --no-symbolic      numerical checks only
   structmat verify --backend torch    run the operators on PyTorch
 
@@ -479,8 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check every construction against independent references",
         description="Build every construction of structmat.constructions (DFT, IDFT, Hadamard, "
         "DCT, circulant, Toeplitz, convolution as Monarch and as butterfly; butterfly -> Monarch) "
-        "and compare each, through its multiply and its to_dense(), with numpy.fft, scipy.fft, "
-        "scipy.linalg and numpy.convolve. Then check the constructions exactly with SymPy.",
+        "and compare each with numpy.fft, scipy.fft, scipy.linalg and numpy.convolve: densely "
+        "(its multiply and its to_dense()) up to n = 1024, on random probes above. Then check "
+        "the constructions exactly with SymPy.",
         epilog=VERIFY_EPILOG,
         formatter_class=_RAW,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io as stdio
 import os
 import subprocess
 import sys
@@ -13,8 +14,10 @@ import numpy as np
 import pytest
 
 import structmat
-from structmat import _verify, cli, io
+from structmat import _cli_output, _verify, cli, constructions, io
 from structmat.testing import EXACT_RTOL, assert_close
+
+NA = _cli_output.NOT_APPLICABLE  # what a table shows where a value does not apply
 
 
 def run(capsys, *argv):
@@ -147,10 +150,11 @@ def test_an_unexpected_exception_is_one_line_with_its_type(capsys, monkeypatch, 
 
 
 # ---------------------------------------------------------------------- verify
-def test_verify_small_sizes(capsys):
+def test_verify_small_sizes(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # one line per row, to read the columns back
     code, out, _ = run(capsys, "verify", "--n", "16", "-q", "--no-symbolic")
     assert "construction" in out
-    assert "max rel. error" in out
+    assert "rel. error" in out
     for name in (
         "dft_as_monarch",
         "dft_as_butterfly",
@@ -163,10 +167,78 @@ def test_verify_small_sizes(capsys):
     assert code == 0
     # the Monarch class column: circulant matrices are built in MM*, the DFT with a permutation
     # outside any Monarch class
-    rows = {line.split()[1]: line for line in out.splitlines() if line.endswith(("yes", "NO"))}
-    assert rows["(circulant_as_monarch)"].split()[4] == "MM*"
-    assert rows["(hadamard_as_monarch)"].split()[3] == "M"
-    assert rows["(dft_as_monarch)"].split()[4] == "-"
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.endswith("yes")}
+    assert rows["circulant_as_monarch"][1:4] == ["Monarch", "Monarch^H", "MM*"]
+    assert rows["hadamard_as_monarch"][1:3] == ["Monarch", "M"]
+    assert rows["dft_as_monarch"][3] == NA
+    assert all(row[-3] == "dense" for row in rows.values())
+
+
+def test_verify_large_n_is_matrix_free_and_lists_what_does_not_exist(capsys, monkeypatch):
+    """n = 4096 on random probes: a quarter of one n x n float64 array (128 MiB) in all.
+
+    The constructions whose own size is far below ``n**2`` numbers, so the
+    peak measures the check, not the operator.
+    """
+    import tracemalloc
+
+    light = {
+        "dft_as_butterfly",
+        "hadamard_as_butterfly",
+        "dct_as_butterfly",
+        "hadamard_as_monarch",
+        "butterfly_to_monarch",
+        "convolution_as_monarch",
+    }
+    every = _verify.cases
+    monkeypatch.setattr(
+        _verify, "cases", lambda sizes: [c for c in every(sizes) if c.function in light]
+    )
+    monkeypatch.setenv("COLUMNS", "80")
+    tracemalloc.start()
+    try:
+        code, out, err = run(capsys, "verify", "--n", "12", "4096", "--no-symbolic")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 0, out
+    assert peak < 32 * 2**20, f"peak {peak / 2**20:.0f} MiB"
+    assert err == ""  # stderr is not a terminal: no progress bar
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "nan" not in out
+    rows = [line.split() for line in out.splitlines() if line.endswith(("yes", "NO", "n/a"))]
+    big = [r for r in rows if "4096" in r]
+    assert len(big) == 6
+    assert all(r[-4:-2] == ["4", "probes"] for r in big)
+    # 12 is no power of 2: those constructions are listed with the reason, not dropped
+    for name in ("hadamard_as_monarch", "dft_as_butterfly", "butterfly_to_monarch"):
+        assert f"not applicable: {name}(n=12) needs n a power of 2" in out
+        assert [name, NA, NA, "12", NA, NA, "n/a"] in rows
+    assert "7 of 7 constructions within 1e-11" in out
+
+
+def test_verify_probes_catch_one_wrong_entry(capsys, monkeypatch):
+    """A DFT reference with one entry off by 1e-6 fails on the four probes at n = 2048."""
+
+    def wrong_fft(X):
+        Y = np.fft.fft(X, axis=0)
+        Y[5] += 1e-6 * X[7]
+        return Y
+
+    case = _verify.Case(
+        "DFT", "dft_as_monarch", 2048, lambda: constructions.dft_as_monarch(2048), wrong_fft
+    )
+    monkeypatch.setattr(_verify, "cases", lambda sizes=None: [case])
+    code, out, _ = run(capsys, "verify", "-q", "--no-symbolic")
+    assert code == 1
+    assert "FAILED dft_as_monarch(n=2048): relative error" in out
+
+
+def test_verify_sizes_that_nothing_takes(capsys):
+    code, _, err = run(capsys, "verify", "--n", "1", "--no-symbolic")
+    assert_one_line_error(code, err, "no construction applies to the sizes [1]")
+    code, _, err = run(capsys, "verify", "--n", "0", "--no-symbolic")
+    assert_one_line_error(code, err, "--n takes sizes >= 1, got 0")
 
 
 def _fake_case(reference):
@@ -178,8 +250,8 @@ def _fake_case(reference):
 
 
 def test_verify_reports_failure_with_exit_1(capsys, monkeypatch):
-    good = _fake_case(lambda: np.diag([1.0, 2.0, 3.0]))
-    bad = _fake_case(lambda: np.diag([1.0, 2.0, 3.0 + 1e-6]))
+    good = _fake_case(lambda X: np.diag([1.0, 2.0, 3.0]) @ X)
+    bad = _fake_case(lambda X: np.diag([1.0, 2.0, 3.0 + 1e-6]) @ X)
     monkeypatch.setattr(_verify, "cases", lambda sizes=None: [good, bad])
     code, out, _ = run(capsys, "verify", "-q", "--no-symbolic")
     assert code == 1
@@ -194,13 +266,13 @@ def test_verify_reports_failure_with_exit_1(capsys, monkeypatch):
 def test_verify_flags_unstructured_and_broken_constructions(capsys, monkeypatch):
     import structmat as sm
 
-    dense = _verify.Case("dense", "dense_cheat", 2, lambda: sm.Dense(np.eye(2)), lambda: np.eye(2))
+    dense = _verify.Case("dense", "dense_cheat", 2, lambda: sm.Dense(np.eye(2)), lambda X: X)
 
     def boom():
         msg = "no such construction"
         raise RuntimeError(msg)
 
-    broken = _verify.Case("broken", "broken_one", 2, boom, lambda: np.eye(2))
+    broken = _verify.Case("broken", "broken_one", 2, boom, lambda X: X)
     monkeypatch.setattr(_verify, "cases", lambda sizes=None: [dense, broken])
     code, out, _ = run(capsys, "verify", "-q", "--no-symbolic")
     assert code == 1
@@ -229,7 +301,7 @@ def test_verify_backend_torch(capsys, monkeypatch):
         "fake_perm",
         3,
         lambda: sm.Diagonal(np.arange(1.0, 4.0)) @ sm.Diagonal(np.ones(3)),
-        lambda: np.diag([1.0, 2.0, 3.0]),
+        lambda X: np.diag([1.0, 2.0, 3.0]) @ X,
     )
     monkeypatch.setattr(_verify, "cases", lambda sizes=None: [case])
     code, out, _ = run(capsys, "verify", "-q", "--no-symbolic", "--backend", "torch")
@@ -267,7 +339,8 @@ def test_project_saves_a_loadable_operator(capsys, tmp_path, matrix_file):
     best = (U[:, :8] * s[:8]) @ Vh[:8]
     assert_close(op.to_dense(), best, rtol=EXACT_RTOL)
     rel = np.linalg.norm(A - best) / np.linalg.norm(A)
-    assert f"{rel:.4g}" in out
+    assert f"{rel:.2e}" in out
+    assert out.startswith("projection onto lowrank(rank=8, method='svd')\n")
     result = io.load_result(out_path)
     assert result.onto == "lowrank"
     assert abs(result.relative_error - rel) < 1e-12
@@ -276,10 +349,9 @@ def test_project_saves_a_loadable_operator(capsys, tmp_path, matrix_file):
 def test_project_monarch_nblocks_pair(capsys, tmp_path, matrix_file):
     path, A = matrix_file
     out_path = tmp_path / "m.npz"
-    code, _out, err = run(
-        capsys, "project", str(path), "--onto", "monarch", "--nblocks", "8,8", "-o", str(out_path)
-    )
+    code, out, err = run(capsys, "project", str(path), "--onto", "monarch", "-o", str(out_path))
     assert code == 0, err
+    assert out.startswith("projection onto monarch(nblocks=(8, 8), rank=1)\n")
     op = structmat.load(out_path)
     assert type(op).__name__ == "Monarch"
     # oracle: per-slice rank-1 SVD error of DESIGN.md §4 (K = J = 8, s = p = 8)
@@ -292,17 +364,18 @@ def test_project_monarch_nblocks_pair(capsys, tmp_path, matrix_file):
     assert abs(np.linalg.norm(A - op.to_dense()) - np.sqrt(err2)) < 1e-9 * np.linalg.norm(A)
 
 
-def test_project_many_matrices_to_a_directory(capsys, tmp_path):
+def test_project_many_matrices_to_a_directory(capsys, tmp_path, monkeypatch):
     rng = np.random.default_rng(2)
     mats = {"layer.0/w": rng.standard_normal((8, 8)), "layer.1/w": rng.standard_normal((8, 6))}
     src = tmp_path / "w.npz"
     np.savez(src, **mats, bias=np.ones(8))
     out_dir = tmp_path / "out"
-    code, _out, err = run(
+    code, out, err = run(
         capsys, "project", str(src), "--onto", "lowrank", "--rank", "2", "-o", str(out_dir)
     )
     assert code == 0, err
-    assert "project [" in err  # the progress bar, on stderr
+    assert err == ""  # stderr is no terminal here: no progress bar
+    assert out.startswith("projection onto lowrank(rank=2, method='svd')\n")
     files = sorted(p.name for p in out_dir.iterdir())
     assert files == ["layer.0_w.npz", "layer.1_w.npz"]
     assert structmat.load(out_dir / "layer.1_w.npz").shape == (8, 6)
@@ -318,6 +391,14 @@ def test_project_many_matrices_to_a_directory(capsys, tmp_path):
         str(tmp_path / "one.npz"),
     )
     assert_one_line_error(code, err, "holds 2 matrices: give a directory for -o")
+    # default blocks differ by shape: the header keeps what was given, a column each resolution
+    np.savez(src, a=rng.standard_normal((16, 16)), b=rng.standard_normal((4, 4)))
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = run(capsys, "project", str(src), "--onto", "monarch", "-o", str(out_dir))
+    assert code == 0, err
+    assert out.startswith("projection onto monarch()\n")
+    assert "monarch(nblocks=(4, 4), rank=1)" in out
+    assert "monarch(nblocks=(2, 2), rank=1)" in out
 
 
 def test_project_missing_and_corrupt_files(capsys, tmp_path):
@@ -488,20 +569,112 @@ def test_find_benchmarks_env(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------- helpers
-def test_table_and_progress():
-    import io as stdio
-
-    text = cli.format_table(["name", "error"], [["dft", "1.0e-15"], ["hadamard_long", "0.0e+00"]])
+def test_table_wraps_at_spaces_and_never_cuts_a_word():
+    rows = [["dft", "1.0e-15", "Monarch Permutation Monarch^H"], ["hadamard_long", NA, "M"]]
+    text = cli.format_table(["name", "error", "built from"], rows, width=36)
     lines = text.splitlines()
-    assert lines[0].startswith("name")
-    assert len({len(line) for line in lines[1:]}) == 1  # numbers right-aligned
-    stream = stdio.StringIO()
-    bar = cli.Progress(4, "work", stream)
-    bar.step(2, "half")
-    assert "work [############............] 2/4" in stream.getvalue()
-    quiet = stdio.StringIO()
-    cli.Progress(4, "work", quiet, enabled=False).step(1)
-    assert quiet.getvalue() == ""
+    assert max(len(line) for line in lines) <= 36
+    assert lines[0].split() == ["name", "error", "built", "from"]
+    column = lines[0].index("built")
+    words = " ".join(line[column:] for line in lines[2:]).split()
+    assert words == ["Monarch", "Permutation", "Monarch^H", "M"]  # whole words, in order
+    (last,) = [line for line in lines if line.startswith("hadamard_long")]
+    assert lines[2].index("1.0e-15") + 7 == last.index(NA) + 1  # numbers right-aligned
+    # a word longer than the width is kept whole: the table is then wider than asked
+    text = cli.format_table(["a"], [["supercalifragilistic"]], width=5)
+    assert "supercalifragilistic" in text.splitlines()[2]
+
+
+class _Terminal(stdio.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_on_a_terminal_fits_80_columns(capsys, monkeypatch, tmp_path):
+    rng = np.random.default_rng(4)
+    src = tmp_path / "w.npz"
+    np.savez(src, a=rng.standard_normal((16, 16)), b=rng.standard_normal((16, 16)))
+    monkeypatch.setattr(_cli_output, "PROGRESS_DELAY", 0.0)  # show it at once
+    monkeypatch.setenv("COLUMNS", "120")
+    argv = ["project", str(src), "--onto", "lowrank", "--rank", "2", "-o", str(tmp_path / "o")]
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main(argv) == 0
+    shown = [s for s in terminal.getvalue().replace("\x1b[A", "").split("\r") if s.strip()]
+    assert any(s.startswith("project onto lowrank:") and "/2 [" in s for s in shown), shown
+    assert max(len(s) for s in shown) <= 80
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert cli.main([*argv, "-q"]) == 0
+    assert terminal.getvalue() == ""
+    capsys.readouterr()
+
+
+def test_progress_keeps_counting_during_one_long_step(capsys, monkeypatch, tmp_path):
+    """One projection is one step: the bar is redrawn while it runs, not only after."""
+    import time
+
+    np.save(tmp_path / "W.npy", np.eye(8))
+    real = structmat.project
+
+    def slow(*args, **kwargs):
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(structmat, "project", slow)
+    monkeypatch.setattr(_cli_output, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setattr(_cli_output, "PROGRESS_TICK", 0.05)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["project", str(tmp_path / "W.npy"), "--onto", "lowrank", "--rank", "1"]
+    assert cli.main([*argv, "-o", str(tmp_path / "o.npz")]) == 0
+    running = [s for s in terminal.getvalue().split("\r") if " 0/1 [" in s]
+    assert len(running) >= 3, running  # drawn at the start, then by the ticks
+    capsys.readouterr()
+
+
+def test_progress_shows_nothing_for_short_work(monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with _cli_output.progress(3, "work") as steps:
+        for name in "abc":
+            steps.doing(name)
+            steps.done()
+    assert terminal.getvalue() == ""  # done before PROGRESS_DELAY: silent
+
+
+def test_relative_errors_have_one_format():
+    assert _cli_output.relative(3.7e-16) == "3.70e-16"
+    assert _cli_output.relative(0.5) == "5.00e-01"
+    assert _cli_output.relative(float("nan")) == NA
+
+
+def test_verify_references_against_scipy():
+    """The matrix-free Hadamard and butterfly of `structmat verify`, against dense oracles."""
+    import scipy.linalg
+
+    X = np.random.default_rng(5).standard_normal((16, 3))
+    assert_close(_verify.apply_hadamard(X), scipy.linalg.hadamard(16) @ X, rtol=EXACT_RTOL)
+    tw = np.random.default_rng(6).standard_normal((4, 8, 2, 2))
+    assert_close(_verify.apply_butterfly(tw, X), _verify.dense_butterfly(tw) @ X)
+
+
+def test_tqdm_is_imported_only_inside_functions():
+    """``import structmat`` (and ``structmat.cli``) never imports tqdm: no module-level import."""
+    import ast
+
+    package = Path(structmat.__file__).parent
+    for name in ("__init__", "cli", "_cli_output", "_cli_verify", "_verify", "io"):
+        path = package / f"{name}.py"
+        for node in ast.parse(
+            path.read_text(encoding="utf-8")
+        ).body:  # module level only; imports inside functions are lazy
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            assert not any(n.split(".")[0] == "tqdm" for n in names), path
 
 
 # ---------------------------------------------------------------------- as a subprocess
