@@ -96,3 +96,5 @@ __all__ = [
 
 # private names the command line and the tests use
 _internal = (_class_name, _decode, _finite_float)
+# tracebacks and pickles name the exception where users import it from
+FileFormatError.__module__ = __name__

@@ -31,15 +31,14 @@ def _scalar_to_json(c: complex | float) -> Any:
 
 
 # name -> (encode(op) -> (params, arrays, children), decode(node) -> op). A decoder reads
-# its fields only through the checked accessors of ``_Node`` (below): a tampered file
+# its fields only through the checked accessors of ``_Node`` (``_tree.py``): a tampered file
 # gives FileFormatError naming the field, never a KeyError or TypeError from here.
 Encoder = Callable[[Any], tuple[dict[str, Any], dict[str, Any], list[LinearOperator]]]
 Decoder = Callable[["_Node"], LinearOperator]
 REGISTRY: dict[str, tuple[Encoder, Decoder]] = {}
 
 
-def _register(name: str, module: str, encode: Encoder, decode: Decoder) -> None:
-    del module  # documents where the class lives; decoders import it on first use
+def _register(name: str, encode: Encoder, decode: Decoder) -> None:
     REGISTRY[name] = (encode, decode)
 
 
@@ -54,19 +53,16 @@ def _dtype_param(op: Any) -> dict[str, Any]:
 # basic operators
 _register(
     "Dense",
-    "structmat.basic",
     lambda op: ({}, {"A": op.A}, []),
     lambda n: _cls("structmat.basic", "Dense")(n.array("A", ndim=2)),
 )
 _register(
     "Diagonal",
-    "structmat.basic",
     lambda op: ({}, {"d": op.d}, []),
     lambda n: _cls("structmat.basic", "Diagonal")(n.array("d", ndim=1)),
 )
 _register(
     "Permutation",
-    "structmat.basic",
     lambda op: (_dtype_param(op), {"idx": op.idx}, []),
     lambda n: _cls("structmat.basic", "Permutation")(
         n.array("idx", ndim=1), dtype=n.params.dtype("dtype", optional=True)
@@ -74,7 +70,6 @@ _register(
 )
 _register(
     "Identity",
-    "structmat.basic",
     lambda op: ({"n": op.shape[0], **_dtype_param(op)}, {}, []),
     lambda n: _cls("structmat.basic", "Identity")(
         n.params.integer("n", low=0), dtype=n.params.dtype("dtype", optional=True)
@@ -82,7 +77,6 @@ _register(
 )
 _register(
     "Zero",
-    "structmat.basic",
     lambda op: ({"shape": list(op.shape), **_dtype_param(op)}, {}, []),
     lambda n: _cls("structmat.basic", "Zero")(
         n.params.pair("shape", low=0), dtype=n.params.dtype("dtype", optional=True)
@@ -92,25 +86,21 @@ _register(
 # the algebra (children rebuilt with the plain constructors: the structure is kept as saved)
 _register(
     "Sum",
-    "structmat.linop",
     lambda op: ({}, {}, list(op.terms)),
     lambda n: _cls("structmat.linop", "Sum")(*n.children(low=1)),
 )
 _register(
     "Product",
-    "structmat.linop",
     lambda op: ({}, {}, list(op.factors)),
     lambda n: _cls("structmat.linop", "Product")(*n.children(low=1)),
 )
 _register(
     "Scaled",
-    "structmat.linop",
     lambda op: ({"scalar": _scalar_to_json(op.scalar)}, {}, [op.operator]),
     lambda n: _cls("structmat.linop", "Scaled")(n.params.scalar("scalar"), n.child()),
 )
 _register(
     "Adjoint",
-    "structmat.linop",
     lambda op: ({"structural": type(op).__name__ != "Adjoint"}, {}, [op.operator]),
     lambda n: (
         n.child().H
@@ -120,7 +110,6 @@ _register(
 )
 _register(
     "Transpose",
-    "structmat.linop",
     lambda op: ({"structural": type(op).__name__ != "Transpose"}, {}, [op.operator]),
     lambda n: (
         n.child().T
@@ -130,13 +119,11 @@ _register(
 )
 _register(
     "Conjugate",
-    "structmat.linop",
     lambda op: ({}, {}, [op.operator]),
     lambda n: n.child().conj(),
 )
 _register(
     "Power",
-    "structmat.linop",
     lambda op: ({"exponent": op.exponent}, {}, [op.operator]),
     lambda n: _cls("structmat.linop", "Power")(
         n.child(), n.params.integer("exponent", low=0, high=MAX_FILE_EXPONENT)
@@ -146,7 +133,6 @@ _register(
 # structured families
 _register(
     "Monarch",
-    "structmat.monarch",
     lambda op: ({"shape": list(op.shape)}, {"L": op.L, "R": op.R}, []),
     lambda n: _cls("structmat.monarch", "Monarch")(
         n.array("L", ndim=3), n.array("R", ndim=3), shape=n.params.pair("shape", low=1)
@@ -182,7 +168,7 @@ def _decode_butterfly(n: _Node) -> LinearOperator:
     return cls(levels, increasing_stride=increasing)
 
 
-_register("Butterfly", "structmat.butterfly", _encode_butterfly, _decode_butterfly)
+_register("Butterfly", _encode_butterfly, _decode_butterfly)
 
 
 def _encode_lowrank(op: Any) -> tuple[dict[str, Any], dict[str, Any], list[LinearOperator]]:
@@ -194,7 +180,6 @@ def _encode_lowrank(op: Any) -> tuple[dict[str, Any], dict[str, Any], list[Linea
 
 _register(
     "LowRank",
-    "structmat.lowrank",
     _encode_lowrank,
     lambda n: _cls("structmat.lowrank", "LowRank")(
         n.array("U", ndim=2), n.array("V", ndim=2), n.array("s", ndim=1, optional=True)
@@ -227,11 +212,10 @@ def _decode_blockmatrix(n: _Node) -> LinearOperator:
     return _cls("structmat.blocks", "BlockMatrix")(grid)
 
 
-_register("BlockDiagonal", "structmat.blocks", _encode_blockdiag, _decode_blockdiag)
-_register("BlockMatrix", "structmat.blocks", _encode_blockmatrix, _decode_blockmatrix)
+_register("BlockDiagonal", _encode_blockdiag, _decode_blockdiag)
+_register("BlockMatrix", _encode_blockmatrix, _decode_blockmatrix)
 _register(
     "Kronecker",
-    "structmat.blocks",
     lambda op: ({}, {}, list(op.factors)),
     lambda n: _cls("structmat.blocks", "Kronecker")(*n.children(low=1)),
 )
@@ -270,14 +254,12 @@ def _trig_decoder(name: str) -> Decoder:
 for _name in ("DFT", "IDFT", "Hadamard"):
     _register(
         _name,
-        "structmat.fourier",
         lambda op: ({"n": op.shape[0], "norm": op.norm, **_dtype_param(op)}, {}, []),
         _fourier_decoder(_name),
     )
 for _name in ("DCT", "DST"):
     _register(
         _name,
-        "structmat.trig",
         lambda op: (
             {
                 "n": op.shape[0],
@@ -293,19 +275,16 @@ for _name in ("DCT", "DST"):
     )
 _register(
     "Circulant",
-    "structmat.convolution",
     lambda op: ({}, {"c": op.c}, []),
     lambda n: _cls("structmat.convolution", "Circulant")(n.array("c", ndim=1)),
 )
 _register(
     "Toeplitz",
-    "structmat.convolution",
     lambda op: ({}, {"c": op.c, "r": op.r}, []),
     lambda n: _cls("structmat.convolution", "Toeplitz")(n.array("c", ndim=1), n.array("r", ndim=1)),
 )
 _register(
     "Convolution",
-    "structmat.convolution",
     lambda op: ({"n": op.shape[1], "mode": op.mode}, {"h": op.h}, []),
     lambda n: _cls("structmat.convolution", "Convolution")(
         n.array("h", ndim=1), n.params.integer("n", low=0), mode=n.params.string("mode")
