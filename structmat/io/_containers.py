@@ -40,7 +40,7 @@ _PARTS: dict[np.dtype[Any], np.dtype[Any]] = {
 }
 
 
-def operator_suffix(path: Path, verb: str) -> str:
+def operator_suffix(path: Path, verb: str, error: type[ValueError]) -> str:
     """The lower-case suffix of ``path``, which must be one of :data:`OPERATOR_SUFFIXES`."""
     suffix = path.suffix.lower()
     if suffix not in OPERATOR_SUFFIXES:
@@ -48,7 +48,7 @@ def operator_suffix(path: Path, verb: str) -> str:
             f"cannot {verb} {str(path)!r}: unsupported file type {suffix or '(none)'!r}; "
             f"expected one of {', '.join(OPERATOR_SUFFIXES)}"
         )
-        raise FileFormatError(msg)
+        raise error(msg)
     return suffix
 
 
@@ -82,7 +82,7 @@ def check_kind(path: Path, suffix: str) -> None:
     elif kind is not None:
         msg = f"{file} is a {kind} file named {suffix}; rename it to {path.stem}{kind}"
     else:
-        msg = f"{file} is not a readable {suffix} file (its first bytes are those of neither .npz nor .safetensors)"
+        msg = f"{file} is not a readable {suffix} file (it does not begin as a .npz or .safetensors file does)"
     raise FileFormatError(msg)
 
 

@@ -42,8 +42,7 @@ def save(path: str | os.PathLike[str], obj: LinearOperator | ProjectionResult, /
     ------
     ValueError
         For an operator class that cannot be saved (the message lists those
-        that can), or a suffix other than ``.npz`` and ``.safetensors``
-        (a :class:`FileFormatError`).
+        that can), or a suffix other than ``.npz`` and ``.safetensors``.
     TypeError
         For anything that is not an operator or a result.
     ImportError
@@ -58,7 +57,7 @@ def save(path: str | os.PathLike[str], obj: LinearOperator | ProjectionResult, /
     [2.0, 2.0, 2.0]
     """
     path = Path(path)
-    suffix = box.operator_suffix(path, "save to")
+    suffix = box.operator_suffix(path, "save to", ValueError)
     result = None
     op = obj
     if isinstance(obj, ProjectionResult):
@@ -84,7 +83,7 @@ def _read(path: str | os.PathLike[str]) -> tuple[_Fields, dict[str, np.ndarray]]
     """The checked top level of a file's document, and its arrays."""
     path = Path(path)
     _existing_file(path)
-    suffix = box.operator_suffix(path, "load")
+    suffix = box.operator_suffix(path, "load", FileFormatError)
     box.check_kind(path, suffix)
     read = box.read_safetensors if suffix == ".safetensors" else box.read_npz
     text, arrays = read(path)
