@@ -79,9 +79,11 @@ from __future__ import annotations
 
 from structmat.io._checked import MAX_DEPTH, FileFormatError
 from structmat.io._classes import MAX_FILE_EXPONENT, SAVABLE
-from structmat.io._matrices import _finite_float, read_matrices
+from structmat.io._matrices import _finite_float as _finite_float  # for the command line
+from structmat.io._matrices import read_matrices
 from structmat.io._operators import load, load_result, save
-from structmat.io._tree import _class_name, _decode
+from structmat.io._tree import _class_name as _class_name  # for the tests
+from structmat.io._tree import _decode as _decode
 
 __all__ = [
     "MAX_DEPTH",
@@ -94,7 +96,5 @@ __all__ = [
     "save",
 ]
 
-# private names the command line and the tests use
-_internal = (_class_name, _decode, _finite_float)
 # tracebacks and pickles name the exception where users import it from
 FileFormatError.__module__ = __name__
