@@ -178,8 +178,11 @@ def _cmd_project(args: argparse.Namespace) -> int:
     matrices = _read(args.file, args.key)
     many = len(matrices) > 1
     out = Path(args.output)
+    if not many and out.suffix.lower() not in (".npz", ".safetensors"):
+        msg = f"-o {args.output!r}: give a .npz or .safetensors file name (the suffix picks the format)"
+        raise UsageError(msg)
     if many:
-        if out.suffix == ".npz":
+        if out.suffix.lower() in (".npz", ".safetensors"):
             msg = f"{args.file!r} holds {len(matrices)} matrices: give a directory for -o (not {args.output!r}), or pick one with --key"
             raise UsageError(msg)
         out.mkdir(parents=True, exist_ok=True)
@@ -484,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--output",
         required=True,
         metavar="OUT",
-        help="the .npz file to write (a directory when the file holds several matrices)",
+        help="the .npz or .safetensors file to write (a directory, of .npz files, when the file holds several matrices)",
     )
     p.set_defaults(func=_cmd_project)
 

@@ -346,6 +346,22 @@ def test_project_saves_a_loadable_operator(capsys, tmp_path, matrix_file):
     assert abs(result.relative_error - rel) < 1e-12
 
 
+def test_project_writes_the_format_its_output_suffix_names(capsys, tmp_path, matrix_file):
+    safetensors = pytest.importorskip("safetensors")
+    path, A = matrix_file
+    out_path = tmp_path / "lr.safetensors"
+    code, _, err = run(
+        capsys, "project", str(path), "--onto", "lowrank", "--rank", "2", "-o", str(out_path)
+    )
+    assert code == 0, err
+    with safetensors.safe_open(str(out_path), framework="numpy") as f:  # a real safetensors file
+        assert '"onto": "lowrank"' in f.metadata()["structmat"]
+    U, s, Vh = np.linalg.svd(A)  # oracle: truncated SVD
+    assert_close(structmat.load(out_path).to_dense(), (U[:, :2] * s[:2]) @ Vh[:2], rtol=EXACT_RTOL)
+    code, _, err = run(capsys, "project", str(path), "--onto", "lowrank", "-o", "w.txt")
+    assert_one_line_error(code, err, "give a .npz or .safetensors file name")
+
+
 def test_project_monarch_nblocks_pair(capsys, tmp_path, matrix_file):
     path, A = matrix_file
     out_path = tmp_path / "m.npz"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import zipfile
 
 import numpy as np
@@ -259,8 +260,9 @@ def test_load_errors(tmp_path):
     bad.write_bytes(b"this is not a zip file")
     with pytest.raises(io.FileFormatError, match=r"not a readable .npz file"):
         io.load(bad)
-    single = tmp_path / "single.npy"
-    np.save(single, np.eye(2))
+    single = tmp_path / "single.npz"
+    with open(single, "wb") as f:
+        np.save(f, np.eye(2))
     with pytest.raises(io.FileFormatError, match=r"a single .npy array"):
         io.load(single)
     plain = tmp_path / "plain.npz"
@@ -410,6 +412,7 @@ def _every_savable_class():
         sm.Monarch(rand(2, 3, 4), rand(2, 4, 3), shape=(5, 6)),
         sm.Monarch(rand(2, 2, 2), rand(2, 2, 2)).H,
         sm.Butterfly(rand(2, 2, 2, 2)),
+        sm.Butterfly((rand(2, 3, 3), rand(3, 2, 2)), increasing_stride=False),
         sm.LowRank(rand(4, 2), rand(3, 2), rand(2)),
         sm.BlockDiagonal(rand(2, 2, 3)),
         sm.BlockDiagonal([sm.Dense(rand(1, 2)), sm.Identity(2)]),
@@ -700,3 +703,197 @@ def test_a_directory_is_not_a_missing_file(tmp_path):
     folder.mkdir()
     with pytest.raises(IsADirectoryError, match=r"'.*w.npy' is a directory, not a file"):
         io.read_matrices(folder)
+
+
+# ---------------------------------------------------------------------- safetensors files
+def _mixed_butterflies():
+    tw34 = (rand(4, 3, 3), rand(3, 4, 4))
+    tw223 = (
+        rand(6, 2, 2, dtype=np.complex64),
+        rand(6, 2, 2, dtype=np.complex64),
+        rand(4, 3, 3, dtype=np.complex64),
+    )
+    return [
+        (sm.Butterfly(tw34), tw34, True),
+        (sm.Butterfly(tw223, increasing_stride=False), tw223, False),
+    ]
+
+
+def _dense_mixed_butterfly(levels, increasing):
+    """Oracle (the element formula): B_l[g b s + j s + o, g b s + k s + o] = tw[l][g s + o][j, k]."""
+    n = levels[0].shape[0] * levels[0].shape[1]
+    dtype = np.result_type(*levels)
+    factors, s = [], 1
+    for t in levels:
+        b = t.shape[1]
+        B = np.zeros((n, n), dtype)
+        for g in range(n // (b * s)):
+            for o in range(s):
+                for j in range(b):
+                    for k in range(b):
+                        B[g * b * s + j * s + o, g * b * s + k * s + o] = t[g * s + o, j, k]
+        factors.append(B)
+        s *= b
+    out = np.eye(n, dtype=dtype)
+    for B in factors if increasing else factors[::-1]:
+        out = B @ out
+    return out
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".safetensors"])
+def test_mixed_radix_butterflies_roundtrip(tmp_path, suffix):
+    pytest.importorskip("safetensors")
+    for op, levels, increasing in _mixed_butterflies():
+        back = roundtrip(tmp_path, op, "b" + suffix)
+        assert back.radices == op.radices
+        assert back.increasing_stride is increasing
+        for got, want in zip(back.tw, levels, strict=True):
+            np.testing.assert_array_equal(got, want)  # bit for bit, also complex64
+            assert got.dtype == want.dtype
+        assert_close(back.to_dense(), _dense_mixed_butterfly(levels, increasing))
+
+
+def test_every_class_roundtrips_exactly_through_safetensors(tmp_path):
+    pytest.importorskip("safetensors")
+    complex_ops = [
+        sm.Dense(rand(3, 2, dtype=np.complex64)),
+        sm.Monarch(rand(2, 2, 2, dtype=np.complex128), rand(2, 2, 2, dtype=np.complex128)),
+        (2 - 1j) * sm.Diagonal(rand(0)),  # a zero-size tensor
+    ]
+    ops = _every_savable_class() + complex_ops + [op for op, _, _ in _mixed_butterflies()]
+    for op in ops:
+        path = tmp_path / "op.safetensors"
+        io.save(path, op)
+        back = io.load(path)
+        what = repr(op)
+        assert repr(back) == repr(roundtrip(tmp_path, op)), what  # the structure .npz rebuilds
+        assert (back.shape, back.dtype) == (op.shape, op.dtype), what
+        np.testing.assert_array_equal(back.to_dense(), op.to_dense(), err_msg=what)
+
+
+def test_safetensors_file_as_other_tools_read_it(tmp_path):
+    """The bytes on disk, parsed by the safetensors library itself: the tensors are the
+    document's arrays (complex ones as trailing (re, im) pairs) and the metadata holds it."""
+    safetensors = pytest.importorskip("safetensors")
+    L, R = rand(2, 3, 2, dtype=np.complex128), rand(2, 2, 3, dtype=np.complex128)
+    d = rand(6).astype(np.float32)
+    path = tmp_path / "m.safetensors"
+    io.save(path, sm.Monarch(L, R) @ sm.Diagonal(d))
+    with safetensors.safe_open(str(path), framework="numpy") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    doc = json.loads(meta["structmat"])
+    assert (doc["format"], doc["version"]) == ("structmat-operator", 1)
+    monarch, diag = doc["operator"]["children"]
+    assert [monarch["class"], diag["class"]] == ["Monarch", "Diagonal"]
+    keys = {**monarch["arrays"], **diag["arrays"]}
+    assert set(tensors) == set(keys.values())
+    assert sorted(json.loads(meta["structmat.complex"])) == sorted([keys["L"], keys["R"]])
+    np.testing.assert_array_equal(tensors[keys["L"]], np.stack([L.real, L.imag], axis=-1))
+    np.testing.assert_array_equal(tensors[keys["R"]], np.stack([R.real, R.imag], axis=-1))
+    assert tensors[keys["L"]].dtype == np.float64
+    np.testing.assert_array_equal(tensors[keys["d"]], d)
+    assert tensors[keys["d"]].dtype == np.float32
+
+
+def test_the_suffix_picks_the_format(tmp_path):
+    safetensors = pytest.importorskip("safetensors.numpy")
+    op = sm.Diagonal(np.arange(3.0))
+    io.save(tmp_path / "w.safetensors", op)
+    assert (tmp_path / "w.safetensors").read_bytes()[8:9] == b"{"  # a safetensors header
+    io.save(tmp_path / "w.NPZ", op)
+    assert zipfile.is_zipfile(tmp_path / "w.NPZ")
+    for name in ("w.npy", "w", "w.safetensor"):
+        with pytest.raises(
+            ValueError, match=r"unsupported file type .*expected one of .npz, .safetensors"
+        ) as info:
+            io.save(tmp_path / name, op)
+        assert not isinstance(info.value, io.FileFormatError)  # nothing was read
+        assert not (tmp_path / name).exists()
+    (tmp_path / "w.bin").write_bytes((tmp_path / "w.NPZ").read_bytes())
+    with pytest.raises(io.FileFormatError, match=r"cannot load .*unsupported file type '.bin'"):
+        io.load(tmp_path / "w.bin")
+    # misnamed files say what they are, never "header too large"
+    (tmp_path / "npz.safetensors").write_bytes((tmp_path / "w.NPZ").read_bytes())
+    (tmp_path / "st.npz").write_bytes((tmp_path / "w.safetensors").read_bytes())
+    match = r"is a .npz file named .safetensors; rename it to npz.npz"
+    with pytest.raises(io.FileFormatError, match=match):
+        io.load(tmp_path / "npz.safetensors")
+    with pytest.raises(io.FileFormatError, match=match):
+        io.read_matrices(tmp_path / "npz.safetensors")
+    with pytest.raises(io.FileFormatError, match=r"is a .safetensors file named .npz"):
+        io.load(tmp_path / "st.npz")
+    # a safetensors file of Hugging Face tooling, without our metadata
+    hf = tmp_path / "model.safetensors"
+    safetensors.save_file({"w": np.eye(2)}, str(hf), metadata={"format": "pt"})
+    with pytest.raises(
+        io.FileFormatError,
+        match=r"holds 1 tensors but no structmat operator .*read_matrices reads its tensors",
+    ):
+        io.load(hf)
+    np.testing.assert_array_equal(io.read_matrices(hf)["w"], np.eye(2))
+
+
+def test_without_safetensors_a_clear_import_error(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "safetensors", None)
+    monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
+    with pytest.raises(
+        ImportError, match=r"needs the safetensors package \(pip install safetensors\)"
+    ):
+        io.save(tmp_path / "w.safetensors", sm.Identity(2))
+    io.save(tmp_path / "w.npz", sm.Identity(2))  # .npz needs nothing
+
+
+def _rewrite_safetensors(src, dst, *, metadata=None, tensors=None):
+    safetensors = pytest.importorskip("safetensors")
+    with safetensors.safe_open(str(src), framework="numpy") as f:
+        meta = {**f.metadata(), **(metadata or {})}
+        arrays = {k: f.get_tensor(k) for k in f.keys()}
+    arrays.update(tensors or {})
+    safetensors.numpy.save_file(arrays, str(dst), metadata=meta)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "tensors", "match"),
+    [
+        ({"structmat": "{not json"}, None, r"metadata is corrupt"),
+        ({"structmat": "[" * 100_000}, None, r"nests deeper than 136 levels"),
+        ({"structmat": '{"format": "x"}'}, None, r"not a structmat operator file"),
+        ({"structmat.complex": "5"}, None, r"'structmat.complex' metadata must be a JSON array"),
+        ({"structmat.complex": '["nope"]'}, None, r"must be a JSON array of distinct tensor names"),
+        ({"structmat.complex": '["a0", "a0"]'}, None, r"distinct tensor names"),
+        ({"structmat.complex": "[" * 100_000}, None, r"must be a JSON array"),
+        ({"structmat.complex": '["a2"]'}, None, r"tensor 'a2' is listed as complex, so it must"),
+        (None, {"a0": np.zeros((4, 4, 4, 2))}, r"array 'tw0' must have shape \(n/3, 3, 3\)"),
+        (None, {"a1": np.zeros((3, 4, 2))}, r"array 'tw1' must be a 3-d array of numbers"),
+        (None, {"a1": np.zeros((3, 4, 4, 2), np.float16)}, r"tensor 'a1' is listed as complex"),
+    ],
+)
+def test_tampered_safetensors_files(tmp_path, metadata, tensors, match):
+    pytest.importorskip("safetensors")
+    tw = (rand(4, 3, 3), rand(3, 4, 4, dtype=np.complex128))
+    op = sm.Butterfly((tw[0].astype(np.complex128), tw[1])) @ sm.Permutation(np.arange(12))
+    path = tmp_path / "b.safetensors"
+    io.save(path, op)
+    _rewrite_safetensors(path, path, metadata=metadata, tensors=tensors)
+    with pytest.raises(io.FileFormatError, match=match) as info:
+        io.load(path)
+    assert str(path) in str(info.value)
+
+
+def test_tampered_mixed_radix_parameters(tmp_path):
+    op, _, _ = _mixed_butterflies()[0]
+    meta, arrays = _meta_and_arrays(tmp_path, op)
+    cases = [
+        ([3], r"the stored values do not make a Butterfly \(.*multiply to 3, not n = 12"),
+        ([4, 3], r"array 'tw0' must have shape \(n/4, 4, 4\) for radix 4"),
+        ([3, 4, 2], r"'arrays.tw2' is missing"),
+        ([3, 1], r"'params.radices' must be a list of 1 to 64 integers >= 2"),
+        ([], r"'params.radices' must be a list of 1 to 64 integers >= 2"),
+        ([2] * 65, r"'params.radices' must be a list of 1 to 64 integers >= 2"),
+    ]
+    for radices, match in cases:
+        tampered = json.loads(json.dumps(meta))
+        tampered["operator"]["params"]["radices"] = radices
+        with pytest.raises(io.FileFormatError, match=match):
+            io._decode(tampered["operator"], arrays, "'f'", "operator", 0)

@@ -322,5 +322,8 @@ def test_import_structmat_does_not_import_torch_nn():
     import subprocess
     import sys
 
-    code = "import structmat, sys; assert 'structmat.nn' not in sys.modules and 'torch' not in sys.modules"
+    code = (
+        "import structmat, structmat.io, sys; assert 'structmat.nn' not in sys.modules"
+        " and 'torch' not in sys.modules and 'safetensors' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
