@@ -39,6 +39,15 @@ CASES = [
     ("Monarch M @ X (k=1024)", "M @ X1024"),
     ("Butterfly B @ X (k=64)", "B @ X64"),
 ]
+# --projection: the exact Monarch projection through each engine route (the engine
+# moved to _truncated_svd.py); n = 1024 and 2048 of a Gaussian A.
+PROJECTION_CASES = [
+    ("Monarch.project(A) auto", "sm.Monarch.project(A)"),
+    ("Monarch.project(A) exact", "sm.Monarch.project(A, engine='exact')"),
+    ("Monarch.project(A) eigh", "sm.Monarch.project(A, engine='eigh')"),
+    ("Monarch.project(A, rank=4)", "sm.Monarch.project(A, rank=4)"),
+    ("Monarch.project(A32)", "sm.Monarch.project(A32)"),
+]
 
 WORKER = r"""
 import json, sys, timeit
@@ -51,7 +60,8 @@ B = sm.Butterfly.random(n, seed=0) if hasattr(sm, "Butterfly") else None
 x = rng.standard_normal(n)
 X64 = rng.standard_normal((n, 64))
 X1024 = rng.standard_normal((n, 1024))
-env = dict(M=M, B=B, x=x, X64=X64, X1024=X1024)
+A = rng.standard_normal((n, n))
+env = dict(sm=sm, M=M, B=B, x=x, X64=X64, X1024=X1024, A=A, A32=A.astype(np.float32))
 out = {}
 for label, stmt in cases:
     timer = timeit.Timer(stmt, globals=env)
@@ -81,9 +91,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="n = 1024 only")
     parser.add_argument("--threads", help="BLAS threads (default: as the environment says)")
+    parser.add_argument("--projection", action="store_true", help="the projection rows instead")
     args = parser.parse_args()
-    sizes = [1024] if args.quick else [1024, 4096]
-    print("| n | product | old | new | new / old |")
+    cases = PROJECTION_CASES if args.projection else CASES
+    sizes = [1024] if args.quick else [1024, 2048] if args.projection else [1024, 4096]
+    print("| n | case | old | new | new / old |")
     print("|---:|---|---:|---:|---:|")
     for n in sizes:
         times: dict[str, dict[str, list[float]]] = {"old": {}, "new": {}}
@@ -91,9 +103,9 @@ def main() -> None:
             order = ("old", "new") if r % 2 == 0 else ("new", "old")
             for side in order:
                 tree = args.old if side == "old" else args.new
-                for label, t in run_side(tree, n, CASES).items():
+                for label, t in run_side(tree, n, cases).items():
                     times[side].setdefault(label, []).append(t)
-        for label, _ in CASES:
+        for label, _ in cases:
             old = statistics.median(times["old"][label])
             new = statistics.median(times["new"][label])
             print(f"| {n} | {label} | {old * 1e3:.3f} ms | {new * 1e3:.3f} ms | {new / old:.2f} |")

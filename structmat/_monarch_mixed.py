@@ -51,6 +51,7 @@ import numpy as np
 
 from structmat import _pool
 from structmat._args import ceil_div
+from structmat._truncated_svd import SEED
 
 _DEGREE = 12  # Chebyshev degree: Gaussian 64 x 64 slices, rank 1: 96 % certified alone, none redone
 # Single-precision slices per task: about 2 MiB rather than 1 MiB (4 MiB gains
@@ -58,7 +59,6 @@ _DEGREE = 12  # Chebyshev degree: Gaussian 64 x 64 slices, rank 1: 96 % certifie
 # gains from half as many tasks, half as many GIL hand-offs between them (see
 # docs/benchmarks.md, "Design measurements").
 _CHUNK_BYTES = 1 << 21
-_SEED = 12345
 _POWER = 4  # power steps (Gram applications) before the filter
 _HI = 0.75  # the filter damps [0, min(theta_b, _HI * theta_1)] of the block after the power steps
 
@@ -300,7 +300,7 @@ def top_vectors(
     q, other = (p, s) if right else (s, p)
     N = J * K
     low = np.complex64 if np.iscomplexobj(T) else np.float32
-    X0 = np.random.default_rng(_SEED).standard_normal((q, b)).astype(low)
+    X0 = np.random.default_rng(SEED).standard_normal((q, b)).astype(low)
     m = min(b, k + 2)  # Ritz pairs kept for the bounds (see _chunk)
     shapes = [(), (), (m,), (m,), (k,), (), (), (q, k), (other, k)]
     dtypes = [np.float64] * 6 + [np.bool_, T.dtype, T.dtype]

@@ -28,7 +28,7 @@ class MM*)`` and ``(M1 @ M2.H) ** 2`` ends in ``class (MM*)^2``;
 
 The multiply is the KS chain ``KS(1, s, c, J) · KS(K, q, p, 1)`` run by
 :mod:`structmat.ks` (the column-tiled NumPy driver, one batched matmul per
-factor elsewhere); the projection engine in :mod:`structmat._monarch_project` (with its NumPy
+factor elsewhere); the projection in :mod:`structmat._monarch_project` (with its NumPy
 mixed-precision path in :mod:`structmat._monarch_mixed`).
 """
 
@@ -533,12 +533,16 @@ class Monarch(LinearOperator):
         rank : int
             The Monarch rank, ``1 <= r <= min(s, p)`` (the rank of one
             ``s x p`` slice: a higher one could only add zero components).
-        engine : {"auto", "mixed", "exact", "subspace", "eigh"}
-            How the slices' truncated SVDs are computed (see Notes). Every
+        engine : {"auto", "mixed", "exact", "subspace", "eigh", "svd"}
+            How the slices' truncated SVDs are computed (see Notes;
+            :mod:`structmat._truncated_svd` is the engine). Every
             engine returns a minimizer with its error certified to ``1e-10``;
             the choice changes the speed and, where singular values tie, which
-            minimizer comes back. ``"auto"`` (default): the mixed-precision
-            path where it applies and pays, else the exact engine.
+            minimizer comes back. ``"auto"`` (default): on a GPU (CuPy, torch
+            CUDA) ``"svd"`` for slices of at most 32 x 32, where the backend's
+            batched SVD is far faster than the iterations; on NumPy the
+            mixed-precision path where it applies and pays; else the exact
+            engine.
             ``"mixed"``: the mixed-precision path wherever it applies (NumPy
             input whose slices have both sides at least ``2b``,
             ``b = r + max(r, 7)``), elsewhere the exact engine. ``"exact"``:
@@ -546,8 +550,9 @@ class Monarch(LinearOperator):
             whichever pays. ``"subspace"``: the exact engine with subspace
             iteration wherever its block fits (``2 (r + max(r, 6)) <=
             min(s, p)``), else ``eigh``. ``"eigh"``: the exact engine with a
-            batched ``eigh`` of every slice's Gram matrix. Tests and
-            benchmarks use it to run one route; users rarely need it.
+            batched ``eigh`` of every slice's Gram matrix. ``"svd"``: one
+            batched full SVD of the slices (``xp.linalg.svd``). Tests and
+            benchmarks use these to run one route; users rarely need them.
         method : {"exact", "randomized"}
             ``"exact"`` (default): densify a LinearOperator (``n`` products) and
             project exactly, as above. ``"randomized"``: matrix-free, from about

@@ -612,10 +612,10 @@ def engine(request):
 def redo_counter(monkeypatch):
     """Counts the slices each engine hands to its fallback (exact engine: full SVD;
     mixed path: the exact engine)."""
-    from structmat import _monarch_mixed, _monarch_project
+    from structmat import _monarch_mixed, _truncated_svd
 
     counts = {"calls": 0, "slices": 0, "mixed": 0}
-    original = _monarch_project._svd_redo
+    original = _truncated_svd._svd_redo
 
     def spy(xp, S, redo, *args):
         counts["calls"] += 1
@@ -629,7 +629,7 @@ def redo_counter(monkeypatch):
         counts["mixed"] += int(np.sum(redo))
         return redo
 
-    monkeypatch.setattr(_monarch_project, "_svd_redo", spy)
+    monkeypatch.setattr(_truncated_svd, "_svd_redo", spy)
     monkeypatch.setattr(_monarch_mixed, "redo_mask", spy_mask)
     return counts
 
@@ -759,10 +759,10 @@ def test_fast_projection_top_vector_orthogonal_to_start(engine):
     result must still be the optimum (the certificate alone could not see a
     missed eigenvector).
     """
-    from structmat import _monarch_project
+    from structmat import _monarch_project, _truncated_svd
 
     q, r = 32, 1
-    extra = _monarch_project._MIXED_EXTRA if engine == "auto" else _monarch_project._EXTRA
+    extra = _monarch_project._MIXED_EXTRA if engine == "auto" else _truncated_svd._EXTRA
     b = r + max(r, extra)
     start = np.random.default_rng(12345).standard_normal((q, b))  # the engine's start
     Qs = np.linalg.qr(start)[0]
@@ -838,7 +838,7 @@ def test_mixed_path_sends_tied_slices_to_the_svd(monkeypatch):
     from structmat import _monarch_project
 
     routed = {"svd": 0, "exact": 0}
-    svd_factors, exact_slices = _monarch_project._svd_factors, _monarch_project._exact_slices
+    svd_factors, exact_slices = _monarch_project._svd_factors, _monarch_project.top_k
 
     def spy_svd(xp, S, k):
         routed["svd"] += len(S)
@@ -849,7 +849,7 @@ def test_mixed_path_sends_tied_slices_to_the_svd(monkeypatch):
         return exact_slices(xp, S, *args)
 
     monkeypatch.setattr(_monarch_project, "_svd_factors", spy_svd)
-    monkeypatch.setattr(_monarch_project, "_exact_slices", spy_exact)
+    monkeypatch.setattr(_monarch_project, "top_k", spy_exact)
     n = 1024
     A = np.cos(2 * np.pi * np.outer(np.arange(n), np.arange(n)) / n)
     res = Monarch.project(A, nblocks=32)
@@ -904,10 +904,10 @@ def _clustered_slices(rng, nslices, q, top):
 def route_counter(monkeypatch):
     """Counts the calls of the mixed path and of the exact engine's subspace iteration
     (spies only: the engine itself is chosen with ``engine=``)."""
-    from structmat import _monarch_mixed, _monarch_project
+    from structmat import _monarch_mixed, _truncated_svd
 
     counts = {"mixed": 0, "subspace": 0}
-    top_vectors, top_subspace = _monarch_mixed.top_vectors, _monarch_project._top_subspace
+    top_vectors, top_subspace = _monarch_mixed.top_vectors, _truncated_svd._top_subspace
 
     def spy_mixed(*args):
         counts["mixed"] += 1
@@ -918,7 +918,7 @@ def route_counter(monkeypatch):
         return top_subspace(*args)
 
     monkeypatch.setattr(_monarch_mixed, "top_vectors", spy_mixed)
-    monkeypatch.setattr(_monarch_project, "_top_subspace", spy_subspace)
+    monkeypatch.setattr(_truncated_svd, "_top_subspace", spy_subspace)
     return counts
 
 
@@ -975,10 +975,58 @@ def test_engine_parameter_bad_name():
     for bad in ("fast", "", None, 1):
         with pytest.raises(ValueError, match=r"unknown engine=.*valid names: auto, mixed, exact"):
             Monarch.project(A, nblocks=4, engine=bad)
-    with pytest.raises(ValueError, match=r"Monarch.project_adjoint: unknown engine='svd'"):
-        Monarch.project_adjoint(A, nblocks=4, engine="svd")
-    with pytest.raises(ValueError, match=r"unknown engine='svd'"):
-        sm.project(A, "monarch", nblocks=4, engine="svd")
+    with pytest.raises(ValueError, match=r"Monarch.project_adjoint: unknown engine='gpu'"):
+        Monarch.project_adjoint(A, nblocks=4, engine="gpu")
+    with pytest.raises(ValueError, match=r"unknown engine='gpu'"):
+        sm.project(A, "monarch", nblocks=4, engine="gpu")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex64])
+def test_svd_engine_is_the_optimum(dtype):
+    """engine="svd": one batched SVD of the slices, the same optimum as per-slice SVDs."""
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((48, 40)).astype(dtype)
+    if np.iscomplexobj(A):
+        A = A + 1j * rng.standard_normal((48, 40)).astype(np.float32)
+    res = Monarch.project(A, nblocks=(5, 6), rank=2, engine="svd")
+    tol = 1e-10 if dtype == np.float64 else 1e-5
+    opt = optimal_error(A.astype(np.complex128), 5, 6, 2)
+    assert math.isclose(res.error, opt, rel_tol=tol)
+    D = res.operator.to_dense()
+    assert D.dtype == dtype
+    assert math.isclose(np.linalg.norm(A - D), opt, rel_tol=tol)
+
+
+def test_auto_engine_takes_the_batched_svd_on_accelerators():
+    """The dispatch rule of engine="auto" (no GPU needed): CuPy and torch CUDA/MPS
+    devices get the backend's batched SVD for slices up to 32 x 32 (measured on CuPy:
+    2.7 ms against 219 ms for the iterations at 32 x 32; 10.2 s against 1.1 s at
+    64 x 64), the CPU the certified iterations."""
+    from structmat._truncated_svd import default_engine, on_accelerator
+
+    torch = pytest.importorskip("torch")
+
+    class Cupy:  # a namespace only by name: the rule looks at nothing else
+        __name__ = "cupy"
+
+    assert on_accelerator(Cupy(), None)
+    assert default_engine(Cupy(), None, 1, 32, 32) == "svd"
+    assert default_engine(Cupy(), None, 1, 64, 64) == "subspace"
+    assert default_engine(Cupy(), None, 1, 32, 33) == "subspace"
+    for kind in ("cuda", "mps"):
+        assert default_engine(sm_xp("torch"), torch.device(kind), 4, 16, 32) == "svd"
+    cpu = torch.device("cpu")
+    assert not on_accelerator(sm_xp("torch"), cpu)
+    assert default_engine(sm_xp("torch"), cpu, 1, 32, 32) == "subspace"
+    assert default_engine(sm_xp("numpy"), "cpu", 1, 64, 64) == "subspace"
+    assert default_engine(sm_xp("numpy"), "cpu", 8, 64, 64) == "eigh"  # 32 (k - 1) >= q
+    assert default_engine(sm_xp("numpy"), "cpu", 1, 16, 16) == "eigh"  # below _SUBSPACE_MIN
+
+
+def sm_xp(name):
+    from structmat import _array_api as aa
+
+    return aa.namespace_from_name(name)
 
 
 @pytest.mark.parametrize(
