@@ -33,7 +33,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from _output import output_dir, pyplot
+from _output import cell, output_dir, pyplot
 
 import structmat as sm
 
@@ -204,18 +204,16 @@ def main() -> int:
     md = ["| matrix | budget | " + " | ".join(classes) + " |", "|---|---|" + "---|" * len(classes)]
     for kind, per_budget in results.items():
         for budget, per_class in per_budget.items():
-            vals = [np.mean(per_class[c]) if c in per_class else float("nan") for c in classes]
-            lines.append(f"{kind:<26}{budget:>7.3g}" + "".join(f"{v:>18.4f}" for v in vals))
-            md.append(f"| {kind} | {budget:.3g} | " + " | ".join(f"{v:.4f}" for v in vals) + " |")
+            vals = [np.mean(per_class[c]) if c in per_class else None for c in classes]
+            lines.append(f"{kind:<26}{budget:>7.3g}" + "".join(cell(v, ">18.4f") for v in vals))
+            md.append(f"| {kind} | {budget:.3g} | " + " | ".join(cell(v) for v in vals) + " |")
     for shape, per_budget in control.items():
         for budget, res in per_budget.items():
-            vals = [res[c][0] if c in res else float("nan") for c in classes]
+            vals = [res[c][0] if c in res else None for c in classes]
             label = f"Gaussian {shape[0]}x{shape[1]}"
-            lines.append(f"{label:<26}{budget:>7.3g}" + "".join(f"{v:>18.4f}" for v in vals))
+            lines.append(f"{label:<26}{budget:>7.3g}" + "".join(cell(v, ">18.4f") for v in vals))
             md.append(
-                f"| {label} (control) | {budget:.3g} | "
-                + " | ".join(f"{v:.4f}" for v in vals)
-                + " |"
+                f"| {label} (control) | {budget:.3g} | " + " | ".join(cell(v) for v in vals) + " |"
             )
     table = "\n".join(lines)
     print(table)

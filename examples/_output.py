@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+
+NOT_APPLICABLE = "\u2013"  # en dash, as the CLI's tables print it
+
+
+def cell(value: float | None, spec: str = ".4f") -> str:
+    """``value`` formatted by ``spec``, or an en dash where it does not apply (None or NaN).
+
+    >>> cell(0.5), cell(None) == NOT_APPLICABLE, len(cell(float("nan"), ">6.2f"))
+    ('0.5000', True, 6)
+    """
+    if value is None or math.isnan(value):
+        width = "".join(ch for ch in spec.split(".")[0] if ch.isdigit())
+        return f"{NOT_APPLICABLE:>{width}}" if width else NOT_APPLICABLE
+    return format(value, spec)
 
 
 def output_dir() -> Path:

@@ -98,6 +98,11 @@ def test_minilm_runs_on_small_synthetic_weights(tmp_path):
     assert f"weights: {path}" in proc.stdout
     assert proc.stdout.rstrip().endswith("OK"), proc.stdout[-2000:]
     assert (tmp_path / "04_minilm_table.md").is_file()
+    # what does not apply prints as an en dash, never as nan
+    table = (tmp_path / "04_minilm_table.md").read_text()
+    assert "nan" not in proc.stdout.lower()
+    assert "nan" not in table.lower()
+    assert "| \u2013 |" in table
 
 
 def test_minilm_skips_cleanly_without_weights(tmp_path):

@@ -1,0 +1,79 @@
+"""The documentation site works offline: no script, style or font from the network.
+
+Building the site is too slow for the suite (CI builds it with ``mkdocs build
+--strict``), so this checks the configuration that decides what the pages
+load, and the build hook that renders formulas to MathML.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+URL = re.compile(r"https?://", re.IGNORECASE)
+# keys whose URL is a link a reader may follow, not something a page loads
+LINK_KEYS = ("site_url:", "repo_url:", "edit_uri:")
+
+
+def test_mkdocs_config_loads_nothing_from_the_network():
+    lines = (ROOT / "mkdocs.yml").read_text().splitlines()
+    remote = [
+        line
+        for line in lines
+        if URL.search(line.split("#")[0]) and not line.strip().startswith(LINK_KEYS)
+    ]
+    assert remote == [], f"mkdocs.yml names remote resources: {remote}"
+    # Material's default font is fetched from a web-font service at page load
+    assert any(line.strip() == "font: false" for line in lines), "theme.font is not false"
+
+
+def test_hooks_and_pages_embed_no_remote_script_or_style():
+    sources = [ROOT / "docs" / "hooks.py", *sorted((ROOT / "docs").glob("*.md"))]
+    tag = re.compile(r"<(script|link|style|iframe)\b[^>]*https?://", re.IGNORECASE)
+    hits = [str(path.name) for path in sources if tag.search(path.read_text())]
+    assert hits == []
+    assert not URL.search((ROOT / "docs" / "hooks.py").read_text())
+    assert not (ROOT / "docs" / "javascripts").exists() or not any(
+        URL.search(p.read_text()) for p in (ROOT / "docs" / "javascripts").glob("*.js")
+    )
+
+
+@pytest.fixture(scope="module")
+def hooks():
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("latex2mathml")
+    spec = importlib.util.spec_from_file_location("structmat_docs_hooks", ROOT / "docs/hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_inline_and_display_formulas_become_mathml(hooks):
+    page = (
+        '<p>a <span class="arithmatex">\\(P_{i,\\,idx_i} = 1\\)</span> and '
+        '<span class="arithmatex">\\(j &lt; N_1\\)</span></p>\n'
+        '<div class="arithmatex">\\[\\omega_N = e^{-2\\pi i/N}\\]</div>'
+    )
+    out = hooks.render_math(page)
+    assert "arithmatex" not in out
+    assert "\\(" not in out
+    assert "\\[" not in out
+    assert out.count("<math") == 3
+    assert out.count('display="inline"') == 2
+    assert out.count('display="block"') == 1
+    # the subscript really is a subscript, and the escaped "<" is one operator
+    assert "<msub><mi>P</mi>" in out
+    assert "<mi>j</mi><mo>&#x0003C;</mo>" in out
+    assert "<msub><mi>&#x003C9;</mi><mi>N</mi></msub>" in out
+
+
+def test_a_formula_that_cannot_render_fails_the_build(hooks):
+    with pytest.raises(ValueError, match=r"cannot render the formula 'a\^'"):
+        hooks.render_math('<span class="arithmatex">\\(a^\\)</span>')
+    # latex2mathml itself would print an unknown command as text
+    with pytest.raises(ValueError, match=r"unknown command\(s\) \['\\\\foo'\]"):
+        hooks.render_math('<span class="arithmatex">\\(\\foo x + 1\\)</span>')
