@@ -93,7 +93,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["dft", "trig", "hadamard", "convolution"],
+        choices=["dft", "trig", "nd", "hadamard", "convolution"],
         help="run one group of rows (trig: the DCT/DST rows)",
     )
     args = parser.parse_args()
@@ -164,6 +164,28 @@ def main() -> None:
                             lambda x=Xr, t=t, ref=ref: ref(x, t, axis=0),
                             "<= 1.10",
                         )
+    if want("nd"):
+        # Kronecker of same-kind factors on vec(X) (row-major) vs the n-d SciPy call
+        for n in (64, 256) if args.quick else (64, 256, 1024):
+            for k in (1, 8) if n < 1024 else (1,):
+                Xr = rng.standard_normal((n * n, k) if k > 1 else (n * n,))
+                Xc = Xr + 1j * rng.standard_normal(Xr.shape)
+                K, C = sm.Kronecker(sm.DFT(n), sm.DFT(n)), sm.Kronecker(sm.DCT(n), sm.DCT(n))
+                img = (n, n, k) if k > 1 else (n, n)
+                row(
+                    "Kronecker(DFT, DFT) @ vec(X) vs fft2",
+                    f"{n}x{n} x {k}",
+                    lambda K=K, x=Xc: K @ x,
+                    lambda x=Xc, s=img: scipy.fft.fft2(x.reshape(s), axes=(0, 1)).reshape(x.shape),
+                    "<= 1.10",
+                )
+                row(
+                    "Kronecker(DCT, DCT) @ vec(X) vs dctn",
+                    f"{n}x{n} x {k}",
+                    lambda C=C, x=Xr: C @ x,
+                    lambda x=Xr, s=img: scipy.fft.dctn(x.reshape(s), axes=(0, 1)).reshape(x.shape),
+                    "<= 1.10",
+                )
     if want("hadamard"):
         for e in (10, 12) if args.quick else (10, 12, 13):
             n = 2**e

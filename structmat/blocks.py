@@ -339,8 +339,19 @@ class Kronecker(LinearOperator):
         n = math.prod(f.shape[1] for f in self.factors)
         f0 = self.factors[0]
         super().__init__(shape=(m, n), dtype=_promoted(self.factors), xp=f0.xp, device=f0.device)
+        from structmat import _fftn  # lazy: the Fourier family loads SciPy's FFT
+
+        # same-kind DFT/DCT/DST factors: one fftn/dctn call (structmat._fftn)
+        self._nd = _fftn.plan(self.factors)
+
+    def __matmul__(self, x: Any) -> Any:
+        if self._nd is not None and (y := self._nd.matmul(x)) is not None:
+            return y
+        return super().__matmul__(x)
 
     def _matmat(self, X: Any) -> Any:
+        if self._nd is not None:
+            return self._nd.apply(X)
         return apply_columns(self.xp, X, self._columns)
 
     def _columns(self, X: Any) -> Any:
