@@ -25,8 +25,10 @@ from structmat.trig import DCT, DST
 class _Plan:
     """How to apply a Kronecker of same-kind transforms: one n-d call."""
 
-    def __init__(self, kind: str, dims: tuple[int, ...], kw: dict[str, Any], xp: Any) -> None:
-        self.kind, self.dims, self.kw, self.xp = kind, dims, kw, xp
+    def __init__(
+        self, kind: str, dims: tuple[int, ...], kw: dict[str, Any], xp: Any, dtype: Any
+    ) -> None:
+        self.kind, self.dims, self.kw, self.xp, self.dtype = kind, dims, kw, xp, dtype
         self.size = int(np.prod(dims))
 
     def apply(self, X: Any) -> Any:
@@ -60,10 +62,15 @@ class _Plan:
 
     def matmul(self, x: Any) -> Any:
         """``K @ x`` for a real NumPy ``x`` the FFT takes as it is, else ``None``."""
-        if type(x) is not np.ndarray or x.ndim > 2 or x.shape[:1] != (self.size,):
+        if not aa.is_numpy(self.xp) or type(x) is not np.ndarray:
+            return None  # other namespaces: the generic path and its checks
+        if x.ndim > 2 or x.shape[:1] != (self.size,):
             return None
         if self.kind not in ("fft", "ifft") or x.dtype.kind != "f" or self.size == 0:
             return None
+        real = np.finfo(self.dtype).dtype  # the result has the operator's precision
+        if x.dtype != np.result_type(x.dtype, real):
+            x = x.astype(real)
         if x.ndim == 1:
             T = np.reshape(x, self.dims)
             return np.reshape(self._numpy(T, tuple(range(len(self.dims)))), (-1,))
@@ -94,4 +101,7 @@ def plan(factors: tuple[LinearOperator, ...]) -> _Plan | None:
             return None
         kind = "dst" if cls is DST else "dct"
         kw = {"type": first.type, "norm": first.norm, "orthogonalize": first.orthogonalize}
-    return _Plan(kind, tuple(f.shape[0] for f in factors), kw, xp)
+    dtype = first.dtype
+    for f in factors[1:]:
+        dtype = xp.result_type(dtype, f.dtype)
+    return _Plan(kind, tuple(f.shape[0] for f in factors), kw, xp, dtype)

@@ -101,3 +101,22 @@ def test_dft_kronecker_other_namespaces(xp):
     y = K @ xp.asarray(X.reshape(12, 1))
     assert_close(y, xp.asarray(np.fft.fft2(X).reshape(12, 1)), size=12)
     assert to_numpy(y).shape == (12, 1)
+
+
+@pytest.mark.parametrize("shape", [(16,), (16, 3)])
+def test_real_fast_path_keeps_the_operators_precision(shape):
+    """float32 input to a complex128 Kronecker of DFTs: complex128, as the 1-d DFT and
+    the generic path give (regression: the fast path returned complex64)."""
+    K = sm.Kronecker(sm.DFT(4), sm.DFT(4))
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    y = K @ x
+    assert y.dtype == np.complex128 == (sm.DFT(4) @ x[:4]).dtype
+    X = x.astype(np.float64).reshape(4, 4, -1)
+    np.testing.assert_allclose(y.reshape(4, 4, -1), np.fft.fftn(X, axes=(0, 1)), atol=1e-12)
+
+
+def test_fast_path_refuses_an_array_of_another_namespace():
+    torch = pytest.importorskip("torch")
+    K = sm.Kronecker(sm.DFT(4, xp=torch), sm.DFT(4, xp=torch))
+    with pytest.raises(TypeError, match="cannot mix array namespaces"):
+        K @ np.ones(16)
