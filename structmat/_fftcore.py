@@ -83,5 +83,11 @@ class _Cache:
         out = self.store.get(key)
         if out is None:
             out = make()
-            self.store[key] = out
+            # arrays made while JAX traces (jit, grad, vmap) are tracers: never keep them
+            if not any(_is_tracer(a) for a in (out if isinstance(out, tuple) else (out,))):
+                self.store[key] = out
         return out
+
+
+def _is_tracer(a: Any) -> bool:
+    return any(c.__name__.endswith("Tracer") for c in type(a).__mro__)
