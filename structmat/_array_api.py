@@ -9,6 +9,7 @@ else.
 from __future__ import annotations
 
 import importlib
+import sys
 import types
 from typing import Any
 
@@ -72,12 +73,42 @@ def device_of(x: Any) -> Any:
     return array_api_compat.device(x)
 
 
+_FLOATING_NAMES = ("float32", "float64", "complex64", "complex128")
+# also named in error messages when refused
+_OTHER_NAMES = ("float16", "bfloat16", "bool", "int8", "int16", "int32", "int64", "uint8")
+# keyed by (type, dtype): the type compares first, so that a dict probe never asks
+# ``array_api_strict.float32 == numpy.float32`` (which warns)
+_DTYPE_NAMES: dict[tuple[type, Any], str] = {}
+
+
 def dtype_name(dtype: Any) -> str:
-    """``'float64'`` for ``numpy.float64``, ``torch.float64``, strict dtypes..."""
-    s = str(dtype)
-    for prefix in ("torch.", "<class 'numpy.", "dtype('"):
-        s = s.removeprefix(prefix)
-    return s.rstrip("'>)").removeprefix("array_api_strict.")
+    """``'float64'`` for ``numpy.float64``, ``torch.float64``, ``jax.numpy.float64``...
+
+    Identified by comparison with dtype objects, not by parsing ``str(dtype)``:
+    NumPy's (which also knows CuPy's and JAX's scalar types), else those of the
+    library that defines ``type(dtype)`` (torch, ``array_api_strict``). Cached
+    per dtype: kernels name dtypes in cache keys at every product.
+    """
+    if dtype is None:  # np.dtype(None) would say float64
+        return "None"
+    try:
+        return _DTYPE_NAMES[type(dtype), dtype]
+    except (KeyError, TypeError):  # TypeError: an unhashable object, reported below
+        pass
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        library = sys.modules.get(type(dtype).__module__.partition(".")[0])
+        names = _FLOATING_NAMES + _OTHER_NAMES
+        found = [n for n in names if getattr(library, n, None) == dtype]
+        if not found:
+            return str(dtype)  # not a floating dtype: callers name it in their errors
+        name = found[0]
+    try:
+        _DTYPE_NAMES[type(dtype), dtype] = name
+    except TypeError:
+        pass
+    return name
 
 
 def is_complex(xp: Any, dtype: Any) -> bool:
@@ -154,7 +185,8 @@ def check_same_backend(xp: Any, device: Any, other_xp: Any, other_device: Any, w
             "move one side with op.to(xp=...)"
         )
         raise TypeError(msg)
-    if other_device != device:
+    # a JAX tracer (inside jit, grad, vmap) has no device: it is wherever its array is
+    if other_device is not None and device is not None and other_device != device:
         msg = (
             f"{what}: cannot mix devices, operator is on {device!r} "
             f"but got {other_device!r}; move one side with op.to(device=...)"

@@ -41,19 +41,12 @@ def _fft_cost(n: int) -> int:
 
 
 def _fast_len(n: int) -> int:
-    """The smallest ``2^a 3^b 5^c >= n`` (a fast FFT length on every backend)."""
-    best = 1 << max(n - 1, 0).bit_length()
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            p = p35
-            while p < n:
-                p *= 2
-            best = min(best, p)
-            p35 *= 3
-        p5 *= 5
-    return best
+    """The smallest ``2^a 3^b 5^c >= n`` (a fast FFT length on every backend).
+
+    ``real=True`` is what asks SciPy for 5-smooth lengths; its complex lengths
+    may hold factors 7 and 11, which pocketfft handles fast but others may not.
+    """
+    return int(scipy.fft.next_fast_len(max(n, 1), real=True))
 
 
 def _check_choice(value: Any, choices: tuple[Any, ...], what: str) -> Any:
@@ -90,5 +83,11 @@ class _Cache:
         out = self.store.get(key)
         if out is None:
             out = make()
-            self.store[key] = out
+            # arrays made while JAX traces (jit, grad, vmap) are tracers: never keep them
+            if not any(_is_tracer(a) for a in (out if isinstance(out, tuple) else (out,))):
+                self.store[key] = out
         return out
+
+
+def _is_tracer(a: Any) -> bool:
+    return any(c.__name__.endswith("Tracer") for c in type(a).__mro__)

@@ -7,6 +7,7 @@ from typing import Any
 
 from structmat import _array_api as aa
 from structmat._args import integer
+from structmat._fftcore import _fast_len
 from structmat.constructions._common import _default_split, _monarch_cls, _to_xp
 from structmat.constructions._monarch import _dft_monarch_arrays
 from structmat.linop import LinearOperator, Product
@@ -14,15 +15,10 @@ from structmat.linop import LinearOperator, Product
 
 def _good_size(N_min: int) -> int:
     """Smallest composite 5-smooth ``N >= max(N_min, 4)`` (a balanced split exists)."""
-    N = max(N_min, 4)
-    while True:
-        m = N
-        for f in (2, 3, 5):
-            while m % f == 0:
-                m //= f
-        if m == 1 and N not in (2, 3, 5):
-            return N
-        N += 1
+    N = _fast_len(max(N_min, 4))
+    # scipy gives 5-smooth lengths but may give a prime one; past 4 only 5 is prime
+    # (the Monarch split K x J needs K, J >= 2), and 6 is the next 5-smooth length
+    return 6 if N == 5 else N
 
 
 def _check_vector(c: Any, what: str) -> tuple[Any, Any]:

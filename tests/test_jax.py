@@ -1,0 +1,39 @@
+"""JAX as an optional backend (skipped when jax is absent)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import structmat as sm
+
+jax = pytest.importorskip("jax")
+jnp = pytest.importorskip("jax.numpy")
+
+# the kernels still ask for int64/float64 index and angle arrays, which JAX without
+# x64 truncates with a warning (left to fix: see the report of branch precision-jax)
+pytestmark = pytest.mark.filterwarnings("ignore:Explicitly requested dtype:UserWarning")
+
+
+def test_dft_with_a_jax_dtype_object():
+    F = sm.DFT(8, xp=jnp, dtype=jnp.complex64)
+    x = np.arange(8.0, dtype=np.float32)
+    y = F @ jnp.asarray(x)
+    assert y.dtype == jnp.complex64
+    np.testing.assert_allclose(np.asarray(y), np.fft.fft(x), rtol=1e-5, atol=1e-4)
+
+
+def test_jit_grad_vmap_through_the_dct():
+    x = np.arange(8.0, dtype=np.float32)
+    C = sm.DCT(8, xp=jnp, dtype=jnp.float32)
+    y = jax.jit(lambda v: C @ v)(jnp.asarray(x))
+    import scipy.fft
+
+    np.testing.assert_allclose(np.asarray(y), scipy.fft.dct(x), rtol=1e-5, atol=1e-4)
+    # d/dx sum((Cx)^2) = 2 C^T C x, from the dense formula
+    D = scipy.fft.dct(np.eye(8), axis=0)
+    g = jax.grad(lambda v: jnp.sum((C @ v) ** 2))(jnp.asarray(x))
+    np.testing.assert_allclose(np.asarray(g), 2 * D.T @ D @ x, rtol=1e-4, atol=1e-2)
+    X = np.arange(24.0, dtype=np.float32).reshape(3, 8)
+    Y = jax.vmap(lambda v: C @ v)(jnp.asarray(X))
+    np.testing.assert_allclose(np.asarray(Y), scipy.fft.dct(X, axis=1), rtol=1e-5, atol=1e-3)
