@@ -31,6 +31,7 @@ from structmat.linop import (
     power,
     scaled,
 )
+from structmat.trig import DCT, DST
 
 __all__ = ["inverse"]
 
@@ -82,6 +83,17 @@ def _rule(op: LinearOperator) -> LinearOperator | None:
         # The other transform with the swapped norm is F^H; F^{-1} keeps the norm.
         other = IDFT if isinstance(op, DFT) else DFT
         return other(op.n, op.norm, dtype=op.dtype, xp=op.xp, device=op.device)
+    if isinstance(op, DCT | DST):
+        # scipy.fft.idct(x, t, norm) is dct(x, inverse type, swapped norm), likewise DST.
+        return type(op)(
+            op.n,
+            {1: 1, 2: 3, 3: 2, 4: 4}[op.type],
+            _SWAP_NORM[op.norm],
+            orthogonalize=op.orthogonalize,
+            dtype=op.dtype,
+            xp=op.xp,
+            device=op.device,
+        )
     if isinstance(op, Hadamard):
         # H H = n I; the orthonormal one is its own inverse.
         return op if op.norm == "ortho" else scaled(1.0 / op.n, op)

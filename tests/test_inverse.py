@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.fft
 import scipy.linalg
 
 import structmat as sm
@@ -52,6 +53,19 @@ def test_closed_forms(dtype):
         _check(op, rtol)
 
 
+@pytest.mark.parametrize("kind", [sm.DCT, sm.DST])
+@pytest.mark.parametrize("type_", [1, 2, 3, 4])
+def test_trig(kind, type_):
+    for norm, orth in (("backward", None), ("forward", None), ("ortho", True), ("ortho", False)):
+        for dtype, rtol in ((np.float64, 1e-10), (np.float32, 2e-4)):
+            op = kind(6, type_, norm, orthogonalize=orth, dtype=dtype)
+            _check(op, rtol)
+            x = RNG.standard_normal(6)
+            idct = scipy.fft.idct if kind is sm.DCT else scipy.fft.idst
+            want = idct(x, type_, norm=norm, orthogonalize=orth)
+            np.testing.assert_allclose(op.inverse().to_dense().astype(float) @ x, want, rtol=rtol)
+
+
 def test_structural_results():
     assert repr(sm.DFT(8).inverse()) == "IDFT(8, norm='backward')"
     P = sm.Permutation(np.array([2, 0, 1]))
@@ -80,3 +94,27 @@ def test_errors():
         sm.Circulant(singular[:, 0]).inverse()
     with pytest.raises(np.linalg.LinAlgError, match=r"Scaled.inverse.*scaled by 0"):
         sm.Scaled(0, sm.Identity(2)).inverse()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32])
+def test_toeplitz_solve(dtype):
+    c = (RNG.standard_normal(5) + np.eye(5)[0] * 6).astype(dtype)
+    r = (RNG.standard_normal(5)).astype(dtype)
+    if np.dtype(dtype).kind == "c":
+        c = c + 1j * RNG.standard_normal(5).astype(dtype)
+    T, A = sm.Toeplitz(c, r), scipy.linalg.toeplitz(c, r)
+    b = RNG.standard_normal((5, 2)).astype(dtype)
+    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(T.solve(b), np.linalg.solve(A, b), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(T.solve(b[:, 0]), np.linalg.solve(A, b[:, 0]), rtol=rtol, atol=rtol)
+    with pytest.raises(ValueError, match=r"Toeplitz.solve needs a square operator.*\(3, 5\)"):
+        sm.Toeplitz(c[:3], r).solve(b)
+
+
+def test_toeplitz_solve_torch():
+    torch = pytest.importorskip("torch")
+    c, r = np.array([4.0, 1.0, 0.5]), np.array([4.0, -1.0, 2.0])
+    T = sm.Toeplitz(torch.asarray(c), torch.asarray(r))
+    got = T.solve(torch.ones(3, dtype=torch.float64))
+    want = np.linalg.solve(scipy.linalg.toeplitz(c, r), np.ones(3))
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
