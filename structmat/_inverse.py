@@ -31,6 +31,7 @@ from structmat.linop import (
     power,
     scaled,
 )
+from structmat.monarch import Monarch, MonarchAdjoint
 from structmat.trig import DCT, DST
 
 __all__ = ["inverse"]
@@ -113,6 +114,8 @@ def _rule(op: LinearOperator) -> LinearOperator | None:
         return op.operator.inverse().T
     if isinstance(op, _Conjugate):
         return op.operator.inverse().H.T
+    if isinstance(op, Monarch):
+        return _monarch_inverse(op)
     if isinstance(op, Kronecker):
         return Kronecker(*(f.inverse() for f in op.factors))
     if isinstance(op, BlockDiagonal):
@@ -171,3 +174,54 @@ class _DiagonalInverse(LinearOperator):
 
     def __repr__(self) -> str:
         return f"Inverse({self.operator!r})"
+
+
+def _inverse_h(blocks: Any) -> Any:
+    """``inv(B)^H`` of each block of a stack ``(k, b, b)``."""
+    xp = aa.namespace_of(blocks)
+    H = xp.matrix_transpose(xp.linalg.inv(blocks))
+    return xp.conj(H) if aa.is_complex(xp, H.dtype) else H
+
+
+def _monarch_inverse(M: Monarch) -> LinearOperator:
+    """``M = L P R`` with square invertible blocks: ``M^{-1} = R^{-1} P^T L^{-1}``, in M*.
+
+    That is the adjoint of the Monarch with blocks ``inv(L)^H`` and ``inv(R)^H``.
+    """
+    K, q, p, J, s, c = M._layout
+    if q != p or s != c or M.shape != (s * J, K * p):
+        msg = (
+            "Monarch.inverse(): the blocks must be square and unpadded, got L blocks "
+            f"{s}x{c}, R blocks {q}x{p} and shape {M.shape}"
+        )
+        raise np.linalg.LinAlgError(msg)
+    for name, F in (("L", M.L), ("R", M.R)):
+        try:
+            _inverse_h(F)
+        except Exception as exc:  # each backend names a singular matrix its own way
+            raise _singular(M, f"a block of {name} is singular ({exc})") from None
+    return MonarchAdjoint(_InverseBlocks(M))
+
+
+class _InverseBlocks(Monarch):
+    """The Monarch of blocks ``inv(L)^H``, ``inv(R)^H`` of ``M``, inverted at every read (live)."""
+
+    def __init__(self, M: Monarch) -> None:
+        self._of = M
+        Monarch.__init__(self, M.L, M.R, shape=M.shape)
+
+    @property
+    def L(self) -> Any:
+        return _inverse_h(self._of.L)
+
+    @L.setter
+    def L(self, value: Any) -> None:
+        """Set by ``Monarch.__init__`` only: the blocks are read from ``M``."""
+
+    @property
+    def R(self) -> Any:
+        return _inverse_h(self._of.R)
+
+    @R.setter
+    def R(self, value: Any) -> None:
+        """Set by ``Monarch.__init__`` only: the blocks are read from ``M``."""

@@ -118,3 +118,21 @@ def test_toeplitz_solve_torch():
     got = T.solve(torch.ones(3, dtype=torch.float64))
     want = np.linalg.solve(scipy.linalg.toeplitz(c, r), np.ones(3))
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex64])
+def test_monarch(dtype):
+    M = sm.Monarch.square(16, nblocks=4, seed=1, dtype=dtype)
+    inv = M.inverse()
+    assert "class M*" in repr(inv)
+    _check(M, 1e-9 if dtype == np.float64 else 2e-3)
+    M.L[0] *= 2  # live: the inverse follows in-place changes of the blocks
+    np.testing.assert_allclose(
+        inv.to_dense(), np.linalg.inv(M.to_dense()), rtol=1e-3 if dtype == np.complex64 else 1e-9
+    )
+    with pytest.raises(np.linalg.LinAlgError, match=r"Monarch.inverse.*square and unpadded"):
+        sm.Monarch(np.ones((2, 4, 2)), np.ones((1, 4, 8))).inverse()
+    L = np.array(M.L)
+    L[1] = 0
+    with pytest.raises(np.linalg.LinAlgError, match=r"Monarch.inverse.*block of L is singular"):
+        sm.Monarch(L, M.R).inverse()
