@@ -165,7 +165,8 @@ class Permutation(LinearOperator):
     Notes
     -----
     :math:`P_{i, idx_i} = 1`. :math:`P^H = P^T = P^{-1}`, the permutation
-    ``inverse`` with ``inverse[idx] = arange(n)``.
+    ``inverse_idx`` with ``inverse_idx[idx] = arange(n)`` (formerly this
+    attribute was ``inverse``, now the method ``P.inverse()`` giving ``P^{-1}``).
 
     Examples
     --------
@@ -190,20 +191,20 @@ class Permutation(LinearOperator):
         dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
         super().__init__(shape=(n, n), dtype=dtype, xp=xp, device=aa.device_of(idx))
         self.idx = idx
-        self.inverse = inverse
+        self.inverse_idx = inverse
 
     def _matmat(self, X: Any) -> Any:
         return self.xp.take(X, self.idx, axis=X.ndim - 2)
 
     def _adjoint(self) -> LinearOperator:
-        return _permutation(self.inverse, self.idx, self.dtype)
+        return _permutation(self.inverse_idx, self.idx, self.dtype)
 
     def _transpose(self) -> LinearOperator:
         return self.H
 
     def _map(self, convert: _Converter) -> LinearOperator:
         return _permutation(
-            convert(self.idx), convert(self.inverse), convert.cast_dtype(self.dtype)
+            convert(self.idx), convert(self.inverse_idx), convert.cast_dtype(self.dtype)
         )
 
     def _parameter_count(self) -> int:
@@ -229,5 +230,5 @@ def _permutation(idx: Any, inverse: Any, dtype: Any) -> Permutation:
     LinearOperator.__init__(
         P, shape=(idx.shape[0],) * 2, dtype=dtype, xp=xp, device=aa.device_of(idx)
     )
-    P.idx, P.inverse = idx, inverse
+    P.idx, P.inverse_idx = idx, inverse
     return P

@@ -90,7 +90,8 @@ class LinearOperator(Portable):
     dtype=)`` and implement ``_matmat(X)`` for ``X`` of shape ``(..., n, k)``
     (``k >= 1``, checked, promoted) and ``_rmatmat(X)`` or ``_adjoint()``;
     optional: ``_transpose``, ``_map`` (enables :meth:`to`), ``to_dense``,
-    ``_parameter_count``, ``_flops``, ``_repr_args``. Helpers:
+    ``_parameter_count``, ``_flops``, ``_repr_args``, ``_invert`` (a closed-form
+    inverse for :meth:`inverse`, or ``None``). Helpers:
     ``self._cast(a, X)`` for stored arrays off NumPy, ``apply_columns`` for
     matrix kernels; composites call ``part._apply(X)``.
 
@@ -168,6 +169,16 @@ class LinearOperator(Portable):
 
     def _transpose(self) -> LinearOperator:
         return Transpose(self)
+
+    def _invert(self) -> LinearOperator | None:
+        """The inverse in closed form, or ``None`` (``structmat._inverse`` handles the core)."""
+        return None
+
+    def inverse(self) -> LinearOperator:
+        """The inverse where a closed form exists; ``LinAlgError`` otherwise (docs/operators.md)."""
+        from structmat._inverse import inverse  # lazy: the rules live there, not in the base
+
+        return inverse(self)
 
     def _map(self, convert: _Converter) -> LinearOperator:
         """The same operator with every array passed through ``convert``."""

@@ -124,7 +124,7 @@ def test_permutation(xp, dtype):
         want[i, j] = 1
     assert_close(P.to_dense(), oracle_as(want, xp, dtype))
     # inverse: inverse[idx] = arange(n), and P.H applies it
-    inv = to_numpy(P.inverse)
+    inv = to_numpy(P.inverse_idx)
     assert np.array_equal(inv[idx_np], np.arange(5))
     assert np.array_equal(inv, np.argsort(idx_np))
     assert_close(P.H @ (P @ x), oracle_as(xn, xp))
@@ -149,11 +149,11 @@ def test_permutation_property(xp, perm):
     P = sm.Permutation(xp.asarray(idx))
     x = xp.asarray(np.arange(float(n)) * 1.5)
     assert np.array_equal(to_numpy(P @ x), np.arange(float(n))[idx] * 1.5)
-    assert np.array_equal(to_numpy(P.inverse)[idx], np.arange(n))
+    assert np.array_equal(to_numpy(P.inverse_idx)[idx], np.arange(n))
     assert np.array_equal(to_numpy(P.H @ (P @ x)), to_numpy(x))
 
 
 def test_permutation_empty():
     P = sm.Permutation(np.zeros(0, dtype=np.int64))
     assert P.shape == (0, 0)
-    assert P.inverse.shape == (0,)
+    assert P.inverse_idx.shape == (0,)

@@ -53,7 +53,7 @@ def test_base_has_no_other_hooks():
         if name.startswith("_") and not name.startswith("__")
     }
     contract = {"_matmat", "_rmatmat", "_adjoint", "_transpose", "_map", "_parameter_count"}
-    contract |= {"_flops", "_repr_args"}
+    contract |= {"_flops", "_repr_args", "_invert"}
     helpers = {"_cast", "_apply", "_prepare", "_what", "_check_ndim", "_UNPICKLED"}
     annotations = {"_shape", "_dtype", "_xp", "_device", "_numpy", "_nonempty", "_real"}
     assert hooks - annotations <= contract | helpers
