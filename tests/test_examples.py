@@ -20,13 +20,18 @@ NAMES = (
     "03_compress_layer.py",
     "04_minilm.py",
     "05_backends.py",
+    "06_compress_minilm.py",
 )
 SLOW = {"02_verify_transforms.py", "03_compress_layer.py", "04_minilm.py"}
+# its default run trains for 40 minutes: not run here (a small test of it is still to write)
+OWN_TEST = {"06_compress_minilm.py"}
 
 
 def _params():
     out = []
     for name in sorted(p.name for p in EXAMPLES.glob("[0-9]*.py")):
+        if name in OWN_TEST:
+            continue
         marks = [pytest.mark.slow] if name in SLOW else []
         out.append(pytest.param(name, marks=marks, id=name.removesuffix(".py")))
     return out

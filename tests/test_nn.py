@@ -327,3 +327,26 @@ def test_import_structmat_does_not_import_torch_nn():
         " and 'torch' not in sys.modules and 'safetensors' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_structure_glob_skips_non_linear_leaves():
+    """``include="block.*"`` on a block with a dropout and a norm converts just its Linears."""
+    torch.manual_seed(0)
+    block = nn.Sequential(nn.Linear(32, 32), nn.Dropout(0.1), nn.LayerNorm(32), nn.Linear(32, 32))
+    net = nn.Sequential()
+    net.add_module("block", block)
+    net.add_module("head", nn.Linear(32, 4))
+    _, rep = structure(net, onto="lowrank", budget=0.5, include="block.*")
+    assert [r.name for r in rep.layers] == ["block.0", "block.3"]
+    assert [type(m).__name__ for m in block] == [
+        "LowRankLinear",
+        "Dropout",
+        "LayerNorm",
+        "LowRankLinear",
+    ]
+    assert isinstance(net.head, nn.Linear)
+    # a pattern that matches only non-Linear modules is still a TypeError, and nothing changes
+    net2 = nn.Sequential(nn.Linear(32, 32), nn.ReLU())
+    with pytest.raises(TypeError, match=r"pattern '1' matched '1', a ReLU, and no nn\.Linear"):
+        structure(net2, include=["0", "1"])
+    assert isinstance(net2[0], nn.Linear)

@@ -144,8 +144,9 @@ def structure(
     Raises
     ------
     TypeError
-        ``model`` not an ``nn.Module``; an ``include`` pattern matching a
-        module that is not an ``nn.Linear``.
+        ``model`` not an ``nn.Module``; an ``include`` pattern whose matches
+        are all modules other than ``nn.Linear`` (a pattern that also matches
+        ``nn.Linear`` layers, such as ``"encoder.*"``, skips the others).
     ValueError
         ``onto`` unknown, ``budget`` outside ``(0, 1]``, ``include`` matching
         no layer, a layer too small for the budget.
@@ -185,13 +186,25 @@ def structure(
         return pats is not None and any(fnmatch.fnmatchcase(name, p) for p in pats)
 
     targets = []
+    # a glob such as "encoder.*" also matches dropouts and norms: those are skipped, and
+    # only a pattern whose every match is a non-Linear leaf is a caller error
+    hit_linear: set[str] = set()
+    other: dict[str, tuple[str, str]] = {}
     for name, mod in model.named_modules():
-        if not name or (inc is not None and not matches(name, inc)) or matches(name, exc):
+        if not name or matches(name, exc):
+            continue
+        hits = [] if inc is None else [p for p in inc if fnmatch.fnmatchcase(name, p)]
+        if inc is not None and not hits:
             continue
         if isinstance(mod, nn.Linear):
             targets.append(name)
-        elif inc is not None and not any(True for _ in mod.children()):
-            msg = f"structure: include matched {name!r}, a {type(mod).__name__}, not an nn.Linear"
+            hit_linear.update(hits)
+        elif not any(True for _ in mod.children()):
+            for p in hits:
+                other.setdefault(p, (name, type(mod).__name__))
+    for p, (name, kind) in other.items():
+        if p not in hit_linear:
+            msg = f"structure: include pattern {p!r} matched {name!r}, a {kind}, and no nn.Linear"
             raise TypeError(msg)
     if not targets:
         what = f"include={include!r}" if include is not None else "the model"
