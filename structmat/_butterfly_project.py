@@ -155,15 +155,27 @@ def _split_gram_bounds(
     n = int(A.shape[0])
     m_rows = 2**t if rows is None else int(rows)
     s = n // m_rows
-    dtype = A.dtype
     A4 = xp.reshape(A, (m_rows, s, m_rows, s))  # [j, l, i, c]
     blocks = xp.permute_dims(A4, (1, 2, 0, 3))  # (s, 2^t, j, c): block (l, i) is (2^t x s)
-    if m_rows <= s:
+    up, theta, total = _gram_sums(xp, blocks, squarings)
+    return _gram_guarded(up, theta, total, (m_rows, s), squarings, aa.eps(xp, A.dtype))
+
+
+def _gram_sums(xp: Any, blocks: Any, squarings: int = 5) -> tuple[float, float, float]:
+    """``(Σ upper, Σ lower, Σ ||B||²)`` of :func:`_split_gram_bounds` over ``blocks`` (..., P, s).
+
+    Unguarded (:func:`_gram_guarded` widens them); sums over disjoint sets of
+    blocks add up, so the blocks may come in several batches (Dask tiles).
+    """
+    P, s = (int(v) for v in blocks.shape[-2:])
+    dtype = blocks.dtype
+    if P <= s:
         gram = xp.matmul(blocks, _conj(xp, xp.matrix_transpose(blocks)))
     else:
         gram = xp.matmul(_conj(xp, xp.matrix_transpose(blocks)), blocks)
-    m, w = min(m_rows, s), max(m_rows, s)
-    gram = xp.reshape(gram, (n, m, m))
+    m = min(P, s)
+    gram = xp.reshape(gram, (-1, m, m))
+    n = int(gram.shape[0])
     gram = (gram + _conj(xp, xp.matrix_transpose(gram))) / 2
     rdt = aa.real_dtype(xp, dtype)
     tau0 = _re(xp, xp.sum(xp.linalg.diagonal(gram), axis=-1))  # (n,)
@@ -183,7 +195,7 @@ def _split_gram_bounds(
     diag = _re(xp, xp.linalg.diagonal(M))
     col = xp.argmax(diag, axis=-1)
     onehot = xp.astype(
-        xp.arange(m, device=aa.device_of(A))[None, :] == col[:, None], dtype
+        xp.arange(m, device=aa.device_of(blocks))[None, :] == col[:, None], dtype
     )  # (n, m)
     v = xp.matmul(M, onehot[:, :, None])  # (n, m, 1)
     gv = xp.matmul(gram, v)
@@ -191,12 +203,19 @@ def _split_gram_bounds(
     den = xp.sum(_abs2(xp, v), axis=(-2, -1))
     theta = xp.where(den > 0, num / xp.where(den > 0, den, xp.ones_like(den)), xp.zeros_like(den))
     theta = xp.where(theta > 0, theta, xp.zeros_like(theta))
-    unit = aa.eps(xp, dtype)
     total = float(xp.sum(xp.astype(tau0, rdt)))
+    return float(xp.sum(up)), float(xp.sum(theta)), total
+
+
+def _gram_guarded(
+    up: float, theta: float, total: float, side: tuple[int, int], squarings: int, unit: float
+) -> tuple[float, float]:
+    """:func:`_gram_sums` widened for rounding (blocks of shape ``side``): ``(lower, upper)``."""
+    m, w = min(side), max(side)
     guard = (2 * w + 8 * m + 16) * unit * total
     rel = 8 * m * m * (squarings + 2) * unit
-    upper = float(xp.sum(up)) * (1 + rel) + guard
-    lower = max(float(xp.sum(theta)) * (1 - rel) - guard, 0.0)
+    upper = up * (1 + rel) + guard
+    lower = max(theta * (1 - rel) - guard, 0.0)
     return lower, upper
 
 
@@ -219,12 +238,20 @@ def _gram_splits(sides: list[int], n: int) -> list[int]:
 
 
 def _certificate(
-    xp: Any, A: Any, cols: Any, step_err2: list[float], norm2: float, radices: tuple[int, ...]
+    xp: Any,
+    A: Any,
+    cols: Any,
+    step_err2: list[float],
+    norm2: float,
+    radices: tuple[int, ...],
+    split_bounds: Any = None,
 ) -> tuple[float, float]:
     """``(lower_bound, upper_bound)`` of :meth:`Butterfly.project` (see its Notes).
 
     The bounds are those of ``A[:, cols]`` (``cols=None``: of ``A``); the
-    permuted copy is made only when the Gram bounds need it.
+    permuted copy is made only when the Gram bounds need it. ``split_bounds(t,
+    P_t)``, when given, replaces :func:`_split_gram_bounds` (``A`` unused: the
+    Dask path, whose ``A`` stays on the workers).
     """
     n = int(A.shape[0])
     L = len(radices)
@@ -243,12 +270,15 @@ def _certificate(
     lo2[0] = max(math.sqrt(step_err2[0]) - slack, 0.0) ** 2
     # An error at rounding level leaves nothing for the Gram bounds to add.
     splits = [] if math.sqrt(sum(step_err2)) <= 64 * slack else _gram_splits(sides, n)
-    if splits and cols is not None:
+    if splits and cols is not None and split_bounds is None:
         A = xp.take(A, cols, axis=1)
         if aa.is_numpy(xp):
             A = np.ascontiguousarray(A)
     for t in splits:
-        sig_lo, sig_up = _split_gram_bounds(xp, A, t, rows=sides[t - 1])
+        if split_bounds is None:
+            sig_lo, sig_up = _split_gram_bounds(xp, A, t, rows=sides[t - 1])
+        else:
+            sig_lo, sig_up = split_bounds(t, sides[t - 1])
         lo2.append(max(norm2 - sig_up, 0.0))
         hi2[t - 1] = min(hi2[t - 1], max(norm2 - sig_lo, 0.0))
     e_max = math.sqrt(max(step_err2))
