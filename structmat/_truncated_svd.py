@@ -111,7 +111,11 @@ def default_engine(xp: Any, device: Any, k: int, s: int, p: int) -> str:
     """The engine ``"auto"`` stands for, for rank ``k`` of ``s x p`` matrices."""
     if on_accelerator(xp, device) and max(s, p) <= _GPU_SVD_MAX:
         return "svd"
-    q = min(s, p)
+    return _cpu_engine(k, min(s, p))
+
+
+def _cpu_engine(k: int, q: int) -> str:
+    """Subspace iteration where its block fits and it pays, else the batched eigh."""
     b = min(q, k + max(k, _EXTRA))
     return "subspace" if 2 * b <= q and _subspace_pays(k, q) else "eigh"
 
@@ -304,15 +308,16 @@ def top_k(
     q = min(s, p)
     if engine == "auto":
         engine = default_engine(xp, aa.device_of(S), k, s, p)
+    elif engine not in ("svd", "subspace", "eigh"):
+        engine = _cpu_engine(k, q)
     if engine == "svd":
-        Lc, Rr, captured, trace = _svd_factors(xp, S, k)
-        return Lc, Rr, captured, trace
+        return _svd_factors(xp, S, k)
     right = p <= s  # Gram on the right: SᴴS (p x p), else S Sᴴ (s x s)
     dtype = S.dtype
     cplx = aa.is_complex(xp, dtype)
     rdtype = aa.real_dtype(xp, dtype)
     b = min(q, k + max(k, _EXTRA))
-    if 2 * b <= q and engine != "eigh" and (engine == "subspace" or _subspace_pays(k, q)):
+    if 2 * b <= q and engine == "subspace":
         # Slices in chunks whose Gram matrices stay in cache across the iterations.
         step = _exact_chunk(q, cplx)
         parts = [
