@@ -1,7 +1,8 @@
 r"""Closed-form inverses behind ``LinearOperator.inverse()``.
 
-The rules for the core classes live here (``linop.py`` is at its size
-limit): the base method calls :func:`inverse`, which checks the shape, asks
+The rules for the core classes live here (they need ``basic`` and the
+other families, which build on ``linop``): the base method calls
+:func:`inverse`, which checks the shape, asks
 the class's ``_invert()`` hook, then these rules, and raises a clear error
 when none applies. Each inverse reads the operator's arrays at every
 product (``Diagonal``: ``X / d``), or is built from arrays the operator owns

@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from structmat import _array_api as aa
-from structmat.linop import Identity, LinearOperator, Zero, _Converter
+from structmat._operand import _Converter
+from structmat.linop import Identity, LinearOperator, Zero
 
 __all__ = ["Dense", "Diagonal", "Identity", "Permutation", "Zero"]
 

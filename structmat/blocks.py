@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from structmat import _array_api as aa
+from structmat._operand import _Converter, apply_columns, dense_as
 from structmat.basic import Dense, Zero
-from structmat.linop import LinearOperator, _Converter, apply_columns, dense_as
+from structmat.linop import LinearOperator
 
 __all__ = ["BlockDiagonal", "BlockMatrix", "Kronecker", "block", "hstack", "vstack"]
 

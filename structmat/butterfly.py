@@ -33,10 +33,11 @@ import numpy as np
 from structmat import _array_api as aa
 from structmat import _butterfly_project
 from structmat._args import ceil_div, integer
+from structmat._operand import _Converter
 from structmat._result import ProjectionResult
 from structmat.ks._multiply import _conj, ks_matmat
 from structmat.ks._patterns import _prime_factors
-from structmat.linop import LinearOperator, _Converter
+from structmat.linop import LinearOperator
 
 __all__ = ["Butterfly", "bit_reversal", "digit_reversal"]
 

@@ -19,8 +19,8 @@ from structmat._fftcore import (
     _fft_cost,
     _ints,
 )
-from structmat._operand import by_parts
-from structmat.linop import Adjoint, LinearOperator, Transpose, _Converter
+from structmat._operand import _Converter, by_parts
+from structmat.linop import Adjoint, LinearOperator, Transpose
 
 __all__ = ["Circulant", "Convolution", "Toeplitz"]
 

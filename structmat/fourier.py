@@ -73,8 +73,9 @@ import scipy.fft
 from structmat import _array_api as aa
 from structmat._args import integer
 from structmat._fftcore import _check_choice, _cis, _fft, _fft_cost, _ints
+from structmat._operand import _Converter
 from structmat.convolution import Circulant, Convolution, Toeplitz
-from structmat.linop import LinearOperator, _Converter
+from structmat.linop import LinearOperator
 from structmat.trig import DCT, DST
 
 __all__ = [

@@ -26,9 +26,10 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from structmat import _array_api as aa
+from structmat._operand import _Converter, apply_columns
 from structmat._portable import _is_pylops
 from structmat.basic import Dense
-from structmat.linop import LinearOperator, _Converter, apply_columns
+from structmat.linop import LinearOperator
 
 __all__ = ["FromSciPy", "SciPyLinearOperator", "aslinearoperator", "to_scipy"]
 

@@ -10,8 +10,9 @@ import numpy as np
 from structmat import _array_api as aa
 from structmat._args import integer
 from structmat._dense import dense_input, frobenius, ldexp, normalize, svd_tail, unscale
+from structmat._operand import _Converter, _is_scalar, _python_scalar
 from structmat._result import ProjectionResult, exact_result
-from structmat.linop import LinearOperator, _Converter, _is_scalar, _python_scalar
+from structmat.linop import LinearOperator
 
 __all__ = ["LowRank"]
 

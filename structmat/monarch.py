@@ -43,6 +43,7 @@ from structmat import _array_api as aa
 from structmat._args import ceil_div, int_or_pair, integer, shape_pair
 from structmat._dense import ldexp, normalize, unscale
 from structmat._monarch_project import ENGINES, project_factors
+from structmat._operand import _Converter, apply_columns
 from structmat._result import ProjectionResult, exact_result
 from structmat.ks._multiply import chain_on_stack
 from structmat.ks._tiled import chain_matvec
@@ -55,8 +56,6 @@ from structmat.linop import (
     Scaled,
     Transpose,
     _Conjugate,
-    _Converter,
-    apply_columns,
 )
 
 __all__ = ["Monarch", "MonarchAdjoint", "MonarchTranspose", "default_nblocks", "monarch_class"]

@@ -35,9 +35,9 @@ from structmat._fftcore import (
     _fft_cost,
     _ints,
 )
-from structmat._operand import by_parts, complex_from_parts
+from structmat._operand import _Converter, by_parts, complex_from_parts
 from structmat.basic import Diagonal
-from structmat.linop import LinearOperator, Product, _Converter
+from structmat.linop import LinearOperator, Product
 
 __all__ = ["DCT", "DST"]
 

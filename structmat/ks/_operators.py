@@ -8,9 +8,10 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat._operand import _Converter
 from structmat.ks._multiply import chain_on_stack, ks_blocked, ks_to_dense
 from structmat.ks._patterns import Pattern, _check_chain, _check_values, ks_shape
-from structmat.linop import LinearOperator, _Converter
+from structmat.linop import LinearOperator
 
 __all__ = ["KSChain", "KSFactor"]
 
