@@ -9,4 +9,4 @@ from __future__ import annotations
 
 import importlib.util
 
-collect_ignore = [] if importlib.util.find_spec("dask") else ["structmat/dask.py"]
+collect_ignore = [] if importlib.util.find_spec("dask") else ["structmat/dask"]

@@ -364,11 +364,45 @@ def project(
         A, cols = xp.take(A, cols, axis=1), None
         if aa.is_numpy(xp):
             A = np.ascontiguousarray(A)
-    norm = math.sqrt(norm2)
     tw_levels: list[Any] = [None] * L
-    H = xp.reshape(A, (1, n, n))
     step_err2: list[float] = []
-    for t in range(1, L):
+    H = _steps(xp, xp.reshape(A, (1, n, n)), rad, tw_levels, step_err2, cols=cols)
+
+    def bounds() -> tuple[float, float]:
+        return _certificate(xp, A, cols, step_err2, norm2, rad)
+
+    return _result(
+        cls,
+        xp,
+        H,
+        e,
+        tw_levels,
+        step_err2,
+        norm2,
+        rad,
+        perm_op,
+        permutation,
+        bounds if certificate else None,
+    )
+
+
+def _steps(
+    xp: Any,
+    H: Any,
+    rad: tuple[int, ...],
+    tw_levels: list[Any],
+    step_err2: list[float],
+    first: int = 1,
+    cols: Any = None,
+) -> Any:
+    """Steps ``first … L-1`` of the hierarchy on ``H`` (block diagonal, ``A`` for step 1).
+
+    Fills ``tw_levels[L - t]`` and appends to ``step_err2``; returns the last
+    ``H`` (the block-diagonal level ``X_L``, still scaled).
+    """
+    L = len(rad)
+    radix2 = all(b == 2 for b in rad)
+    for t in range(first, L):
         b = rad[L - t]  # X_t is level L - t, the largest stride left
         if radix2:
             tw_t, H, e2 = _hierarchy_step(xp, H, cols if t == 1 else None)
@@ -376,16 +410,35 @@ def project(
             tw_t, H, e2 = _mixed_step(xp, H, b)
         tw_levels[L - t] = tw_t
         step_err2.append(e2)
+    return H
+
+
+def _result(
+    cls: Any,
+    xp: Any,
+    H: Any,
+    e: int,
+    tw_levels: list[Any],
+    step_err2: list[float],
+    norm2: float,
+    rad: tuple[int, ...],
+    perm_op: Any,
+    permutation: Any,
+    bounds: Any,
+) -> ProjectionResult:
+    """The :class:`ProjectionResult` of the hierarchy (``bounds()``: the certificate, or None)."""
+    L = len(rad)
+    radix2 = all(b == 2 for b in rad)
     tw_levels[0] = ldexp(xp, H, e)  # (n/b_0, b_0, b_0): the last, block-diagonal level
     B = cls(xp.stack(tw_levels, axis=0) if radix2 else tw_levels, increasing_stride=True)
     error = math.sqrt(sum(step_err2))
     e_max = math.sqrt(max(step_err2)) if step_err2 else 0.0
     notes = "hierarchical (left to right, orthonormalized); error = sqrt(sum of step errors^2)"
-    if certificate and L > 1:
-        lower, upper = _certificate(xp, A, cols, step_err2, norm2, rad)
+    if bounds is not None and L > 1:
+        lower, upper = bounds()
     else:
         lower, upper = e_max, error
-        if not certificate:
+        if bounds is None:
             notes += "; certificate=False: bounds from the step errors only"
     op: LinearOperator = B if perm_op is None else Product(B, perm_op)
     perm_param = permutation if permutation is None or isinstance(permutation, str) else "indices"
@@ -395,7 +448,7 @@ def project(
     return ProjectionResult(
         operator=op,
         error=unscale(error, e),
-        norm=unscale(norm, e),
+        norm=unscale(math.sqrt(norm2), e),
         lower_bound=unscale(lower, e),
         upper_bound=unscale(upper, e),
         exact=False,

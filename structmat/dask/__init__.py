@@ -39,6 +39,8 @@ ON_DASK = (
     "block_diagonal",
     "circulant",
     "toeplitz",
+    "butterfly",
+    "ks",
 )
 
 # Column panels of the Monarch projection hold about this many bytes in double
@@ -528,6 +530,14 @@ def project(A: Any, onto: str, **params: Any) -> ProjectionResult:
         return _diagonal_classes(A, onto)
     if onto in ("diagonal", "block_diagonal"):
         return _kept_blocks(A, onto, **params)
+    if onto == "butterfly":
+        from structmat.dask._butterfly import butterfly
+
+        return butterfly(A, **params)
+    if onto == "ks":
+        from structmat.dask._butterfly import ks_chain
+
+        return ks_chain(A, **params)
     msg = (
         f"project onto {onto}: not available on a Dask array; on Dask: {', '.join(ON_DASK)} "
         "(or compute() A into memory first)"

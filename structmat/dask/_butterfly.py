@@ -1,0 +1,455 @@
+r"""Butterfly and KS-chain projection of a Dask array: the first split out of core.
+
+Both hierarchies (:meth:`structmat.butterfly.Butterfly.project`,
+:func:`structmat.ks.ks_project_chain`) start with one exact two-factor split
+of the full matrix, ``A ≈ X · H_1``; every later step works on ``H_1``
+alone. That split is one truncated SVD per block of the pair of KS patterns
+(rows ``{i b1 d1 + j d1 + l}`` by columns ``{i2 c2 d2 + k2 d2 + l2}``), so it
+runs on tiles of whole blocks, each task returning its blocks' SVD data.
+The same tiles carry the certificate's Gram sums and the KS chain's
+two-factor error bounds, which add over blocks. The later steps run in this
+process on ``H_1`` (``n²/b`` entries for a butterfly of first radix ``b``;
+the support of the first right factor for a KS chain), with the in-memory
+code.
+
+Passes over ``A``: one for the scale (sum of squares, largest entry), one
+for the split (with the Gram sums of the certificate, or the KS chain's
+residual and lower bounds).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from structmat._dense import _window, ldexp, unscale
+from structmat._result import ProjectionResult
+from structmat.ks._patterns import Pattern
+
+# Tiles hold about this many bytes of A (a test lowers it to force many tiles).
+_TILE_BYTES = 1 << 27
+
+
+# ---------------------------------------------------------------------- tiles
+class _Tiling:
+    """Tiles of whole blocks of the KS pair ``(left, right)`` over an ``M x N`` Dask array.
+
+    A tile is ``qi`` row groups ``i`` (all ``j``) by ``w`` consecutive ``l``
+    (all of ``d1``, or a piece of it when one row group is too large) by
+    ``qc`` column groups ``i2`` (all ``k2``, ``l2``: contiguous columns).
+    ``A`` is rechunked so that a tile is one chunk, or ``b1`` row chunks (one
+    per ``j``) of one column chunk.
+    """
+
+    def __init__(self, A: Any, left: Pattern, right: Pattern) -> None:
+        a1, b1, _, d1 = left
+        a2, _, c2, d2 = right
+        self.left, self.right = left, right
+        item = max(np.dtype(A.dtype).itemsize, 8)
+        budget = max(_TILE_BYTES // item, 1)  # elements per tile
+        M, width = a1 * b1 * d1, c2 * d2
+        if M * width <= budget:  # whole column panels of qc groups
+            qi, w, qc = a1, d1, max(1, min(a2, budget // (M * width)))
+        elif b1 * d1 * width <= budget:  # qi whole row groups of one column group
+            qi, w, qc = max(1, min(a1, budget // (b1 * d1 * width))), d1, 1
+        else:  # pieces of w rows of each of the b1 strips of one row group
+            qi, w, qc = 1, max(1, min(d1, budget // (b1 * width))), 1
+        self.qi, self.w, self.qc = qi, w, qc
+        cols = _runs(a2, qc, width)
+        if w == d1:
+            rows = _runs(a1, qi, b1 * d1)
+        else:
+            pieces = _runs(d1, w, 1)
+            rows = pieces * (a1 * b1)
+        self.pieces = 1 if w == d1 else len(_runs(d1, w, 1))
+        self.A = A.rechunk((rows, cols))
+
+    def tiles(self) -> list[tuple[list[Any], tuple[int, int, int, int], tuple[int, int, int]]]:
+        """``(chunks, (i0, qi, l0, w), (i20, qc, _))`` for every tile (delayed chunks)."""
+        a1, b1, _, d1 = self.left
+        a2 = self.right[0]
+        grid = self.A.to_delayed()
+        out = []
+        for c, i20 in enumerate(range(0, a2, self.qc)):
+            qc = min(self.qc, a2 - i20)
+            if self.w == d1:
+                for r, i0 in enumerate(range(0, a1, self.qi)):
+                    qi = min(self.qi, a1 - i0)
+                    out.append(([grid[r, c]], (i0, qi, 0, d1), (i20, qc, 0)))
+                continue
+            for i in range(a1):
+                for p, l0 in enumerate(range(0, d1, self.w)):
+                    w = min(self.w, d1 - l0)
+                    chunks = [grid[(i * b1 + j) * self.pieces + p, c] for j in range(b1)]
+                    out.append((chunks, (i, 1, l0, w), (i20, qc, 0)))
+        return out
+
+    def ids(self, rows: tuple[int, int, int, int], cols: tuple[int, int, int]) -> np.ndarray:
+        """Block ids ``((i2 a1 + i) d1 + l) d2 + l2`` of a tile's blocks, in tile order."""
+        a1, _, _, d1 = self.left
+        d2 = self.right[3]
+        i0, qi, l0, w = rows
+        i20, qc, _ = cols
+        i2 = np.arange(i20, i20 + qc)[:, None, None, None]
+        i = np.arange(i0, i0 + qi)[None, :, None, None]
+        lo = np.arange(l0, l0 + w)[None, None, :, None]
+        l2 = np.arange(d2)[None, None, None, :]
+        return (((i2 * a1 + i) * d1 + lo) * d2 + l2).reshape(-1)
+
+
+def _runs(count: int, per: int, size: int) -> tuple[int, ...]:
+    """Chunk sizes: ``count`` units of ``size`` in runs of ``per`` (the last one shorter)."""
+    return tuple(min(per, count - s) * size for s in range(0, count, per))
+
+
+def _tile_blocks(chunks: tuple[Any, ...], shape: tuple[int, ...], e: int, dtype: Any) -> Any:
+    """A tile's blocks ``(nblk, b1, c2)`` in the order ``(i2, i, l, l2)``, scaled by ``2^-e``."""
+    b1, c2 = shape[1], shape[4]
+    parts = [np.asarray(c) for c in chunks]
+    T = parts[0] if len(parts) == 1 else np.stack(parts, axis=0)
+    T = np.reshape(T.astype(dtype, copy=False), shape)
+    blocks = np.ascontiguousarray(np.transpose(T, (3, 0, 2, 5, 1, 4))).reshape(-1, b1, c2)
+    return ldexp(np, blocks, -e)
+
+
+def _split_tile(
+    *chunks: Any, shape: tuple[int, ...], e: int, dtype: Any, sizes: np.ndarray, rank1: bool
+) -> tuple[Any, Any, float]:
+    """Truncated SVDs of a tile's blocks: ``(U (nblk, b1, q), S Vᴴ (nblk, q, c2), err²)``.
+
+    Block ``k`` keeps its ``sizes[k]`` leading singular triplets; ``rank1``:
+    the closed-form 2-row solve of :func:`structmat.ks.ks_project_two` (all
+    sizes one, ``b1 = 2``). Zero-size blocks are lost whole.
+    """
+    from structmat.ks._project import _rank_one_two_rows
+
+    blocks = _tile_blocks(chunks, shape, e, dtype)
+    if rank1:
+        u, h, discarded = _rank_one_two_rows(np, blocks)
+        U, SV = u[..., None], h[:, None, :]
+        dead = sizes == 0
+        U[dead], SV[dead] = 0, 0
+        lost = np.where(dead, np.einsum("kbc,kbc->k", blocks, blocks.conj()).real, discarded)
+        return U, SV, float(np.sum(lost))
+    U, S, Vh = np.linalg.svd(blocks, full_matrices=False)
+    q = int(S.shape[-1])
+    keep = np.arange(q)[None, :] < sizes[:, None]
+    S2 = (S * S).astype(np.float64)
+    SV = S.astype(dtype)[..., None] * Vh
+    return U, SV, float(np.sum(np.where(keep, 0.0, S2)))
+
+
+def _gram_tile(*chunks: Any, shape: tuple[int, ...], e: int, dtype: Any) -> tuple[float, ...]:
+    """The certificate's Gram sums (:func:`structmat._butterfly_project._gram_sums`) of a tile."""
+    from structmat._butterfly_project import _gram_sums
+
+    return _gram_sums(np, _tile_blocks(chunks, shape, e, dtype))
+
+
+def _two_error_tile(
+    *chunks: Any, shape: tuple[int, ...], e: int, dtype: Any, sizes: np.ndarray
+) -> float:
+    """Σ of the discarded Gram eigenvalues of a tile (:func:`ks_project_two_error`, exact)."""
+    from structmat.ks._multiply import _conj
+
+    blocks = _tile_blocks(chunks, shape, e, dtype)
+    _, b1, c2 = blocks.shape
+    Bh = _conj(np, np.swapaxes(blocks, -1, -2))
+    gram = blocks @ Bh if b1 <= c2 else Bh @ blocks
+    lam = np.linalg.eigvalsh(gram)  # ascending
+    lam = np.where(lam > 0, lam, 0)
+    m = min(b1, c2)
+    keep = np.arange(m)[None, ::-1] < sizes[:, None]
+    return float(np.sum(np.where(keep, 0.0, lam)))
+
+
+def _residual_tile(block: Any, op: Any, c0: int, dtype: Any) -> float:
+    """``||A[:, c0:c1] - Â[:, c0:c1]||²`` of a column panel (``Â`` applied to unit columns)."""
+    from structmat.dask import _energy
+
+    panel = np.asarray(block).astype(dtype, copy=False)
+    n, w = int(op.shape[1]), int(panel.shape[1])
+    E = np.zeros((n, w), dtype=dtype)
+    E[np.arange(c0, c0 + w), np.arange(w)] = 1
+    return _energy(panel - op @ E)
+
+
+def _stats(block: Any) -> tuple[float, float]:
+    """``(Σ |a|², max |a|)`` of a chunk in double precision (``nan`` for NaN/Inf)."""
+    from structmat.dask import _energy
+
+    b = np.asarray(block)
+    if b.size == 0:
+        return 0.0, 0.0
+    amax = float(np.max(np.abs(b)))
+    if not math.isfinite(amax):
+        return math.nan, math.nan
+    return _energy(b), amax
+
+
+# ---------------------------------------------------------------------- passes
+def _scale(A: Any, what: str) -> tuple[int, float]:
+    """``(e, ||A / 2^e||²)``: the exponent of :func:`structmat._dense.normalize`, by chunks."""
+    import dask
+
+    from structmat.dask import _blocks
+
+    parts = dask.compute(*[dask.delayed(_stats)(b) for b, _, _ in _blocks(A)])
+    if any(not math.isfinite(s) for s, _ in parts):
+        msg = f"{what}: A contains NaN or Inf"
+        raise ValueError(msg)
+    sumsq, amax = math.fsum(s for s, _ in parts), max(a for _, a in parts)
+    lo, hi = _window(np, np.dtype(A.dtype))
+    if lo < sumsq < hi or amax == 0:
+        return 0, sumsq
+    e = math.frexp(amax)[1]
+    return e, math.ldexp(sumsq, -2 * e)
+
+
+def _tasks(tiling: _Tiling, fn: Any, e: int, dtype: Any, **kw: Any) -> list[tuple[Any, ...]]:
+    """One delayed ``fn(*chunks, shape=..., e=e, dtype=dtype, **kw)`` per tile, with its ids."""
+    import dask
+
+    _, b1, _, _ = tiling.left
+    _, _, c2, d2 = tiling.right
+    out = []
+    for chunks, rows, cols in tiling.tiles():
+        ids = tiling.ids(rows, cols)
+        shape = (rows[1], b1, rows[3], cols[1], c2, d2)
+        extra = {k: (v[ids] if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+        task = dask.delayed(fn, pure=True)(*chunks, shape=shape, e=e, dtype=dtype, **extra)
+        out.append((task, ids))
+    return out
+
+
+def _assemble(
+    parts: list[tuple[Any, Any, float]], all_ids: list[np.ndarray], left: Pattern, right: Pattern
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The tiles' SVD data -> ``(T_left, T_right, err²)`` as :func:`ks_project_two` lays them out."""
+    from structmat.ks._project import _groups
+
+    a1, b1, c1, d1 = left
+    a2, b2, c2, d2 = right
+    block, pos, size = _groups(left, right)
+    q = max(int(p[0].shape[-1]) for p in parts)
+    dtype = parts[0][0].dtype
+    Ut = np.zeros((size.size, q, b1), dtype=dtype)
+    SV = np.zeros((size.size, q, c2), dtype=dtype)
+    for (U, S, _), ids in zip(parts, all_ids, strict=True):
+        Ut[ids, : U.shape[-1]] = np.swapaxes(U, -1, -2)
+        SV[ids, : S.shape[-2]] = S
+    flat = block * q + np.minimum(pos, q - 1)
+    live = (pos < q)[:, None]
+    if q == 1 and np.array_equal(flat, np.arange(flat.size)):  # butterflies: no gather
+        cols, rows = Ut.reshape(-1, b1), SV.reshape(-1, c2)
+    else:
+        cols = np.where(live, Ut.reshape(-1, b1)[flat], 0)
+        rows = np.where(live, SV.reshape(-1, c2)[flat], 0)
+    TL = np.transpose(cols.reshape(a1, c1, d1, b1), (0, 3, 1, 2))
+    TR = np.transpose(rows.reshape(a2, b2, d2, c2), (0, 1, 3, 2))
+    return TL, TR, math.fsum(p[2] for p in parts)
+
+
+def _split_tasks(A: Any, left: Pattern, right: Pattern, e: int, dtype: Any) -> Any:
+    """Delayed tiles of the first split, and the ids of their blocks."""
+    from structmat.ks._project import _groups
+
+    _, size = _groups(left, right)[::2]
+    rank1 = left[1] == 2 and bool(np.all(size[size > 0] == 1))
+    return _tasks(_Tiling(A, left, right), _split_tile, e, dtype, sizes=size, rank1=rank1)
+
+
+# ---------------------------------------------------------------------- butterfly
+def butterfly(
+    A: Any, radices: Any = None, permutation: Any = None, certificate: bool = True
+) -> ProjectionResult:
+    """:meth:`Butterfly.project` of a Dask array (the first step out of core)."""
+    import dask
+
+    from structmat import _butterfly_project as bp
+    from structmat.basic import Permutation
+    from structmat.butterfly import Butterfly, _radices
+    from structmat.dask import _matrix
+
+    what = "Butterfly.project"
+    A = _matrix(A, what)
+    if A.shape[0] != A.shape[1]:
+        msg = f"{what} expects a square matrix, got shape {tuple(A.shape)}"
+        raise ValueError(msg)
+    n = int(A.shape[0])
+    rad = _radices(n, radices, what)
+    L = len(rad)
+    if L < 2:
+        msg = (
+            f"{what} on a Dask array: radices {rad} give one dense level (the matrix "
+            "itself); give radices with at least two factors, or compute() A"
+        )
+        raise ValueError(msg)
+    dtype = np.dtype(A.dtype)
+    e, norm2 = _scale(A, what)  # a column permutation keeps both
+    perm_op = None
+    if permutation is not None:
+        idx = np.asarray(bp._permutation(np, permutation, n, rad, None))
+        perm_op = Permutation(idx, dtype=dtype)
+        A = A[:, idx]  # A Pᵀ, gathered chunk by chunk
+    b = rad[L - 1]
+    s = n // b
+    left, right = (1, b, b, s), (b, s, s, 1)
+    split = _split_tasks(A, left, right, e, dtype)
+    sides = [math.prod(rad[L - t :]) for t in range(1, L)]  # P_t
+    grams = {}
+    if certificate:
+        for t in bp._gram_splits(sides, n):
+            P = sides[t - 1]
+            tiling = _Tiling(A, (1, P, P, n // P), (P, n // P, n // P, 1))
+            grams[t] = [task for task, _ in _tasks(tiling, _gram_tile, e, dtype)]
+    parts, sums = dask.compute([t for t, _ in split], grams)
+    TL, TR, err2 = _assemble(list(parts), [ids for _, ids in split], left, right)
+    tw_levels: list[Any] = [None] * L
+    tw_levels[L - 1] = np.ascontiguousarray(np.transpose(TL[0], (2, 0, 1)))
+    step_err2 = [err2]
+    H = bp._steps(np, np.ascontiguousarray(TR[..., 0]), rad, tw_levels, step_err2, first=2)
+    unit = float(np.finfo(dtype).eps)
+
+    def split_bounds(t: int, P: int) -> tuple[float, float]:
+        up, theta, total = (math.fsum(v[k] for v in sums[t]) for k in range(3))
+        return bp._gram_guarded(up, theta, total, (P, n // P), 5, unit)
+
+    def bounds() -> tuple[float, float]:
+        stand_in = np.broadcast_to(np.zeros((), dtype=dtype), (n, n))  # shape and dtype only
+        return bp._certificate(np, stand_in, None, step_err2, norm2, rad, split_bounds)
+
+    return bp._result(
+        Butterfly,
+        np,
+        H,
+        e,
+        tw_levels,
+        step_err2,
+        norm2,
+        rad,
+        perm_op,
+        permutation,
+        bounds if certificate else None,
+    )
+
+
+# ---------------------------------------------------------------------- KS chains
+def _batched_dense(T: np.ndarray) -> np.ndarray:
+    """:func:`ks_to_dense` of a stack of KS values ``T`` (nb, a, b, c, d)."""
+    from structmat.ks._multiply import support_indices
+
+    nb, a, b, c, d = T.shape
+    D = np.zeros((nb, a * b * d, a * c * d), dtype=T.dtype)
+    D.reshape(nb, -1)[:, support_indices((a, b, c, d))] = T.reshape(nb, -1)
+    return D
+
+
+def _rest(TR: np.ndarray, rest: list[Pattern]) -> list[np.ndarray]:
+    """The hierarchy of :func:`ks_project_chain` on ``H_1 = ks_to_dense(TR)``, on its support.
+
+    ``TR`` (a, b, c, d) is block diagonal in ``(u, v)`` (``u < a``, ``v < d``)
+    and so is every factor of ``rest`` (chainable: ``a | a_i``, ``d | d_i``),
+    with the patterns ``(a_i/a, b_i, c_i, d_i/d)``: the ``a d`` dense ``b x c``
+    blocks ``TR[u, :, :, v]`` are projected as one batch, and ``T_i[u a_i/a +
+    i', j, k, l' d + v]`` is read back from sub-problem ``(u, v)``.
+    """
+    from structmat.ks._chain_project import _merged
+    from structmat.ks._multiply import support_indices
+    from structmat.ks._project import ks_project_two
+
+    a, b, c, d = (int(v) for v in TR.shape)
+    sub = [(p[0] // a, p[1], p[2], p[3] // d) for p in rest]
+    H = np.ascontiguousarray(np.transpose(TR, (0, 3, 1, 2))).reshape(a * d, b, c)
+    values = []
+    for i in range(len(sub) - 1):
+        T, TRi, _ = ks_project_two(H, sub[i], _merged(sub[i + 1 :]))
+        values.append(T)
+        H = _batched_dense(TRi)
+    last = sub[-1]
+    values.append(H.reshape(a * d, -1)[:, support_indices(last)].reshape(a * d, *last))
+    out = []
+    for v, p in zip(values, rest, strict=True):
+        T6 = v.reshape(a, d, p[0] // a, p[1], p[2], p[3] // d)
+        out.append(np.ascontiguousarray(np.transpose(T6, (0, 2, 3, 4, 5, 1))).reshape(p))
+    return out
+
+
+def ks_chain(A: Any, patterns: Any = None) -> ProjectionResult:
+    """:func:`ks_project_chain` of a Dask array (the first split out of core)."""
+    import dask
+
+    from structmat.dask import _blocks, _matrix
+    from structmat.ks._chain_project import _check_chainable, _eps, _merged
+    from structmat.ks._operators import KSChain
+    from structmat.ks._patterns import _check_chain
+    from structmat.ks._project import _check_two, _groups
+
+    what = "ks_project_chain"
+    if patterns is None:
+        msg = (
+            "project onto ks needs patterns=[(a, b, c, d), ...] (leftmost first), "
+            "e.g. structmat.ks.chainable(A.shape)"
+        )
+        raise ValueError(msg)
+    A = _matrix(A, what)
+    chain = _check_chain(patterns, what)
+    _check_chainable(chain, what)
+    dtype = np.dtype(A.dtype)
+    stand_in = np.broadcast_to(np.zeros((), dtype=dtype), tuple(int(v) for v in A.shape))
+    if len(chain) < 2:
+        msg = (
+            f"{what} on a Dask array: one pattern is the entries on its support; "
+            "give a chain of at least two patterns, or compute() A"
+        )
+        raise ValueError(msg)
+    _check_two(stand_in, chain[0], _merged(chain[1:]), what)
+    e, norm2 = _scale(A, what)
+    left, right = chain[0], _merged(chain[1:])
+    split = _split_tasks(A, left, right, e, dtype)
+    lows = []
+    for k in range(2, len(chain)):
+        lk, rk = _merged(chain[:k]), _merged(chain[k:])
+        size = _groups(lk, rk)[2]
+        tiling = _Tiling(A, lk, rk)
+        tasks = _tasks(tiling, _two_error_tile, e, dtype, sizes=size)
+        lows.append((lk, rk, [task for task, _ in tasks]))
+    parts, low_sums = dask.compute([t for t, _ in split], [t for *_, t in lows])
+    TL, TR, err2 = _assemble(list(parts), [ids for _, ids in split], left, right)
+    values = [TL, *_rest(ldexp(np, TR, e), chain[1:])]
+    op = KSChain(values)
+    # the error from the product, as in memory: one more pass, by column panels
+    width = max(1, _TILE_BYTES // (max(dtype.itemsize, 8) * int(A.shape[0])))
+    panels = A.rechunk({0: -1, 1: width})
+    shipped = dask.delayed(op, pure=True, traverse=False)
+    res = [dask.delayed(_residual_tile)(blk, shipped, c0, dtype) for blk, _, c0 in _blocks(panels)]
+    err = math.sqrt(math.fsum(dask.compute(*res)))
+    norm = unscale(math.sqrt(norm2), e)
+    unit = float(np.finfo(dtype).eps)
+    lower = _two_lower(err2, left, right, norm2, unit, e)
+    for (lk, rk, _), sums in zip(lows, low_sums, strict=True):
+        lower = max(lower, _two_lower(math.fsum(sums), lk, rk, norm2, unit, e))
+    exact = len(chain) <= 2 or err <= lower * (1 + 1e-12) or err <= 64 * _eps(np, stand_in) * norm
+    told = "" if exact else "left-to-right hierarchy: lower_bound is the best two-factor split's"
+    return ProjectionResult(
+        operator=op,
+        error=err,
+        norm=norm,
+        lower_bound=err if len(chain) <= 2 else min(lower, err),
+        upper_bound=err,
+        exact=exact,
+        onto="ks",
+        params={"patterns": [list(p) for p in chain]},
+        notes=told,
+    )
+
+
+def _two_lower(
+    err2: float, left: Pattern, right: Pattern, total: float, unit: float, e: int
+) -> float:
+    """The lower bound of :func:`ks_project_two_error` from its squared error (scaled by 2^-e)."""
+    m, w = min(left[1], right[2]), max(left[1], right[2])
+    guard = (2 * w + 8 * m + 16) * unit * total
+    return unscale(math.sqrt(max(err2 - guard, 0.0)), e)
