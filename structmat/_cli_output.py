@@ -1,4 +1,4 @@
-"""What the ``structmat`` command writes: tables on stdout, progress bars on stderr.
+"""What the ``structmat`` command writes: tables on stdout, progress bars on stderr, files whole.
 
 Tables are plain text from :func:`format_table`; its cells wrap at word
 boundaries to the terminal width. Progress comes from tqdm (imported here,
@@ -8,17 +8,20 @@ inside :func:`progress`, so ``import structmat`` never imports it).
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
 import sys
+import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-__all__ = ["NOT_APPLICABLE", "Steps", "format_table", "progress", "relative"]
+__all__ = ["NOT_APPLICABLE", "Steps", "format_table", "progress", "relative", "write_atomically"]
 
 #: What a table shows where a value does not apply (never ``nan``).
 NOT_APPLICABLE = "\u2013"  # an en dash
@@ -163,3 +166,24 @@ def progress(total: int, what: str, *, quiet: bool = False) -> Iterator[Any]:
         if ticker is not None:
             ticker.join()
         bar.close()
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` to a temporary file beside ``path``, then rename it to ``path``.
+
+    ``os.replace`` within one directory is atomic: ``path`` is either its old
+    self or the whole new file, never part of one; on any failure the
+    temporary file is removed. The temporary name keeps ``path``'s suffix
+    (the writers pick the format by it).
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    umask = os.umask(0)  # mkstemp's 0600 would outlive the rename: the usual mode instead
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

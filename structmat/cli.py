@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import importlib
 import importlib.util
 import os
@@ -25,7 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from structmat._cli_output import NOT_APPLICABLE, format_table, progress, relative
+from structmat._cli_output import (
+    NOT_APPLICABLE,
+    format_table,
+    progress,
+    relative,
+    write_atomically,
+)
 
 __all__ = ["main"]
 
@@ -166,16 +173,23 @@ def _read(path: str, key: str | None) -> dict[str, np.ndarray]:
     return {name: io._finite_float(a) for name, a in matrices.items()}
 
 
+def _save(path: Path, result: Any) -> None:
+    from structmat import io
+
+    io.save(path, result)
+
+
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "matrix"
 
 
 def _cmd_project(args: argparse.Namespace) -> int:
     import structmat
-    from structmat import io
+    from structmat import _cli_dask
 
     params = _project_params(args)
-    matrices = _read(args.file, args.key)
+    lazy = _cli_dask.wants_dask(args)  # a zarr store or a large .npy: opened lazily, on Dask
+    matrices = _cli_dask.open_lazy(args.file, args.key) if lazy else _read(args.file, args.key)
     many = len(matrices) > 1
     out = Path(args.output)
     if not many and out.suffix.lower() not in (".npz", ".safetensors"):
@@ -193,12 +207,13 @@ def _cmd_project(args: argparse.Namespace) -> int:
     rows = []
     written = []
     resolved = []
-    with progress(len(matrices), f"project onto {args.onto}", quiet=args.quiet) as steps:
+    running = _cli_dask.computing(args, matrices) if lazy else None
+    with running or progress(len(matrices), f"project onto {args.onto}", quiet=args.quiet) as steps:
         for name, A in matrices.items():
             steps.doing(f"{name} {A.shape[0]}x{A.shape[1]}")
             result = structmat.project(A, args.onto, **params)
             target = out / f"{_safe_name(name)}.npz" if many else out
-            io.save(target, result)
+            write_atomically(target, functools.partial(_save, result=result))
             written.append(str(target))
             resolved.append(_call_text(args.onto, result.params))
             rows.append(
@@ -459,11 +474,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="project a matrix from a file onto a structured class and save the result",
         description="Read a matrix (.npy, .npz or .safetensors, never with pickle), project it "
         "onto a structured class (structmat.project), print the relative error, parameter count "
-        "and compression, and save the operator (structmat.load rebuilds it).",
+        "and compression, and save the operator (structmat.load rebuilds it). A zarr store or "
+        "a .npy file over a quarter of the available memory is read lazily and projected on Dask.",
         epilog=PROJECT_EPILOG,
         formatter_class=_RAW,
     )
-    p.add_argument("file", help="a .npy, .npz or .safetensors file")
+    p.add_argument("file", help="a .npy, .npz or .safetensors file, or a zarr store")
     p.add_argument(
         "--onto", required=True, metavar="CLASS", help="the class: monarch, lowrank, butterfly, ..."
     )
@@ -489,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT",
         help="the .npz or .safetensors file to write (a directory, of .npz files, when the file holds several matrices)",
     )
+    from structmat._cli_dask import add_arguments  # imports no Dask
+
+    add_arguments(p)
     p.set_defaults(func=_cmd_project)
 
     p = sub.add_parser(
