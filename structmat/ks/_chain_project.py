@@ -34,7 +34,7 @@ from structmat._result import ProjectionResult
 from structmat.ks._multiply import ks_to_dense, support_indices
 from structmat.ks._operators import KSChain
 from structmat.ks._patterns import Pattern, _check_chain, ks_shape
-from structmat.ks._project import _check_two, ks_project_two, ks_project_two_error
+from structmat.ks._project import _check_engine, _check_two, ks_project_two, ks_project_two_error
 
 __all__ = ["ks_project_chain"]
 
@@ -65,7 +65,7 @@ def _on_support(xp: Any, A: Any, pattern: Pattern) -> Any:
     return xp.reshape(xp.take(xp.reshape(A, (-1,)), idx), pattern)
 
 
-def ks_project_chain(A: Any, patterns: Any, /) -> ProjectionResult:
+def ks_project_chain(A: Any, patterns: Any, /, *, engine: str = "auto") -> ProjectionResult:
     r"""Project a dense ``A`` onto the chain ``F_1 ⋯ F_m`` of KS ``patterns`` (leftmost first).
 
     Parameters
@@ -77,6 +77,9 @@ def ks_project_chain(A: Any, patterns: Any, /) -> ProjectionResult:
         the builders :func:`~structmat.ks.square_dyadic`,
         :func:`~structmat.ks.mixed_radix`, :func:`~structmat.ks.monarch` and
         :func:`~structmat.ks.chainable` make such chains.
+    engine : {"auto", "subspace", "eigh", "svd"}
+        The truncated SVD of every two-factor step
+        (:func:`~structmat.ks.ks_project_two`); the result does not depend on it.
 
     Returns
     -------
@@ -108,6 +111,7 @@ def ks_project_chain(A: Any, patterns: Any, /) -> ProjectionResult:
     what = "ks_project_chain"
     chain = _check_chain(patterns, what)
     _check_chainable(chain, what)
+    engine = _check_engine(engine, what)
     xp = aa.namespace_of(A)
     # the shape and dtype checks of the two-factor projection, on the whole chain
     if len(chain) > 1:
@@ -118,7 +122,7 @@ def ks_project_chain(A: Any, patterns: Any, /) -> ProjectionResult:
     values = []
     H = A
     for i in range(len(chain) - 1):
-        TL, TR, _ = ks_project_two(H, chain[i], _merged(chain[i + 1 :]))
+        TL, TR, _ = ks_project_two(H, chain[i], _merged(chain[i + 1 :]), engine=engine)
         values.append(TL)
         H = ks_to_dense(TR)
     values.append(_on_support(xp, H, chain[-1]))
