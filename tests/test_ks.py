@@ -689,8 +689,14 @@ def test_random_chain_seed_dtype_and_scale():
 # ---------------------------------------------------------------------- projection onto a chain
 @pytest.mark.parametrize(
     "patterns",
-    [square_dyadic(16), mixed_radix(12), monarch((24, 24), 4, 6), chainable((24, 60))],
-    ids=["dyadic16", "mixed12", "monarch24", "chainable24x60"],
+    [
+        square_dyadic(16),
+        mixed_radix(12),
+        monarch((24, 24), 4, 6),
+        chainable((24, 60)),
+        [(1, 2, 2, 8), (2, 2, 2, 4), (4, 2, 3, 2)],  # the later steps' H has d = 2
+    ],
+    ids=["dyadic16", "mixed12", "monarch24", "chainable24x60", "d2"],
 )
 @pytest.mark.parametrize("dtype", ["float64", "complex64"])
 def test_project_chain_recovers_members(patterns, dtype):
