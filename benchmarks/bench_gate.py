@@ -7,12 +7,16 @@ odd rounds and new first in even ones; a row's time is the median of the
 rounds' times (each itself the best of a few repeats). The rows are the
 products the KS engine took over from Monarch's own kernels (issue 15):
 ``M @ x``, ``Mᴴ @ x`` for one vector and ``M @ X`` for a block of columns,
-and a butterfly's ``B @ X``.
+and a butterfly's ``B @ X``; ``--projection`` the Monarch projection's
+engine routes; ``--ks-projection`` the KS two-factor projection on the
+truncated-SVD engine: the butterfly and dyadic-chain projections at
+n = 1024 and 4096 and the mixed-radix ones at n = 1000 and 3072.
 
 Usage::
 
     git worktree add /tmp/old <commit>          # e.g. the last commit before the change
     python benchmarks/bench_gate.py --old /tmp/old [--rounds 3] [--quick]
+        [--projection | --ks-projection]
 
 ``new / old`` below 1 is faster. Other processes share this machine:
 compare ratios, not times.
@@ -48,33 +52,48 @@ PROJECTION_CASES = [
     ("Monarch.project(A, rank=4)", "sm.Monarch.project(A, rank=4)"),
     ("Monarch.project(A32)", "sm.Monarch.project(A32)"),
 ]
+# --ks-projection: every step is ks_project_two (radix 2: the closed form; radix 3, 5: the
+# truncated-SVD engine). Per size: radix 2 at powers of two, the mixed radices elsewhere.
+KS_PROJECTION_CASES = [
+    ("Butterfly.project(A)", "sm.Butterfly.project(A)"),
+    ("project(A, 'ks', chain)", "sm.project(A, 'ks', patterns=sm.ks.mixed_radix(n))"),
+    ("ks_project_two(A, first split)", "sm.ks.ks_project_two(A, *first_split)"),
+]
 
 WORKER = r"""
 import json, sys, timeit
 import numpy as np
 import structmat as sm
-n, cases = int(sys.argv[1]), json.loads(sys.argv[2])
+n, cases, ks = int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3] == "ks"
 rng = np.random.default_rng(0)
-M = sm.Monarch.square(n, seed=0)
-B = sm.Butterfly.random(n, seed=0) if hasattr(sm, "Butterfly") else None
-x = rng.standard_normal(n)
-X64 = rng.standard_normal((n, 64))
-X1024 = rng.standard_normal((n, 1024))
-A = rng.standard_normal((n, n))
-env = dict(sm=sm, M=M, B=B, x=x, X64=X64, X1024=X1024, A=A, A32=A.astype(np.float32))
+if ks:  # sizes without a square Monarch: the projection input only
+    from structmat.ks._chain_project import _merged
+    chain = sm.ks.mixed_radix(n)
+    env = dict(sm=sm, n=n, A=rng.standard_normal((n, n)),
+               first_split=(chain[0], _merged(chain[1:])))
+else:
+    M = sm.Monarch.square(n, seed=0)
+    B = sm.Butterfly.random(n, seed=0) if hasattr(sm, "Butterfly") else None
+    x = rng.standard_normal(n)
+    X64 = rng.standard_normal((n, 64))
+    X1024 = rng.standard_normal((n, 1024))
+    A = rng.standard_normal((n, n))
+    env = dict(sm=sm, M=M, B=B, x=x, X64=X64, X1024=X1024, A=A, A32=A.astype(np.float32))
 out = {}
 for label, stmt in cases:
     timer = timeit.Timer(stmt, globals=env)
-    number, _ = timer.autorange()
-    out[label] = min(timer.repeat(repeat=5, number=number)) / number
+    number, total = timer.autorange()
+    # seconds-long projections: the autorange call and two repeats
+    repeat = 5 if total / number < 0.2 else 2
+    out[label] = min([total, *timer.repeat(repeat=repeat, number=number)]) / number
 print(json.dumps(out))
 """
 
 
-def run_side(tree: str, n: int, cases: list[tuple[str, str]]) -> dict[str, float]:
+def run_side(tree: str, n: int, cases: list[tuple[str, str]], ks: bool) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
     proc = subprocess.run(
-        [sys.executable, "-c", WORKER, str(n), json.dumps(cases)],
+        [sys.executable, "-c", WORKER, str(n), json.dumps(cases), "ks" if ks else "-"],
         capture_output=True,
         text=True,
         env=env,
@@ -92,9 +111,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="n = 1024 only")
     parser.add_argument("--threads", help="BLAS threads (default: as the environment says)")
     parser.add_argument("--projection", action="store_true", help="the projection rows instead")
+    parser.add_argument("--ks-projection", action="store_true", help="the KS projection rows")
     args = parser.parse_args()
-    cases = PROJECTION_CASES if args.projection else CASES
-    sizes = [1024] if args.quick else [1024, 2048] if args.projection else [1024, 4096]
+    ks = args.ks_projection
+    cases = KS_PROJECTION_CASES if ks else PROJECTION_CASES if args.projection else CASES
+    if ks:
+        sizes = [1000, 1024] if args.quick else [1000, 1024, 3072, 4096]
+    else:
+        sizes = [1024] if args.quick else [1024, 2048] if args.projection else [1024, 4096]
     print("| n | case | old | new | new / old |")
     print("|---:|---|---:|---:|---:|")
     for n in sizes:
@@ -103,7 +127,7 @@ def main() -> None:
             order = ("old", "new") if r % 2 == 0 else ("new", "old")
             for side in order:
                 tree = args.old if side == "old" else args.new
-                for label, t in run_side(tree, n, cases).items():
+                for label, t in run_side(tree, n, cases, ks).items():
                     times[side].setdefault(label, []).append(t)
         for label, _ in cases:
             old = statistics.median(times["old"][label])

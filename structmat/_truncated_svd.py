@@ -280,15 +280,25 @@ def _exact_chunk(q: int, cplx: bool, n: int | None = None) -> int:
 
 
 def top_k(
-    xp: Any, S: Any, k: int, eps: float, tol: float, engine: str = "auto"
+    xp: Any,
+    S: Any,
+    k: int,
+    eps: float,
+    tol: float,
+    engine: str = "auto",
+    *,
+    unit_left: bool = False,
 ) -> tuple[Any, Any, Any, Any]:
     """Certified rank-``k`` factors of every matrix of the stack ``S`` (N, s, p).
 
     Returns ``(Lc, Rr, captured, trace)``: ``Lc`` (N, s, k) and ``Rr`` (N, k, p)
     with ``Lc[i] @ Rr[i]`` a best rank-``k`` approximation of ``S[i]`` (the
-    singular values split evenly between the two), the captured energies
-    (the top ``k`` squared singular values summed) and ``||S[i]||_F²``. ``eps`` is the precision promised
-    and ``tol`` the certified relative tolerance on each discarded energy.
+    singular values split evenly between the two; with ``unit_left`` all in
+    ``Rr``, ``Lc`` the left singular vectors), the components in descending
+    order of singular value, the captured energies (the top ``k`` squared
+    singular values summed) and ``||S[i]||_F²``. ``eps`` is the precision
+    promised and ``tol`` the certified relative tolerance on each discarded
+    energy.
 
     ``engine``: ``"svd"`` a batched full SVD; ``"subspace"`` the subspace
     iteration wherever its block fits; ``"eigh"`` the batched eigh always;
@@ -311,7 +321,7 @@ def top_k(
     elif engine not in ("svd", "subspace", "eigh"):
         engine = _cpu_engine(k, q)
     if engine == "svd":
-        return _svd_factors(xp, S, k)
+        return _svd_factors(xp, S, k, unit_left)
     right = p <= s  # Gram on the right: SᴴS (p x p), else S Sᴴ (s x s)
     dtype = S.dtype
     cplx = aa.is_complex(xp, dtype)
@@ -344,7 +354,8 @@ def top_k(
         trace = _trace(xp, G, cplx)
         w, V = xp.linalg.eigh(G)
         w = xp.astype(w, rdtype) if w.dtype != rdtype else w
-        Vk = V[:, :, q - k :]  # top-k eigenvectors, ascending order
+        # top-k eigenvectors, turned from eigh's ascending order to descending
+        Vk = xp.take(V, xp.arange(q - 1, q - k - 1, -1, device=aa.device_of(V)), axis=2)
         # Rounding certificate of the Gram route (eigenvalue error E ~ q eps lambda_1).
         lam1 = xp.clip(w[:, q - 1], 0.0, None)
         E = (q * eps) * lam1
@@ -361,21 +372,24 @@ def top_k(
     # Factors from the Gram eigenvectors: the slice approximation is S V Vᴴ (or U Uᴴ S).
     if right:
         SV = xp.matmul(S, Vk)  # (nslices, s, k) = U Σ
-        Lc, Rr, sig = _split(xp, SV, _ct(xp, Vk, cplx), right)
+        Lc, Rr, sig = _split(xp, SV, _ct(xp, Vk, cplx), right, unit_left)
     else:
-        Lc, Rr, sig = _split(xp, Vk, xp.matmul(_ct(xp, Vk, cplx), S), right)
+        Lc, Rr, sig = _split(xp, Vk, xp.matmul(_ct(xp, Vk, cplx), S), right, unit_left)
     captured = xp.sum(sig**2, axis=1)
     if bool(xp.any(redo)):
-        Lc, Rr, captured = _svd_redo(xp, S, redo, Lc, Rr, captured, k)
+        Lc, Rr, captured = _svd_redo(xp, S, redo, Lc, Rr, captured, k, unit_left)
     return Lc, Rr, captured, trace
 
 
-def _split(xp: Any, left: Any, right_factor: Any, right: bool) -> tuple[Any, Any, Any]:
-    """Balanced factors of ``left @ right_factor``; the unnormalised side carries the singular values."""
+def _split(
+    xp: Any, left: Any, right_factor: Any, right: bool, unit_left: bool = False
+) -> tuple[Any, Any, Any]:
+    """Balanced factors of ``left @ right_factor`` (``unit_left``: the singular values
+    all on the right); the unnormalised side carries the singular values."""
     dtype = left.dtype
     if right:  # left = U Σ (columns), right_factor = Vᴴ
         sig = _colnorms(xp, left)
-        root = xp.sqrt(sig)
+        root = sig if unit_left else xp.sqrt(sig)
         safe = xp.where(sig > 0, root, 1.0)
         return (
             left / xp.astype(safe, dtype)[:, None, :],
@@ -384,6 +398,8 @@ def _split(xp: Any, left: Any, right_factor: Any, right: bool) -> tuple[Any, Any
         )
     # left = U, right_factor = Σ Vᴴ (rows)
     sig = xp.sqrt(xp.sum(xp.abs(right_factor) ** 2, axis=2))
+    if unit_left:
+        return left, right_factor, sig
     root = xp.sqrt(sig)
     safe = xp.where(sig > 0, root, 1.0)
     return (
@@ -417,24 +433,27 @@ def _subspace_pays(k: int, q: int) -> bool:
     return q >= _SUBSPACE_MIN and 32 * (k - 1) < q
 
 
-def _svd_factors(xp: Any, S: Any, k: int) -> tuple[Any, Any, Any, Any]:
+def _svd_factors(xp: Any, S: Any, k: int, unit_left: bool = False) -> tuple[Any, Any, Any, Any]:
     """Rank-``k`` factors, captured energies and ``||S||_F²`` of every matrix of ``S``
     by a batched full SVD."""
     dtype = S.dtype
     U, sv, Vh = xp.linalg.svd(S, full_matrices=False)
     trace = xp.sum(sv**2, axis=1)
     sv = sv[:, :k]
-    root = xp.astype(xp.sqrt(sv), dtype)
-    Lc, Rr = U[:, :, :k] * root[:, None, :], root[:, :, None] * Vh[:, :k, :]
+    if unit_left:
+        Lc, Rr = U[:, :, :k], xp.astype(sv, dtype)[:, :, None] * Vh[:, :k, :]
+    else:
+        root = xp.astype(xp.sqrt(sv), dtype)
+        Lc, Rr = U[:, :, :k] * root[:, None, :], root[:, :, None] * Vh[:, :k, :]
     return Lc, Rr, xp.sum(sv**2, axis=1), trace
 
 
 def _svd_redo(
-    xp: Any, S: Any, redo: Any, Lc: Any, Rr: Any, captured: Any, k: int
+    xp: Any, S: Any, redo: Any, Lc: Any, Rr: Any, captured: Any, k: int, unit_left: bool = False
 ) -> tuple[Any, Any, Any]:
     """Full SVD for the slices flagged in ``redo``, merged back without scatter."""
     idx = xp.nonzero(redo)[0]
-    Lf, Rf, capf, _ = _svd_factors(xp, xp.take(S, idx, axis=0), k)
+    Lf, Rf, capf, _ = _svd_factors(xp, xp.take(S, idx, axis=0), k, unit_left)
     # position of slice i among the redone ones (gather + where = scatter on every backend)
     pos = xp.cumulative_sum(xp.astype(redo, xp.int64)) - 1
     pos = xp.clip(pos, 0, None)

@@ -313,7 +313,7 @@ def _butterfly(
     return Butterfly.project(A, radices=radices, permutation=permutation, certificate=certificate)
 
 
-def _ks(A: Any, patterns: Any = None) -> ProjectionResult:
+def _ks(A: Any, patterns: Any = None, engine: Any = "auto") -> ProjectionResult:
     from structmat.ks import ks_project_chain
 
     if patterns is None:
@@ -322,7 +322,7 @@ def _ks(A: Any, patterns: Any = None) -> ProjectionResult:
             "e.g. structmat.ks.chainable(A.shape)"
         )
         raise ValueError(msg)
-    return ks_project_chain(A, patterns)
+    return ks_project_chain(A, patterns, engine=engine)
 
 
 def _lowrank(A: Any, rank: Any = None, **kw: Any) -> ProjectionResult:
@@ -346,7 +346,7 @@ _METHODS: dict[str, _Method] = {
     "monarch": _Method(_monarch, _MONARCH_PARAMS, False),
     "monarch_adjoint": _Method(_monarch_adjoint, _MONARCH_PARAMS, False),
     "butterfly": _Method(_butterfly, ("radices", "permutation", "certificate"), False),
-    "ks": _Method(_ks, ("patterns",), True),
+    "ks": _Method(_ks, ("patterns", "engine"), True),
     "lowrank": _Method(
         _lowrank,
         ("rank", "method", "oversample", "power_iterations", "seed", "error_probes"),
@@ -414,7 +414,8 @@ def project(A: Any, /, onto: Any, **params: Any) -> ProjectionResult:
           ``permutation=None | "bitrev" | "digitrev" | indices``,
           ``certificate=True`` (:meth:`structmat.Butterfly.project`);
         - ks: ``patterns=[(a, b, c, d), ...]``, a chainable chain leftmost
-          first (:func:`structmat.ks.ks_project_chain`);
+          first, ``engine="auto" | "subspace" | "eigh" | "svd"``
+          (:func:`structmat.ks.ks_project_chain`);
         - lowrank: ``rank``, ``method="svd" | "randomized"``, ``oversample``,
           ``power_iterations``, ``seed``, ``error_probes``
           (:meth:`structmat.LowRank.project`);

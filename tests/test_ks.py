@@ -254,6 +254,65 @@ def test_project_two_bad_input():
         ks_project_two_error(np.ones((2, 8, 8)), (1, 2, 2, 4), (2, 4, 4, 1))
 
 
+ENGINE_PAIRS = [
+    ((1, 4, 4, 4), (4, 4, 4, 1)),  # Monarch-like, rank 1
+    ((1, 2, 2, 8), (2, 8, 8, 1)),  # butterfly split: "auto" takes the closed form
+    ((1, 3, 3, 64), (3, 64, 64, 1)),  # mixed-radix split: 3 x 64 blocks, rank 1
+    ((2, 3, 3, 1), (3, 2, 4, 1)),  # groups of sizes 2 and 1 (two buckets) and dead blocks
+    ((2, 40, 9, 1), (3, 6, 50, 1)),  # 40 x 50 blocks of ranks 6 and 3: the subspace iteration
+    ((1, 64, 2, 1), (1, 2, 64, 1)),  # low rank 2 of one tall block
+]
+
+
+@pytest.mark.parametrize("pair", ENGINE_PAIRS, ids=str)
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+def test_project_two_every_engine_same_product_and_error(pair, dtype):
+    """``engine=`` changes the truncated SVD, not the result: every engine's product
+    and error equal per-group numpy.linalg.svd's optimum to 1e-10, with the left
+    factor orthonormal within each group."""
+    left, right = pair
+    rng = np.random.default_rng(21)
+    A = rand(rng, (ks_shape(left)[0], ks_shape(right)[1]), dtype)
+    best = projection_oracle(A, left, right)
+    SL, SR = (dense_oracle(np.ones(p)) != 0 for p in pair)
+    # row sets partition the rows: columns m, m' share a row iff they have the same set
+    same_rows = (SL.T.astype(int) @ SL.astype(int)) > 0
+    same_group = same_rows & ((SR.astype(int) @ SR.T.astype(int)) > 0)
+    for engine in ("auto", "svd", "eigh", "subspace"):
+        TL, TR, err = ks_project_two(A, left, right, engine=engine)
+        P = dense_oracle(TL) @ dense_oracle(TR)
+        assert abs(np.linalg.norm(A - P) - best) <= 1e-10 * best, engine
+        assert abs(err - best) <= 1e-10 * best, engine
+        X = dense_oracle(TL)
+        gram = X.conj().T @ X  # orthonormal columns within a group
+        eye = np.eye(X.shape[1], dtype=X.dtype)
+        assert_close(gram[same_group], eye[same_group], size=X.shape[0])
+        assert np.all(gram[~same_rows] == 0)
+
+
+def test_project_two_engines_exact_on_members_and_batched():
+    """A member of the class is recovered to rounding by every engine (the error from
+    the residual, not from ||A||² - captured), per problem of a batch."""
+    rng = np.random.default_rng(22)
+    left, right = (2, 40, 9, 1), (3, 6, 50, 1)
+    member = dense_oracle(rand(rng, left, "float64")) @ dense_oracle(rand(rng, right, "float64"))
+    A = np.stack([member, rand(rng, (80, 150), "float64")])
+    for engine in ("auto", "svd", "eigh", "subspace"):
+        TL, TR, err = ks_project_two(A, left, right, engine=engine)
+        assert err.shape == (2,)
+        assert err[0] <= 1e-13 * np.linalg.norm(A[0]), engine
+        best = projection_oracle(A[1], left, right)
+        assert abs(err[1] - best) <= 1e-10 * best, engine
+        assert_close(dense_oracle(TL[0]) @ dense_oracle(TR[0]), A[0], size=150)
+
+
+def test_project_two_bad_engine():
+    with pytest.raises(ValueError, match=r"unknown engine='exact'; valid names: auto, subspace"):
+        ks_project_two(np.ones((16, 16)), (1, 4, 4, 4), (4, 4, 4, 1), engine="exact")
+    with pytest.raises(ValueError, match="ks_project_chain: unknown engine=3"):
+        sm.project(np.ones((16, 16)), "ks", patterns=square_dyadic(16), engine=3)
+
+
 # ---------------------------------------------------------------------- chains (blocked layout)
 chain_patterns = st.lists(
     st.tuples(st.integers(1, 3), st.integers(1, 4), st.integers(1, 3)), min_size=1, max_size=4
@@ -630,8 +689,14 @@ def test_random_chain_seed_dtype_and_scale():
 # ---------------------------------------------------------------------- projection onto a chain
 @pytest.mark.parametrize(
     "patterns",
-    [square_dyadic(16), mixed_radix(12), monarch((24, 24), 4, 6), chainable((24, 60))],
-    ids=["dyadic16", "mixed12", "monarch24", "chainable24x60"],
+    [
+        square_dyadic(16),
+        mixed_radix(12),
+        monarch((24, 24), 4, 6),
+        chainable((24, 60)),
+        [(1, 2, 2, 8), (2, 2, 2, 4), (4, 2, 3, 2)],  # the later steps' H has d = 2
+    ],
+    ids=["dyadic16", "mixed12", "monarch24", "chainable24x60", "d2"],
 )
 @pytest.mark.parametrize("dtype", ["float64", "complex64"])
 def test_project_chain_recovers_members(patterns, dtype):

@@ -31,10 +31,10 @@ from typing import Any
 
 from structmat import _array_api as aa
 from structmat._result import ProjectionResult
-from structmat.ks._multiply import ks_to_dense, support_indices
+from structmat.ks._multiply import support_indices
 from structmat.ks._operators import KSChain
 from structmat.ks._patterns import Pattern, _check_chain, ks_shape
-from structmat.ks._project import _check_two, ks_project_two, ks_project_two_error
+from structmat.ks._project import _check_engine, _check_two, ks_project_two, ks_project_two_error
 
 __all__ = ["ks_project_chain"]
 
@@ -65,7 +65,37 @@ def _on_support(xp: Any, A: Any, pattern: Pattern) -> Any:
     return xp.reshape(xp.take(xp.reshape(A, (-1,)), idx), pattern)
 
 
-def ks_project_chain(A: Any, patterns: Any, /) -> ProjectionResult:
+def _step(xp: Any, T: Any, left: Pattern, right: Pattern, engine: str) -> tuple[Any, Any]:
+    """One step of the hierarchy on ``H`` given by its values ``T`` (a, b, c, d).
+
+    ``H = I_a ⊗ B ⊗ I_d`` up to the KS permutations, with ``a | a_left`` and
+    ``d | d_left``, ``d | d_right`` (a chainable run): its two-factor
+    projection is ``a d`` independent ones of the ``b x c`` blocks
+    ``T[i, :, :, l]`` onto the patterns divided by ``a`` and ``d``, one
+    batch of :func:`ks_project_two`, never the dense ``H``. Returns the
+    values of the left factor and of the next ``H`` (on ``right``).
+    """
+    a, b, c, d = (int(v) for v in T.shape)
+    (aL, bL, cL, dL), (aR, bR, cR, dR) = left, right
+    blocks = T[..., 0] if d == 1 else xp.permute_dims(T, (0, 3, 1, 2))
+    blocks = xp.reshape(blocks, (a * d, b, c))
+    TL, TR, _ = ks_project_two(
+        blocks, (aL // a, bL, cL, dL // d), (aR // a, bR, cR, dR // d), engine=engine
+    )
+    # batch index i*d + l back into the a and d axes: a-index i*(a'/a) + i', d-index l''*d + l
+    return _unbatch(xp, TL, a, d, left), _unbatch(xp, TR, a, d, right)
+
+
+def _unbatch(xp: Any, V: Any, a: int, d: int, pattern: Pattern) -> Any:
+    """Values (a*d, a', b, c, d') of the batched sub-problems as those of ``pattern``."""
+    if d == 1:
+        return xp.reshape(V, pattern)
+    _, a2, b2, c2, d2 = (int(v) for v in V.shape)
+    V = xp.reshape(V, (a, d, a2, b2, c2, d2))
+    return xp.reshape(xp.permute_dims(V, (0, 2, 3, 4, 5, 1)), pattern)
+
+
+def ks_project_chain(A: Any, patterns: Any, /, *, engine: str = "auto") -> ProjectionResult:
     r"""Project a dense ``A`` onto the chain ``F_1 ⋯ F_m`` of KS ``patterns`` (leftmost first).
 
     Parameters
@@ -77,6 +107,9 @@ def ks_project_chain(A: Any, patterns: Any, /) -> ProjectionResult:
         the builders :func:`~structmat.ks.square_dyadic`,
         :func:`~structmat.ks.mixed_radix`, :func:`~structmat.ks.monarch` and
         :func:`~structmat.ks.chainable` make such chains.
+    engine : {"auto", "subspace", "eigh", "svd"}
+        The truncated SVD of every two-factor step
+        (:func:`~structmat.ks.ks_project_two`); the result does not depend on it.
 
     Returns
     -------
@@ -108,6 +141,7 @@ def ks_project_chain(A: Any, patterns: Any, /) -> ProjectionResult:
     what = "ks_project_chain"
     chain = _check_chain(patterns, what)
     _check_chainable(chain, what)
+    engine = _check_engine(engine, what)
     xp = aa.namespace_of(A)
     # the shape and dtype checks of the two-factor projection, on the whole chain
     if len(chain) > 1:
@@ -115,13 +149,15 @@ def ks_project_chain(A: Any, patterns: Any, /) -> ProjectionResult:
     else:  # one factor, checked as the left of a pair with an identity-sized right
         cols = ks_shape(chain[0])[1]
         _check_two(A, chain[0], (1, cols, cols, 1), what)
-    values = []
-    H = A
-    for i in range(len(chain) - 1):
-        TL, TR, _ = ks_project_two(H, chain[i], _merged(chain[i + 1 :]))
-        values.append(TL)
-        H = ks_to_dense(TR)
-    values.append(_on_support(xp, H, chain[-1]))
+    if len(chain) == 1:
+        values = [_on_support(xp, A, chain[0])]
+    else:
+        values = []
+        T = xp.reshape(A, (1, *A.shape, 1))  # H = A as the values of KS(1, M, N, 1)
+        for i in range(len(chain) - 1):
+            TL, T = _step(xp, T, chain[i], _merged(chain[i + 1 :]), engine)
+            values.append(TL)
+        values.append(T)  # the last H lies on the last factor's support
     op = KSChain(values)
     norm = float(xp.linalg.vector_norm(xp.reshape(A, (-1,))))
     err = float(xp.linalg.vector_norm(xp.reshape(A - op.to_dense(), (-1,))))

@@ -22,6 +22,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat._dense import ldexp_stack, normalize, normalize_stack, unscale
+from structmat._truncated_svd import ENGINES, _exact_chunk, _on_workers, top_k
 from structmat.ks._multiply import _conj
 from structmat.ks._patterns import Pattern, _check_pattern
 
@@ -145,7 +146,89 @@ def _rank_one_two_rows(xp: Any, blocks: Any) -> tuple[Any, Any, Any]:
     return xp.stack((u0, u1), axis=-1), h, discarded
 
 
-def ks_project_two(A: Any, pattern_left: Any, pattern_right: Any, /) -> tuple[Any, Any, Any]:
+def _group_factors(
+    xp: Any, blocks: Any, size: np.ndarray, block: np.ndarray, pos: np.ndarray, engine: str
+) -> tuple[Any, Any, Any]:
+    """Truncated SVDs of the live groups' blocks (nb, G, b1, c2) by :func:`top_k`.
+
+    Groups of equal rank ``min(|P|, q)`` go to the engine as one stack (one
+    bucket per distinct rank). Returns the left singular vectors of the
+    intermediate indices ``cols`` (nb, N, b1), the rows ``rows`` (nb, N, c2)
+    of singular values times ``Vᴴ`` (zero past a group's rank) and the
+    discarded energy of each problem (nb,).
+    """
+    nb, G, b1, c2 = (int(v) for v in blocks.shape)
+    q = min(b1, c2)
+    dtype = blocks.dtype
+    dev = aa.device_of(blocks)
+    eps = aa.eps(xp, dtype)
+    tol = max(1e-11, eps)
+    ranks = np.minimum(size, q)
+    kmax = int(ranks.max())
+    buckets = [np.flatnonzero(ranks == k) for k in np.unique(ranks)]
+    Us, SVs = [], []
+    lost = xp.zeros((nb,), dtype=aa.real_dtype(xp, dtype), device=dev)
+    for gidx in buckets:
+        k, Gk = int(ranks[gidx[0]]), gidx.size
+        sub = blocks if Gk == G else xp.take(blocks, xp.asarray(gidx, device=dev), axis=1)
+        S = xp.reshape(sub, (nb * Gk, b1, c2))
+        Lc, Rr, captured, trace = _stack_top_k(xp, S, k, eps, tol, engine)
+        if k < q:
+            # ||S||² - captured, unless that is rounding against ||S||²: then the residual.
+            lb = xp.sum(xp.reshape(xp.clip(trace - captured, 0.0, None), (nb, Gk)), axis=-1)
+            norm2 = xp.sum(xp.reshape(trace, (nb, Gk)), axis=-1)
+            small = lb * tol <= (q * eps) * norm2
+            if bool(xp.any(small)):
+                resid = _abs2(xp, S - xp.matmul(Lc, Rr))
+                exact = xp.sum(xp.reshape(resid, (nb, -1)), axis=-1)
+                lb = xp.where(small, exact, lb)
+            lost = lost + lb
+        U = xp.reshape(xp.permute_dims(Lc, (0, 2, 1)), (nb, Gk, k, b1))
+        SV = xp.reshape(Rr, (nb, Gk, k, c2))
+        if k < kmax:  # zero components up to the largest rank
+            U = xp.concat([U, xp.zeros((nb, Gk, kmax - k, b1), dtype=dtype, device=dev)], axis=2)
+            SV = xp.concat([SV, xp.zeros((nb, Gk, kmax - k, c2), dtype=dtype, device=dev)], axis=2)
+        Us.append(U)
+        SVs.append(SV)
+    if len(buckets) == 1:
+        U, SV = Us[0], SVs[0]
+    else:  # back to group order
+        inv = np.empty(G, dtype=np.int64)
+        inv[np.concatenate(buckets)] = np.arange(G)
+        back = xp.asarray(inv, device=dev)
+        U = xp.take(xp.concat(Us, axis=1), back, axis=1)
+        SV = xp.take(xp.concat(SVs, axis=1), back, axis=1)
+    # intermediate index m: component pos[m] of group block[m]; none past the rank
+    idx = xp.asarray(block * kmax + np.minimum(pos, kmax - 1), device=dev)
+    cols = xp.take(xp.reshape(U, (nb, G * kmax, b1)), idx, axis=1)
+    rows = xp.take(xp.reshape(SV, (nb, G * kmax, c2)), idx, axis=1)
+    if bool(np.any(pos >= kmax)):
+        live = xp.asarray((pos < kmax)[:, None], device=dev)
+        cols = xp.where(live, cols, xp.zeros_like(cols))
+        rows = xp.where(live, rows, xp.zeros_like(rows))
+    return cols, rows, lost
+
+
+def _stack_top_k(
+    xp: Any, S: Any, k: int, eps: float, tol: float, engine: str
+) -> tuple[Any, Any, Any, Any]:
+    """:func:`top_k` with the left singular vectors unit; NumPy stacks on the worker threads."""
+    if aa.is_numpy(xp):
+        step = _exact_chunk(min(S.shape[1:]), aa.is_complex(xp, S.dtype), int(S.shape[0]))
+        return _on_workers(lambda T: top_k(np, T, k, eps, tol, engine, unit_left=True), S, step)
+    return top_k(xp, S, k, eps, tol, engine, unit_left=True)
+
+
+def _check_engine(engine: Any, what: str) -> str:
+    if not isinstance(engine, str) or engine not in ENGINES:
+        msg = f"{what}: unknown engine={engine!r}; valid names: {', '.join(ENGINES)}"
+        raise ValueError(msg)
+    return engine
+
+
+def ks_project_two(
+    A: Any, pattern_left: Any, pattern_right: Any, /, *, engine: str = "auto"
+) -> tuple[Any, Any, Any]:
     r"""Closest product ``X Y`` of two KS factors to ``A`` (Frobenius norm, exact).
 
     Parameters
@@ -156,6 +239,15 @@ def ks_project_two(A: Any, pattern_left: Any, pattern_right: Any, /) -> tuple[An
     pattern_left, pattern_right : (int, int, int, int)
         Patterns ``(a1, b1, c1, d1)`` of ``X`` and ``(a2, b2, c2, d2)`` of
         ``Y``, with ``a1*c1*d1 == a2*b2*d2``.
+    engine : {"auto", "subspace", "eigh", "svd"}
+        The truncated SVD of the groups (:mod:`structmat._truncated_svd`,
+        the engine of :meth:`structmat.Monarch.project`): ``"svd"`` one
+        batched full SVD, ``"eigh"`` a batched eigh of the Gram matrices,
+        ``"subspace"`` subspace iteration where its block fits, each with its
+        certificate (the uncertified matrices redone by the SVD); ``"auto"``
+        the measured default per backend, and for rank-one groups of two
+        rows a closed-form 2x2 eigen-solve. Every engine gives the same
+        product and error to ``1e-10`` relative.
 
     Returns
     -------
@@ -180,10 +272,13 @@ def ks_project_two(A: Any, pattern_left: Any, pattern_right: Any, /) -> tuple[An
 
     The left factor carries the singular vectors (orthonormal columns within
     each group: the "orthonormalized" form of [1]_) and the right factor the
-    singular values times ``Vᴴ``. One batched SVD serves all groups; when
-    every group has size one and ``b1 = 2`` (butterfly levels) a closed-form
-    2x2 eigen-solve replaces it. The squared error is the sum of the discarded
-    ``sigma^2`` plus the energy outside the blocks.
+    singular values times ``Vᴴ``. The groups of each rank go to the engine
+    as one stack (:func:`structmat._truncated_svd.top_k`); when every group
+    has size one and ``b1 = 2`` (butterfly levels) ``"auto"`` takes a
+    closed-form 2x2 eigen-solve instead. The squared error is the sum of the
+    discarded ``sigma^2`` (``||block||² -`` the captured energy, or the
+    residual computed directly where that difference is at rounding level)
+    plus the energy outside the blocks.
 
     References
     ----------
@@ -204,6 +299,7 @@ def ks_project_two(A: Any, pattern_left: Any, pattern_right: Any, /) -> tuple[An
     (True, True)
     """
     xp, left, right = _check_two(A, pattern_left, pattern_right, "ks_project_two")
+    engine = _check_engine(engine, "ks_project_two")
     a1, b1, c1, d1 = left
     a2, b2, c2, d2 = right
     lead = tuple(int(v) for v in A.shape[:-2])
@@ -232,7 +328,7 @@ def ks_project_two(A: Any, pattern_left: Any, pattern_right: Any, /) -> tuple[An
         block, size = renumber[block], size[live]
     G = size.size
     in_order = bool(np.all(size == 1)) and bool(np.all(block == np.arange(N)))
-    if b1 == 2 and bool(np.all(size == 1)):
+    if b1 == 2 and engine == "auto" and bool(np.all(size == 1)):
         u, h, discarded = _rank_one_two_rows(xp, blocks)
         err2 = err2 + xp.sum(xp.reshape(discarded, (nb, G)), axis=-1)
         cols = xp.reshape(u, (nb, G, b1))
@@ -242,21 +338,9 @@ def ks_project_two(A: Any, pattern_left: Any, pattern_right: Any, /) -> tuple[An
             cols = xp.take(cols, idx, axis=1)
             rows = xp.take(rows, idx, axis=1)
     else:
-        q = min(b1, c2)
-        U, S, Vh = xp.linalg.svd(xp.reshape(blocks, (nb, G, b1, c2)), full_matrices=False)
-        keep_np = np.arange(q)[None, :] < size[:, None]  # (G, q)
-        keep = xp.asarray(keep_np, device=dev)
-        S2 = S * S
-        err2 = err2 + xp.sum(xp.sum(xp.where(keep, xp.zeros_like(S2), S2), axis=-1), axis=-1)
-        flat = block * q + np.minimum(pos, q - 1)
-        idx = xp.asarray(flat, device=dev)
-        live = xp.asarray((pos < q)[:, None], device=dev)
-        Ut = xp.reshape(xp.permute_dims(U, (0, 1, 3, 2)), (nb, G * q, b1))
-        SV = xp.reshape(xp.astype(S, A.dtype)[..., None] * Vh, (nb, G * q, c2))
-        cols = xp.take(Ut, idx, axis=1)
-        rows = xp.take(SV, idx, axis=1)
-        cols = xp.where(live, cols, xp.zeros_like(cols))
-        rows = xp.where(live, rows, xp.zeros_like(rows))
+        flat = xp.reshape(blocks, (nb, G, b1, c2))
+        cols, rows, lost = _group_factors(xp, flat, size, block, pos, engine)
+        err2 = err2 + lost
     # cols: (nb, N, b1) with m = i c1 d1 + k d1 + l -> T_left[i, j, k, l]
     TL = xp.permute_dims(xp.reshape(cols, (nb, a1, c1, d1, b1)), (0, 1, 4, 2, 3))
     # rows: (nb, N, c2) with m = i2 b2 d2 + j2 d2 + l2 -> T_right[i2, j2, k2, l2]
