@@ -188,7 +188,7 @@ class Butterfly(LinearOperator):
     increasing-stride butterfly is
     ``B_{L-1} ⋯ B_1 B_0`` and the decreasing one ``B_0 B_1 ⋯ B_{L-1}``.
     The multiply fuses runs of ``q = 3`` consecutive levels into one
-    Kronecker-sparse factor ``KS(n/(8d), 8, 8, d)`` (DESIGN.md §4a; the
+    Kronecker-sparse factor ``KS(n/(8d), 8, 8, d)`` (docs/conventions.md; the
     product of levels with strides ``d, 2d, 4d`` acts within one radix-8
     digit of the row index), built once on first use and cached
     (:meth:`fused_factors`). Each factor is one batched matmul over
@@ -316,7 +316,7 @@ class Butterfly(LinearOperator):
         return xp.reshape(xp.stack((y0, y1), axis=2), (b, n, k))
 
     def _run_levels(self, X: Any) -> Any:
-        """Level by level (DESIGN.md §5): ``L`` passes of 2x2 multiply-adds."""
+        """Level by level: ``L`` passes of 2x2 multiply-adds (``B_{L-1} ⋯ B_0``)."""
         order = range(self.levels) if self.increasing_stride else range(self.levels - 1, -1, -1)
         for ell in order:
             X = self._level(ell, X)
@@ -504,7 +504,7 @@ class Butterfly(LinearOperator):
         L : array of shape (p, n/p, n/p)
         R : array of shape (n/p, p, p)
             With ``p = s_m = b_0 ⋯ b_{m-1}`` for the smallest ``m`` with
-            ``p² >= n`` (radix 2: ``p = 2^⌈L/2⌉``), in DESIGN.md §4 layout:
+            ``p² >= n`` (radix 2: ``p = 2^⌈L/2⌉``), in the Monarch layout:
             ``M[sig*J + j, a*p + t] = L[j, sig, a] R[a, j, t]`` with ``J = p``,
             ``K = s = n/p``.
 
