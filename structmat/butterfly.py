@@ -761,13 +761,19 @@ class Butterfly(LinearOperator):
           raises ``lower_bound``, the second can lower ``c_t``. They are
           skipped when ``error`` is at rounding level (nothing to add).
 
-        So ``lower_bound = max(e_max, lower bounds on ε_t)`` and
-        ``upper_bound = sqrt(Σ_t min(c_t, Gram bound)²)``, each widened for
+        So ``lower_bound = max(e_max, lower bounds on ε_t)``, widened for
         the worst-case rounding (``(8L + 2n) eps ||A||`` on the step errors;
-        see ``_split_gram_bounds`` for the Gram). On Gaussian matrices they
-        are within a few percent of ``max_t ε_t`` and ``sqrt(Σ_t ε_t²)``
-        (``benchmarks/bench_butterfly.py`` prints both against exact block
-        SVDs). With ``certificate=False`` no bound is computed:
+        see ``_split_gram_bounds`` for the Gram); on Gaussian matrices it is
+        within a few percent of ``max_t ε_t`` (``benchmarks/bench_butterfly.py``
+        prints it against exact block SVDs). ``upper_bound`` is the smallest
+        guarantee on ``error`` known: ``min(sqrt(Σ_t min(c_t, Gram bound)²),
+        error + rounding, max(||A||_F, error))``. The a-priori bound
+        ``sqrt(Σ_t ε_t²)`` is never below the returned error, which is known
+        and at most ``||A||_F`` (``||A||² = ||Â||² + Σ_t e_t²``), so the
+        interval ``[lower_bound, upper_bound]`` on the distance to the class
+        never goes above ``||A||_F``, the zero butterfly's error (relative
+        1), where ``sqrt(Σ_t ε_t²)`` alone reaches ``2.55 ||A||_F`` on a
+        Gaussian ``512 x 512``. With ``certificate=False`` no bound is computed:
         ``lower_bound = max_t e_t`` (valid, ``e_1 = ε_1``) and
         ``upper_bound = error``.
 
