@@ -283,7 +283,11 @@ def _certificate(
         hi2[t - 1] = min(hi2[t - 1], max(norm2 - sig_lo, 0.0))
     e_max = math.sqrt(max(step_err2))
     lower = max(math.sqrt(max(lo2)), e_max)
-    upper = math.sqrt(sum(hi2))
+    # sqrt(Σ_t ε_t²) bounds the error a priori, but the returned error is known
+    # (widened for rounding) and never above it, nor above ||A|| (Pythagoras):
+    # report the smallest guarantee, so the interval never passes the zero matrix's.
+    error = math.sqrt(sum(step_err2))
+    upper = min(math.sqrt(sum(hi2)), error + slack, max(math.sqrt(norm2), error))
     return lower, upper
 
 

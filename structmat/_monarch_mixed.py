@@ -1,9 +1,9 @@
 r"""Mixed-precision fast path of the exact Monarch projection (private; NumPy only).
 
 The optimal Monarch needs the top-``k`` singular pairs of ``J*K`` small slices
-(DESIGN.md §4). Gaussian-like slices have top singular values a few percent
-apart, so certifying every singular *vector* in double precision costs a
-Gram matrix and a shifted solve per slice (:mod:`structmat._monarch_project`).
+``M[sigma*J + j, a*p + t]`` (fixed ``j``, ``a``). Gaussian-like slices have top
+singular values a few percent apart, so certifying every singular *vector* in double
+precision costs a Gram matrix and a shifted solve per slice (:mod:`structmat._monarch_project`).
 The projection only promises the optimal *error*, which is far less sensitive:
 a vector that is off by an angle ``δ`` loses about ``δ²`` of the slice's energy.
 So the iterations here run in single precision and only the certificate runs

@@ -1,9 +1,9 @@
 r"""The exact Monarch projection (private; :meth:`structmat.Monarch.project` calls it).
 
 The optimal Monarch splits into ``J*K`` independent rank-``r`` truncated SVDs
-of ``s x p`` slices (DESIGN.md §4). This module cuts the slices out of ``A``
-and puts the factors back together; the truncated SVDs of the stack are the
-one engine of :mod:`structmat._truncated_svd` (``engine=`` chooses its
+of ``s x p`` slices (fixed ``j``, ``a`` of ``M[sigma*J + j, a*p + t]``). This module
+cuts the slices out of ``A`` and puts the factors back together; the truncated SVDs
+of the stack are the one engine of :mod:`structmat._truncated_svd` (``engine=`` chooses its
 algorithm). NumPy float64/complex128 input with large enough slices goes to
 the mixed-precision path instead (:mod:`structmat._monarch_mixed`), which
 reads the slices through strided views of ``A`` (no stack copy), certifies

@@ -127,6 +127,7 @@ class Portable(scipy.sparse.linalg.LinearOperator):
         if dtype is not None:
             dtype = getattr(target, aa.dtype_name(dtype), dtype)
             aa.check_floating_dtype(target, dtype, "to(dtype=...)")
+        _check_jax_x64(target, dtype if dtype is not None else self.dtype)
         return self._map(_Converter(target, device, dtype))
 
     def to_scipy(self: Any) -> Any:
@@ -163,3 +164,19 @@ class Portable(scipy.sparse.linalg.LinearOperator):
 def _is_pylops(x: Any) -> bool:
     """A PyLops operator (its class does not derive from SciPy's)."""
     return type(x).__module__.startswith("pylops") and hasattr(x, "rmatmat")
+
+
+def _check_jax_x64(target: Any, dtype: Any) -> None:
+    """Refuse a 64-bit operator on JAX without x64: JAX would silently make it 32-bit."""
+    if not getattr(target, "__name__", "").startswith("jax"):
+        return
+    import jax
+
+    name = aa.dtype_name(dtype)
+    if name in ("float64", "complex128") and not jax.config.read("jax_enable_x64"):
+        msg = (
+            f"to(xp=jax.numpy): the operator is {name} but JAX's x64 flag is off "
+            "(JAX would make it 32-bit); call jax.config.update('jax_enable_x64', True) "
+            "or pass dtype=float32 / complex64"
+        )
+        raise TypeError(msg)

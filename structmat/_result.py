@@ -26,8 +26,11 @@ class ProjectionResult:
     lower_bound : float
         No member of the class is closer to ``A`` than this.
     upper_bound : float
-        A guarantee on ``error`` known from the algorithm (``error`` itself
-        where the projection is exact).
+        The smallest guarantee on ``error`` known: ``error`` itself (widened
+        for rounding) where the residual is known, as for the exact
+        projections and :meth:`structmat.Butterfly.project`; ``inf`` where
+        ``error`` is estimated. ``[lower_bound, min(error, upper_bound)]``
+        brackets the distance to the class.
     exact : bool
         ``True`` when ``error`` is the distance from ``A`` to the class.
     onto : str

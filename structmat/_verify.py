@@ -4,7 +4,7 @@ Each :class:`Case` builds one construction of :mod:`structmat.constructions`
 and carries its reference as a function applying the matrix to a block of
 columns, computed here from ``numpy.fft``, ``scipy.fft``, ``scipy.linalg``,
 ``numpy.convolve``, Sylvester's Hadamard recursion or a butterfly written
-from the element formula of DESIGN.md §5 - never from the construction's own
+from the element formula of docs/conventions.md - never from the construction's own
 code. :func:`run_case` compares the operator with its reference:
 
 - densely for ``n <= DENSE_MAX_N``: ``op @ I`` and ``op.to_dense()`` against
@@ -109,7 +109,7 @@ class ProofResult:
 
 # ---------------------------------------------------------------------- references
 def apply_butterfly(tw: np.ndarray, X: np.ndarray, increasing_stride: bool = True) -> np.ndarray:
-    """A butterfly from twiddles of shape ``(L, n/2, 2, 2)`` times ``X`` (DESIGN.md §5, written here).
+    """A butterfly from twiddles of shape ``(L, n/2, 2, 2)`` times ``X`` (element formula).
 
     Level ``l`` (stride ``s = 2**l``) maps the pair ``(x[2gs+o], x[2gs+s+o])``
     by ``tw[l, g*s+o]``; increasing stride applies ``l = 0`` first.

@@ -189,7 +189,7 @@ class Butterfly(LinearOperator):
     increasing-stride butterfly is
     ``B_{L-1} ⋯ B_1 B_0`` and the decreasing one ``B_0 B_1 ⋯ B_{L-1}``.
     The multiply fuses runs of ``q = 3`` consecutive levels into one
-    Kronecker-sparse factor ``KS(n/(8d), 8, 8, d)`` (DESIGN.md §4a; the
+    Kronecker-sparse factor ``KS(n/(8d), 8, 8, d)`` (docs/conventions.md; the
     product of levels with strides ``d, 2d, 4d`` acts within one radix-8
     digit of the row index), built once on first use and cached
     (:meth:`fused_factors`). Each factor is one batched matmul over
@@ -317,7 +317,7 @@ class Butterfly(LinearOperator):
         return xp.reshape(xp.stack((y0, y1), axis=2), (b, n, k))
 
     def _run_levels(self, X: Any) -> Any:
-        """Level by level (DESIGN.md §5): ``L`` passes of 2x2 multiply-adds."""
+        """Level by level: ``L`` passes of 2x2 multiply-adds (``B_{L-1} ⋯ B_0``)."""
         order = range(self.levels) if self.increasing_stride else range(self.levels - 1, -1, -1)
         for ell in order:
             X = self._level(ell, X)
@@ -505,7 +505,7 @@ class Butterfly(LinearOperator):
         L : array of shape (p, n/p, n/p)
         R : array of shape (n/p, p, p)
             With ``p = s_m = b_0 ⋯ b_{m-1}`` for the smallest ``m`` with
-            ``p² >= n`` (radix 2: ``p = 2^⌈L/2⌉``), in DESIGN.md §4 layout:
+            ``p² >= n`` (radix 2: ``p = 2^⌈L/2⌉``), in the Monarch layout:
             ``M[sig*J + j, a*p + t] = L[j, sig, a] R[a, j, t]`` with ``J = p``,
             ``K = s = n/p``.
 
@@ -762,13 +762,19 @@ class Butterfly(LinearOperator):
           raises ``lower_bound``, the second can lower ``c_t``. They are
           skipped when ``error`` is at rounding level (nothing to add).
 
-        So ``lower_bound = max(e_max, lower bounds on ε_t)`` and
-        ``upper_bound = sqrt(Σ_t min(c_t, Gram bound)²)``, each widened for
+        So ``lower_bound = max(e_max, lower bounds on ε_t)``, widened for
         the worst-case rounding (``(8L + 2n) eps ||A||`` on the step errors;
-        see ``_split_gram_bounds`` for the Gram). On Gaussian matrices they
-        are within a few percent of ``max_t ε_t`` and ``sqrt(Σ_t ε_t²)``
-        (``benchmarks/bench_butterfly.py`` prints both against exact block
-        SVDs). With ``certificate=False`` no bound is computed:
+        see ``_split_gram_bounds`` for the Gram); on Gaussian matrices it is
+        within a few percent of ``max_t ε_t`` (``benchmarks/bench_butterfly.py``
+        prints it against exact block SVDs). ``upper_bound`` is the smallest
+        guarantee on ``error`` known: ``min(sqrt(Σ_t min(c_t, Gram bound)²),
+        error + rounding, max(||A||_F, error))``. The a-priori bound
+        ``sqrt(Σ_t ε_t²)`` is never below the returned error, which is known
+        and at most ``||A||_F`` (``||A||² = ||Â||² + Σ_t e_t²``), so the
+        interval ``[lower_bound, upper_bound]`` on the distance to the class
+        never goes above ``||A||_F``, the zero butterfly's error (relative
+        1), where ``sqrt(Σ_t ε_t²)`` alone reaches ``2.55 ||A||_F`` on a
+        Gaussian ``512 x 512``. With ``certificate=False`` no bound is computed:
         ``lower_bound = max_t e_t`` (valid, ``e_1 = ε_1``) and
         ``upper_bound = error``.
 

@@ -2,7 +2,7 @@ r"""Monarch matrices: the operator, its constructors and its exact projection.
 
 A Monarch matrix (Dao et al., 2022) is a product of two block-diagonal
 matrices with a fixed reshape-transpose between them. structmat uses the
-general form of DESIGN.md §4, with the factor layout of the official Monarch
+general form below (docs/conventions.md, "Monarch"), with the factor layout of the official Monarch
 code so that trained weights move between the two unchanged:
 
 - ``R`` of shape ``(K, q, p)``: ``K`` blocks applied first;
@@ -193,7 +193,7 @@ def _check_rank(r: int, s: int, p: int, what: str) -> None:
 
 # ---------------------------------------------------------------------- the operator
 class Monarch(LinearOperator):
-    r"""Monarch matrix ``M`` from its factors ``L`` and ``R`` (DESIGN.md §4).
+    r"""Monarch matrix ``M`` from its factors ``L`` and ``R``.
 
     Parameters
     ----------
@@ -231,7 +231,7 @@ class Monarch(LinearOperator):
 
     ``M`` is the Kronecker-sparse chain ``KS(1, s, c, J) · KS(K, q, p, 1)``
     with values ``T_R[a, :, :, 0] = R[a]`` and ``T_L[0, sigma, gamma, j] =
-    L[j, sigma, gamma]`` (DESIGN.md §4a); multiply, adjoint, ``to_dense``,
+    L[j, sigma, gamma]`` (KS factors: docs/conventions.md); multiply, adjoint, ``to_dense``,
     ``parameter_count`` and ``flops`` are the chain's. Multiply: view ``x``
     as ``(K, p)``, ``Y1[a] = R[a] @ x[a]`` (``(K, q)``); read ``Y1`` as
     ``(c, J)`` and ``Y3[j] = L[j] @ Y1[:, j]`` (``(J, s)``); flatten ``Y3``

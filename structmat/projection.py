@@ -405,7 +405,7 @@ def project(A: Any, /, onto: Any, **params: Any) -> ProjectionResult:
         ``"block_diagonal"``, ``"permutation"``, or the operator class
         (``Monarch``, ``LowRank``, ``Kronecker``, ``BlockDiagonal``...).
     **params
-        The class parameters (DESIGN.md §8):
+        The class parameters (docs/projections.md):
 
         - monarch, monarch_adjoint: ``nblocks=int or (K, J)``, ``rank=1``,
           ``engine="auto" | "mixed" | "exact" | "subspace" | "eigh"``

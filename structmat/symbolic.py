@@ -180,7 +180,7 @@ def _perm_matrix(F: _Field, idx: np.ndarray) -> Any:
 
 
 def _monarch_matrix(F: _Field, L: Any, R: Any, m: int, ncols: int) -> Any:
-    """Dense Monarch from the DESIGN §4 element formula (rank 1, ``p = J``)."""
+    """Dense Monarch from the element formula (rank 1, ``p = J``)."""
     J, s = len(L), len(L[0])
     K = len(R)
     p = len(R[0][0])
@@ -195,7 +195,7 @@ def _monarch_matrix(F: _Field, L: Any, R: Any, m: int, ncols: int) -> Any:
 
 
 def _butterfly_matrix(F: _Field, tw: Any) -> Any:
-    """Dense increasing-stride butterfly from the DESIGN §5 definition."""
+    """Dense increasing-stride butterfly from its level-by-level definition."""
     nlev = len(tw)
     n = 2 * len(tw[0])
     mats = []

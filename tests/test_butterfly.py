@@ -484,7 +484,7 @@ def cert_inputs(rng, L, dtype, kind):
     seed=st.integers(0, 2**31),
 )
 def test_certificate_valid_against_svd_oracle(gram_all, L, dtype, kind, seed):
-    """lower_bound <= max_t ε_t and upper_bound >= sqrt(Σ ε_t²), ε_t from block SVDs.
+    """lower_bound <= max_t ε_t; error <= upper_bound <= min(sqrt(Σ ε_t²), ||A||), ε_t by SVD.
 
     gram_all = 8: Gram bounds at every split; 2: only at the two splits with a
     shorter side 2^min(3, ...) (the large-n path); 0 with no side splits: only the
@@ -504,10 +504,12 @@ def test_certificate_valid_against_svd_oracle(gram_all, L, dtype, kind, seed):
     nrm = np.linalg.norm(A)
     tiny = 1e-13 * nrm
     assert res.lower_bound <= eps.max() + tiny
-    assert res.upper_bound >= np.sqrt(np.sum(eps**2)) - tiny
     assert res.lower_bound <= res.error + tiny <= res.upper_bound + 2 * tiny
     actual = np.linalg.norm(A - to_numpy(res.operator.to_dense()))
     assert abs(actual - res.error) <= tiny
+    assert actual <= res.upper_bound + tiny
+    # the smallest guarantee known: never the a-priori bound where the error is below it
+    assert res.upper_bound <= min(np.sqrt(np.sum(eps**2)), nrm) + tiny
 
 
 @given(
@@ -541,6 +543,29 @@ def test_certificate_tightness_gaussian():
     res = Butterfly.project(A)
     assert res.lower_bound >= 0.9 * eps.max()
     assert res.upper_bound <= 1.2 * np.sqrt(np.sum(eps**2))
+
+
+def test_certificate_interval_stays_below_the_zero_matrix():
+    """Where sqrt(Σ ε_t²) passes ||A||_F, the interval on the distance stops at the error.
+
+    The zero matrix is a butterfly, so ||A||_F bounds the distance; the returned
+    error is known and below it. On this Gaussian the a-priori bound is 1.6 ||A||_F.
+    """
+    from structmat.cli import _certificate
+
+    A = np.random.default_rng(0).standard_normal((64, 64))
+    eps = exact_split_errors(A)
+    nrm = np.linalg.norm(A)
+    assert np.sqrt(np.sum(eps**2)) > 1.5 * nrm  # the case: the old upper_bound
+    res = Butterfly.project(A)
+    actual = np.linalg.norm(A - res.operator.to_dense())
+    assert actual <= res.upper_bound <= actual + 1e-12 * nrm
+    assert res.upper_bound <= nrm
+    assert res.lower_bound >= 0.7 * nrm  # and the lower bound is still informative
+    lo, hi = (float(v) for v in _certificate(res).strip("[]").split(","))
+    assert lo <= hi <= 1.0
+    guarantee = float(res.summary().split("error <= ")[1].split()[0])
+    assert guarantee <= nrm * (1 + 1e-5)
 
 
 def test_project_backends_agree(xp):

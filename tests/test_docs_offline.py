@@ -77,3 +77,52 @@ def test_a_formula_that_cannot_render_fails_the_build(hooks):
     # latex2mathml itself would print an unknown command as text
     with pytest.raises(ValueError, match=r"unknown command\(s\) \['\\\\foo'\]"):
         hooks.render_math('<span class="arithmatex">\\(\\foo x + 1\\)</span>')
+
+
+# ------------------------------------------------------------ docstrings name no internal documents
+# "DESIGN" in capitals is the internal design document; "design" is ordinary English
+INTERNAL = re.compile(r"DESIGN|\b[Ii]ssues?\b")
+
+
+def _public_docstrings():
+    """``(qualified name, docstring)`` of every public module, name and method of structmat."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import structmat
+
+    names = [structmat.__name__] + [
+        info.name
+        for info in pkgutil.walk_packages(structmat.__path__, "structmat.")
+        if not any(part.startswith("_") for part in info.name.split("."))
+    ]
+    for modname in names:
+        module = importlib.import_module(modname)
+        yield modname, inspect.getdoc(module) or ""
+        public = getattr(module, "__all__", None)
+        if public is None:
+            public = [n for n in vars(module) if not n.startswith("_")]
+        for name in public:
+            obj = getattr(module, name)
+            if not (inspect.isclass(obj) or callable(obj)):
+                continue
+            yield f"{modname}.{name}", inspect.getdoc(obj) or ""
+            if inspect.isclass(obj):
+                for attr, member in vars(obj).items():
+                    if not attr.startswith("_") or attr == "__init__":
+                        yield f"{modname}.{name}.{attr}", inspect.getdoc(member) or ""
+
+
+def test_public_docstrings_cite_no_internal_document():
+    docs = dict(_public_docstrings())
+    assert len(docs) > 300, len(docs)  # the walk really reached the package
+    hits = [name for name, text in docs.items() if INTERNAL.search(text)]
+    assert hits == [], f"docstrings citing an internal document or issue: {hits}"
+
+
+def test_the_docstring_check_catches_a_citation():
+    assert INTERNAL.search("the general form of DESIGN.md §4")
+    assert INTERNAL.search("the issue's target")
+    assert INTERNAL.search("see DESIGN §4a")
+    assert not INTERNAL.search("the design measurements (Dao et al., 2022)")

@@ -37,3 +37,16 @@ def test_jit_grad_vmap_through_the_dct():
     X = np.arange(24.0, dtype=np.float32).reshape(3, 8)
     Y = jax.vmap(lambda v: C @ v)(jnp.asarray(X))
     np.testing.assert_allclose(np.asarray(Y), scipy.fft.dct(X, axis=1), rtol=1e-5, atol=1e-3)
+
+
+def test_to_jax_refuses_float64_without_x64():
+    M = sm.Monarch.random((16, 16), nblocks=4, seed=0)
+    if jax.config.read("jax_enable_x64"):
+        pytest.skip("the x64 flag is on in this process")
+    with pytest.raises(TypeError, match=r"float64 but JAX's x64 flag is off.*jax_enable_x64"):
+        M.to(xp=jnp)
+    M32 = M.to(xp=jnp, dtype="float32")
+    x = np.arange(16.0, dtype=np.float32)
+    np.testing.assert_allclose(
+        np.asarray(M32 @ jnp.asarray(x)), M.to_dense() @ x, rtol=1e-4, atol=1e-4
+    )

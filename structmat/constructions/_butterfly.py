@@ -110,7 +110,7 @@ def dft_as_butterfly(
 
     Notes
     -----
-    Radix-2 decimation in time (DESIGN §5): level l, stride ``s = 2^l``,
+    Radix-2 decimation in time: level l, stride ``s = 2^l``,
     ``tw[l, g*s + o] = [[1, ω_{2s}^o], [1, -ω_{2s}^o]]``. After bit reversal,
     level l merges pairs of length-``s`` DFTs ``E, O`` into a length-``2s`` DFT:
     :math:`X[o + bs] = E[o] + (-1)^b \omega_{2s}^o O[o]`, because

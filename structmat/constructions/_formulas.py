@@ -13,12 +13,12 @@ import numpy as np
 
 
 def _monarch_row(sigma: Any, j: Any, J: Any) -> Any:
-    """Monarch output index ``sigma*J + j`` (DESIGN §4)."""
+    """Monarch output index ``sigma*J + j`` (docs/conventions.md)."""
     return sigma * J + j
 
 
 def _monarch_col(a: Any, t: Any, p: Any) -> Any:
-    """Monarch input index ``a*p + t`` (DESIGN §4)."""
+    """Monarch input index ``a*p + t`` (docs/conventions.md)."""
     return a * p + t
 
 

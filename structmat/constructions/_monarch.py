@@ -103,7 +103,7 @@ def dft_as_monarch(
 
     Notes
     -----
-    The Monarch element formula (DESIGN §4, rank ``r = 1``, ``p = J``,
+    The Monarch element formula (rank ``r = 1``, ``p = J``,
     ``s = K``) is :math:`M[\sigma J + j,\ aJ + t] = L[j, \sigma, a]\,R[a, j, t]`
     with :math:`\sigma, a < K` and :math:`j, t < J`. Write the DFT output index
     :math:`u = \sigma J + j` and the input index :math:`v = a + K t`. Then
@@ -310,7 +310,7 @@ def butterfly_to_monarch(B: Any, /) -> LinearOperator:
     kept and they act on ``a`` as a butterfly of stride ``s'`` with twiddles
     ``tw[l, g s + o' p + j]``, one ``K x K`` matrix :math:`L[j]` per offset. So
     :math:`B[\sigma p + j, a p + t] = L[j][\sigma, a]\,R[a][j, t]`, the Monarch
-    element formula with ``J = p``, ``r = 1`` (DESIGN §4, §5). Uses
+    element formula with ``J = p``, ``r = 1``. Uses
     ``B.to_monarch()`` when the butterfly class provides it.
 
     Examples

@@ -9,7 +9,7 @@ values ``T`` of shape ``(a, b, c, d)``:
     F[i b d + j d + l,\; i c d + k d + l] = T[i, j, k, l].
 
 Monarch, butterfly, block-diagonal and ``I ⊗ B ⊗ I`` matrices are products of
-such factors (DESIGN.md §4a):
+such factors (docs/conventions.md):
 
 - butterfly level ``l`` (stride ``s``, radix ``b``) is ``KS(n/(b s), b, b, s)``;
 - Monarch is ``KS(1, s, K*r, J) · KS(K, r*J, p, 1)``;

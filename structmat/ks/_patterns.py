@@ -134,7 +134,7 @@ def square_dyadic(n: int) -> list[Pattern]:
     r"""The radix-2 butterfly chain of size ``n = 2^L``, leftmost first.
 
     Level ``l`` (stride ``s = 2^l``, applied ``l``-th) is ``KS(n/(2s), 2, 2, s)``
-    (DESIGN.md §4a); the list is ``[level L-1, ..., level 1, level 0]``, the
+    (docs/conventions.md); the list is ``[level L-1, ..., level 1, level 0]``, the
     order of the matrix product ``B_{L-1} ⋯ B_1 B_0`` of an increasing-stride
     butterfly (reverse it for the order of application).
 
@@ -166,8 +166,8 @@ def mixed_radix(n: int, radices: Any = None) -> list[Pattern]:
     -------
     list of (a, b, c, d)
         ``[level L-1, ..., level 0]``: level ``l`` with stride
-        ``s_l = ∏_{i<l} b_i`` is ``KS(n/(b_l s_l), b_l, b_l, s_l)``
-        (DESIGN.md §5). A prime ``n`` gives one dense factor ``(1, n, n, 1)``.
+        ``s_l = ∏_{i<l} b_i`` is ``KS(n/(b_l s_l), b_l, b_l, s_l)``.
+        A prime ``n`` gives one dense factor ``(1, n, n, 1)``.
 
     Examples
     --------
@@ -207,16 +207,17 @@ def monarch(shape: Any, p: int, q: int, rank: int = 1) -> list[Pattern]:
         ``J``, the number of blocks of ``L`` (applied second, output side):
         ``m = s * J``, each block ``s x (K*r)``. Must divide ``m``.
     rank : int
-        ``r``: the rank of each of the ``J*K`` slices (DESIGN.md §4).
+        ``r``: the rank of each of the ``J*K`` slices ``M[sigma*J + j, a*p + t]``
+        (fixed ``j``, ``a``).
 
     Returns
     -------
     [(1, m/q, p*rank, q), (p, rank*q, n/p, 1)]
-        ``KS(1, s, c, J) · KS(K, r*J, p_blk, 1)`` (DESIGN.md §4a), with
+        ``KS(1, s, c, J) · KS(K, r*J, p_blk, 1)``, with
         ``T_L[0, sigma, gamma, j] = L[j, sigma, gamma]`` and ``T_R[a, :, :, 0] = R[a]``:
         ``Monarch.random((m, n), nblocks=(p, q), rank=rank)`` has exactly
         this support. The letters follow ``monarch(shape, p, q)`` of
-        lazylinop's ``Chain``; in DESIGN.md §4's letters ``p`` here is ``K``
+        lazylinop's ``Chain``; in :class:`structmat.Monarch`'s letters ``p`` here is ``K``
         and ``q`` is ``J``. No padding: ``p`` and ``q`` must divide the sizes.
 
     Examples

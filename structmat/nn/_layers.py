@@ -257,7 +257,7 @@ class KSLinear(StructuredLinear):
     Notes
     -----
     Factor ``(a, b, c, d)`` maps a row viewed as ``(a, c, d)`` to
-    ``y[i, j, l] = Σ_k T[i, j, k, l] x[i, k, l]`` (DESIGN.md §4a); the
+    ``y[i, j, l] = Σ_k T[i, j, k, l] x[i, k, l]`` (docs/conventions.md); the
     forward applies the factors right to left. ``layer.operator`` is the
     ``KSChain`` of the live values. Factor ``i`` gets entries of variance
     ``1/c_i`` (the rightmost ``1/(3 c_m)``), so ``E||y||^2`` per output is

@@ -1,4 +1,4 @@
-"""``MonarchLinear``: a Monarch layer in the official factor layout (DESIGN.md §4)."""
+"""``MonarchLinear``: a Monarch layer in the official factor layout (docs/nn.md)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,8 @@ class MonarchLinear(StructuredLinear):
     as ``(K, p)``, ``u`` flattened to length ``K*q``), ``u`` read as ``(c, J)``,
     ``z[j] = L[j] u[:, j]`` and ``y[t J + j] = z[j, t]``, truncated to
     ``out_features``: two ``torch.bmm`` and two transposes, the official
-    multiply. It is the Monarch element formula of DESIGN.md §4, so
+    multiply. It is the Monarch element formula
+    ``M[t*J + j, a*p + u] = sum_k L[j, t, a*r + k] R[a, k*J + j, u]``, so
     ``layer.operator`` (``structmat.Monarch(blkdiag2, blkdiag1)``) has the
     same matrix. The initialization gives ``E||M||_F^2`` of ``nn.Linear``'s
     default (entries of variance ``1/(3 in_features)``): ``R`` entries of
