@@ -300,7 +300,7 @@ def test_distributed_progress_on_stderr(capsys, store, tmp_path, cluster, monkey
 def test_failed_projection_leaves_nothing_at_output(capsys, store, tmp_path):
     path, _ = store
     out = tmp_path / "out.npz"
-    code, _, err = run(capsys, "project", path, "--onto", "butterfly", "-o", out, *THREADS)
+    code, _, err = run(capsys, "project", path, "--onto", "kronecker", "-o", out, *THREADS)
     assert_error(code, err, "not available on a Dask array", "monarch")
     assert list(tmp_path.iterdir()) == [path]
 

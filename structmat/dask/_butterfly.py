@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from structmat import _array_api as aa
 from structmat._dense import _window, ldexp, unscale
 from structmat._result import ProjectionResult
 from structmat.ks._patterns import Pattern
@@ -123,7 +124,7 @@ def _split_tile(
     the closed-form 2-row solve of :func:`structmat.ks.ks_project_two` (all
     sizes one, ``b1 = 2``). Zero-size blocks are lost whole.
     """
-    from structmat.ks._project import _rank_one_two_rows
+    from structmat.ks._project import _abs2, _discarded, _rank_one_two_rows, _stack_top_k
 
     blocks = _tile_blocks(chunks, shape, e, dtype)
     if rank1:
@@ -133,12 +134,26 @@ def _split_tile(
         U[dead], SV[dead] = 0, 0
         lost = np.where(dead, np.einsum("kbc,kbc->k", blocks, blocks.conj()).real, discarded)
         return U, SV, float(np.sum(lost))
-    U, S, Vh = np.linalg.svd(blocks, full_matrices=False)
-    q = int(S.shape[-1])
-    keep = np.arange(q)[None, :] < sizes[:, None]
-    S2 = (S * S).astype(np.float64)
-    SV = S.astype(dtype)[..., None] * Vh
-    return U, SV, float(np.sum(np.where(keep, 0.0, S2)))
+    # The in-memory engine on each rank's stack, so both paths give the same factors.
+    nblk, b1, c2 = blocks.shape
+    q = min(b1, c2)
+    U = np.zeros((nblk, b1, q), dtype=blocks.dtype)
+    SV = np.zeros((nblk, q, c2), dtype=blocks.dtype)
+    eps = aa.eps(np, blocks.dtype)
+    tol = max(1e-11, eps)
+    ranks = np.minimum(sizes, q)
+    lost = 0.0
+    for k in np.unique(ranks).tolist():
+        idx = np.flatnonzero(ranks == k)
+        S = blocks[idx]
+        if k == 0:
+            lost += float(np.sum(_abs2(np, S)))
+            continue
+        Lc, Rr, captured, trace = _stack_top_k(np, S, k, eps, tol, "auto")
+        U[idx, :, :k], SV[idx, :k, :] = Lc, Rr
+        if k < q:
+            lost += float(np.sum(_discarded(np, S, Lc, Rr, captured, trace, eps, tol)))
+    return U, SV, lost
 
 
 def _gram_tile(*chunks: Any, shape: tuple[int, ...], e: int, dtype: Any) -> tuple[float, ...]:

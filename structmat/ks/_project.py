@@ -174,15 +174,8 @@ def _group_factors(
         S = xp.reshape(sub, (nb * Gk, b1, c2))
         Lc, Rr, captured, trace = _stack_top_k(xp, S, k, eps, tol, engine)
         if k < q:
-            # ||S||² - captured, unless that is rounding against ||S||²: then the residual.
-            lb = xp.sum(xp.reshape(xp.clip(trace - captured, 0.0, None), (nb, Gk)), axis=-1)
-            norm2 = xp.sum(xp.reshape(trace, (nb, Gk)), axis=-1)
-            small = lb * tol <= (q * eps) * norm2
-            if bool(xp.any(small)):
-                resid = _abs2(xp, S - xp.matmul(Lc, Rr))
-                exact = xp.sum(xp.reshape(resid, (nb, -1)), axis=-1)
-                lb = xp.where(small, exact, lb)
-            lost = lost + lb
+            lb = _discarded(xp, S, Lc, Rr, captured, trace, eps, tol)
+            lost = lost + xp.sum(xp.reshape(lb, (nb, Gk)), axis=-1)
         U = xp.reshape(xp.permute_dims(Lc, (0, 2, 1)), (nb, Gk, k, b1))
         SV = xp.reshape(Rr, (nb, Gk, k, c2))
         if k < kmax:  # zero components up to the largest rank
@@ -207,6 +200,24 @@ def _group_factors(
         cols = xp.where(live, cols, xp.zeros_like(cols))
         rows = xp.where(live, rows, xp.zeros_like(rows))
     return cols, rows, lost
+
+
+def _discarded(
+    xp: Any, S: Any, Lc: Any, Rr: Any, captured: Any, trace: Any, eps: float, tol: float
+) -> Any:
+    """Energy each matrix of ``S`` loses to its truncation ``Lc @ Rr``.
+
+    ``||S||² - captured``, unless that is rounding against ``||S||²``: then
+    the residual itself, summed.
+    """
+    q = min(int(S.shape[-2]), int(S.shape[-1]))
+    lb = xp.clip(trace - captured, 0.0, None)
+    small = lb * tol <= (q * eps) * trace
+    if bool(xp.any(small)):
+        resid = _abs2(xp, S - xp.matmul(Lc, Rr))
+        exact = xp.sum(xp.reshape(resid, (int(S.shape[0]), -1)), axis=-1)
+        lb = xp.where(small, exact, lb)
+    return lb
 
 
 def _stack_top_k(
