@@ -25,7 +25,8 @@ def _example():
     spec = importlib.util.spec_from_file_location(
         "compress_minilm", EXAMPLES / "06_compress_minilm.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -100,7 +101,7 @@ def test_distillation_loss_falls(small, onto):
         ex.scorer(tokenizer, held, held_t),
         onto=onto,
         budget=0.5,
-                minutes=1.0,
+        minutes=1.0,
         eval_every=4,
         batch_size=8,
         lr=1e-3,
