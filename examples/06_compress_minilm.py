@@ -188,7 +188,7 @@ def agreement(teacher: Any, student: Any, k: int = 10) -> tuple[float, float]:
         return S.topk(k, dim=1).indices
 
     a, b = neighbours(teacher), neighbours(student)
-    kept = (a.unsqueeze(2) == b.unsqueeze(1)).any(2).float().sum(1) / k
+    kept = (a.unsqueeze(2) == b.unsqueeze(1)).any(2).double().sum(1) / k
     return cos, float(kept.mean())
 
 
