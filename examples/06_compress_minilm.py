@@ -42,6 +42,7 @@ import numpy as np
 from _output import output_dir, pyplot
 
 CONFIGS = (("monarch", 0.5), ("lowrank", 0.5), ("monarch", 0.25), ("lowrank", 0.25))
+DEFAULT_LR, DEFAULT_BATCH = 2e-4, 32
 LINEARS = "encoder.*"  # the 36 encoder layers; the pooler is not used for embeddings
 
 
@@ -105,14 +106,19 @@ def missing() -> str | None:
     return None
 
 
-def load(folder: Path) -> tuple[Any, Any]:
-    """``(model, tokenizer)`` from a local folder, offline, in eval mode (no dropout)."""
+def load(folder: Path, **config: Any) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` from a local folder, offline, in eval mode (no dropout).
+
+    ``config`` overrides the model's configuration (``num_hidden_layers=1``
+    keeps the first layer only: the small test's model).
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging
 
     logging.disable_progress_bar()
-    model = AutoModel.from_pretrained(str(folder)).eval()
+    logging.set_verbosity_error()  # the load report lists the layers a truncation drops
+    model = AutoModel.from_pretrained(str(folder), **config).eval()
     return model, AutoTokenizer.from_pretrained(str(folder))
 
 
@@ -146,6 +152,31 @@ def encode(model: Any, tokenizer: Any, texts: list[str], batch_size: int = 64) -
     return out
 
 
+def teacher_embeddings(teacher: Any, tokenizer: Any, folder: Path, *texts: list[str]) -> list[Any]:
+    """:func:`encode` of each list of ``texts``, cached in the output folder.
+
+    The cache is keyed on the texts and the weights file's size and time, so a
+    second run (another learning rate, say) skips minutes of dense forward passes.
+    """
+    import hashlib
+
+    import torch
+
+    weights = folder / "model.safetensors"
+    stat = weights.stat() if weights.is_file() else None
+    key = hashlib.sha256(
+        repr((stat and (stat.st_size, stat.st_mtime_ns), texts)).encode()
+    ).hexdigest()
+    path = output_dir() / "06_compress_minilm_teacher.pt"
+    if path.is_file():
+        cached = torch.load(path)
+        if cached.get("key") == key:
+            return cached["embeddings"]
+    out = [encode(teacher, tokenizer, t) for t in texts]
+    torch.save({"key": key, "embeddings": out}, path)
+    return out
+
+
 def agreement(teacher: Any, student: Any, k: int = 10) -> tuple[float, float]:
     """Mean cosine of matching rows, and the mean share of top-``k`` neighbours kept."""
 
@@ -157,7 +188,7 @@ def agreement(teacher: Any, student: Any, k: int = 10) -> tuple[float, float]:
         return S.topk(k, dim=1).indices
 
     a, b = neighbours(teacher), neighbours(student)
-    kept = (a.unsqueeze(2) == b.unsqueeze(1)).any(2).float().sum(1) / k
+    kept = (a.unsqueeze(2) == b.unsqueeze(1)).any(2).double().sum(1) / k
     return cos, float(kept.mean())
 
 
@@ -179,17 +210,18 @@ def distill(
     *,
     minutes: float,
     eval_every: int,
-    batch_size: int = 32,
-    lr: float = 2e-4,
+    batch_size: int = DEFAULT_BATCH,
+    lr: float = DEFAULT_LR,
     max_steps: int | None = None,
     seed: int = 0,
+    verbose: bool = False,
 ) -> dict[str, list]:
     """Adam on ``1 - cos(student, teacher)`` over random training batches.
 
     The embeddings stay frozen (they are not compressed); dropout stays off.
     ``evaluate(student)`` gives the held-out ``(cosine, top-10)`` at step 0,
     every ``eval_every`` steps and at the end; ``minutes`` bounds the training
-    time (evaluation not counted).
+    time (evaluation not counted); ``verbose`` prints each evaluation.
     """
     import torch
 
@@ -209,6 +241,12 @@ def distill(
         hist["top10"].append(top)
         hist["loss"].append(float(np.mean(losses)) if losses else float("nan"))
         hist["train_s"].append(spent)
+        if verbose:
+            print(
+                f"  step {step:5d}  train loss {hist['loss'][-1]:.4f}  held-out cosine {cos:.4f}"
+                f"  top-10 {top:.3f}  ({spent:.0f} s training)",
+                flush=True,
+            )
         losses.clear()
 
     record()
@@ -232,17 +270,88 @@ def distill(
     return hist
 
 
+def scorer(tokenizer: Any, held: list[str], held_t: Any) -> Any:
+    """``evaluate(student)``: held-out ``(cosine, top-10)`` against the teacher's ``held_t``."""
+
+    def evaluate(student: Any) -> tuple[float, float]:
+        return agreement(held_t, encode(student, tokenizer, held))
+
+    return evaluate
+
+
+def run_config(
+    teacher: Any,
+    tokenizer: Any,
+    train: list[str],
+    train_t: Any,
+    evaluate: Any,
+    *,
+    onto: str,
+    budget: float,
+    include: str = LINEARS,
+    **options: Any,
+) -> dict[str, Any]:
+    """One configuration: :func:`compress`, then :func:`distill` (``options``); its record.
+
+    The record holds the report's totals, the mean relative projection error,
+    the wall time, the options and the curves of :func:`distill`.
+    """
+    student, report = compress(teacher, onto, budget, include)
+    assert report.after <= budget * report.before, (report.after, report.before)
+    t0 = time.perf_counter()
+    hist = distill(student, tokenizer, train, train_t, evaluate, **options)
+    return {
+        "onto": onto,
+        "budget": budget,
+        "layers": len(report.layers),
+        "params_before": report.before,
+        "params_after": report.after,
+        "mean_rel_error": float(np.mean([r.relative_error for r in report.layers])),
+        "wall_s": time.perf_counter() - t0,
+        "lr": options.get("lr", DEFAULT_LR),
+        "batch": options.get("batch_size", DEFAULT_BATCH),
+        **hist,
+    }
+
+
 # ---------------------------------------------------------------------- main
 def parse(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0, help="training time per configuration")
     ap.add_argument("--eval-every", type=int, default=25, help="steps between held-out checks")
-    ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--batch", type=int, default=DEFAULT_BATCH)
+    ap.add_argument("--lr", type=float, default=DEFAULT_LR)
     ap.add_argument("--threads", type=int, default=min(4, os.cpu_count() or 1))
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--held-out", type=int, default=None, help="use only this many held-out")
+    ap.add_argument(
+        "--configs",
+        type=parse_configs,
+        default=list(CONFIGS),
+        help="comma-separated structure:budget pairs (default: all four), e.g. monarch:0.5",
+    )
     return ap.parse_args(argv)
+
+
+def parse_configs(text: str) -> list[tuple[str, float]]:
+    """``"monarch:0.5,lowrank:0.25"`` -> ``[("monarch", 0.5), ("lowrank", 0.25)]``.
+
+    >>> parse_configs("monarch:0.5, lowrank:1/4")
+    [('monarch', 0.5), ('lowrank', 0.25)]
+    """
+    out = []
+    for item in text.split(","):
+        onto, _, budget = item.strip().partition(":")
+        num, _, den = budget.partition("/")
+        try:
+            value = float(num) / float(den or 1)
+        except ValueError:
+            value = math.nan
+        if onto not in ("monarch", "lowrank") or not 0 < value <= 1:
+            msg = f"expected structure:budget (monarch or lowrank, budget in (0, 1]), got {item!r}"
+            raise argparse.ArgumentTypeError(msg)
+        out.append((onto, value))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,49 +373,38 @@ def main(argv: list[str] | None = None) -> int:
     held = held[: args.held_out] if args.held_out else held
     print(f"model: {folder}; {len(train)} training / {len(held)} held-out sentences")
     t0 = time.perf_counter()
-    held_t = encode(teacher, tokenizer, held)
-    train_t = encode(teacher, tokenizer, train)
-    print(f"teacher embeddings in {time.perf_counter() - t0:.1f} s")
+    held_t, train_t = teacher_embeddings(teacher, tokenizer, folder, held, train)
+    print(f"teacher embeddings in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    def evaluate(student: Any) -> tuple[float, float]:
-        return agreement(held_t, encode(student, tokenizer, held))
-
+    evaluate = scorer(tokenizer, held, held_t)
     assert agreement(held_t, held_t) == (1.0, 1.0)
     results: dict[str, dict] = {}
-    for onto, budget in CONFIGS:
+    for onto, budget in args.configs:
         name = f"{onto} {budget:g}"
-        student, report = compress(teacher, onto, budget)
-        assert len(report.layers) == 36, len(report.layers)
-        assert report.after <= budget * report.before
-        t0 = time.perf_counter()
-        hist = distill(
-            student,
+        print(f"{name}, lr {args.lr:g}:", flush=True)
+        r = run_config(
+            teacher,
             tokenizer,
             train,
             train_t,
             evaluate,
+            onto=onto,
+            budget=budget,
             minutes=args.minutes,
             eval_every=args.eval_every,
             batch_size=args.batch,
             lr=args.lr,
             max_steps=args.max_steps,
+            verbose=True,
         )
-        wall = time.perf_counter() - t0
-        errs = [r.relative_error for r in report.layers]
-        results[name] = {
-            "onto": onto,
-            "budget": budget,
-            "params_before": report.before,
-            "params_after": report.after,
-            "mean_rel_error": float(np.mean(errs)),
-            "wall_s": wall,
-            **hist,
-        }
+        assert r["layers"] == 36, r["layers"]
+        r["minutes"] = args.minutes
+        results[name] = r
         print(
-            f"{name:>13}: {report.after}/{report.before} params, mean projection error "
-            f"{np.mean(errs):.3f}; cosine {hist['cos'][0]:.4f} -> {hist['cos'][-1]:.4f}, "
-            f"top-10 {hist['top10'][0]:.3f} -> {hist['top10'][-1]:.3f} after {hist['step'][-1]} "
-            f"steps ({hist['train_s'][-1]:.0f} s training, {wall:.0f} s wall)"
+            f"{name:>13}: {r['params_after']}/{r['params_before']} params, mean projection "
+            f"error {r['mean_rel_error']:.3f}; cosine {r['cos'][0]:.4f} -> {r['cos'][-1]:.4f}, "
+            f"top-10 {r['top10'][0]:.3f} -> {r['top10'][-1]:.3f} after {r['step'][-1]} "
+            f"steps ({r['train_s'][-1]:.0f} s training, {r['wall_s']:.0f} s wall)"
         )
     out = output_dir()
     (out / "06_compress_minilm.json").write_text(json.dumps(results, indent=1))

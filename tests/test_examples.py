@@ -23,7 +23,8 @@ NAMES = (
     "06_compress_minilm.py",
 )
 SLOW = {"02_verify_transforms.py", "03_compress_layer.py", "04_minilm.py"}
-# its default run trains for 40 minutes: not run here (a small test of it is still to write)
+# trains for minutes per configuration on the real model (no stand-in weights):
+# tests/test_minilm_small.py runs its functions in small instead
 OWN_TEST = {"06_compress_minilm.py"}
 
 
