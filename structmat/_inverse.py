@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
-from structmat.basic import Diagonal, Permutation
+from structmat._solve import DenseInverse, ToeplitzInverse
+from structmat.basic import Dense, Diagonal, Permutation
 from structmat.blocks import BlockDiagonal, Kronecker
-from structmat.convolution import Circulant
+from structmat.butterfly import Butterfly
+from structmat.convolution import Circulant, Convolution, Toeplitz
 from structmat.fourier import DFT, IDFT, Hadamard
 from structmat.linop import (
     Adjoint,
@@ -125,6 +127,15 @@ def _rule(op: LinearOperator) -> LinearOperator | None:
                 msg = f"BlockDiagonal.inverse(): every block must be square, got {b.shape}"
                 raise np.linalg.LinAlgError(msg)
         return BlockDiagonal([b.inverse() for b in op.blocks])
+    if isinstance(op, Butterfly):
+        return _butterfly_inverse(op)
+    if isinstance(op, Dense):
+        return DenseInverse(op)
+    if isinstance(op, Toeplitz):
+        return ToeplitzInverse(op)
+    if isinstance(op, Convolution):
+        # square: a Toeplitz matrix (its first column and row)
+        return ToeplitzInverse(Toeplitz(*op._toeplitz_cr()))
     return None
 
 
@@ -226,3 +237,56 @@ class _InverseBlocks(Monarch):
     @R.setter
     def R(self, value: Any) -> None:
         """Set by ``Monarch.__init__`` only: the blocks are read from ``M``."""
+
+
+def _inverse_blocks(op: Butterfly, ell: int, blocks: Any) -> Any:
+    """``inv`` of each twiddle block of level ``ell``; ``LinAlgError`` naming a singular one."""
+    xp = op.xp
+    try:
+        inv = xp.linalg.inv(blocks)
+        ok = bool(xp.all(xp.isfinite(inv)))
+    except Exception:  # each backend names a singular matrix its own way
+        ok = False
+    if not ok:
+        det = np.abs(aa.to_host(xp.linalg.det(blocks)))
+        i = int(np.argmin(det))
+        why = f"twiddle block {i} of level {ell} (radix {op.radices[ell]}) is singular"
+        raise _singular(op, why)
+    return inv
+
+
+def _butterfly_inverse(B: Butterfly) -> LinearOperator:
+    """``(B_{L-1} ... B_0)^{-1} = B_0^{-1} ... B_{L-1}^{-1}``: the butterfly of the opposite
+    stride order whose twiddle blocks are the inverted blocks (each level is block diagonal
+    up to a permutation, so its inverse has the same pattern)."""
+    if B.mixed:
+        tw: Any = tuple(_inverse_blocks(B, ell, t) for ell, t in enumerate(B.tw))
+    else:
+        tw = B.xp.stack([_inverse_blocks(B, ell, B.tw[ell, ...]) for ell in range(B.levels)])
+    return ButterflyInverse(B, tw)
+
+
+class ButterflyInverse(Butterfly):
+    """The inverse of a butterfly: a butterfly of the other stride order (repr says so).
+
+    Its twiddles are inverted once, from the owned twiddles of ``B`` (on
+    torch, from the tensors as they are at the ``inverse()`` call; the
+    inversion is differentiable).
+    """
+
+    def __init__(self, B: Butterfly, tw: Any) -> None:
+        self.of = B
+        Butterfly.__init__(self, tw, increasing_stride=not B.increasing_stride)
+
+    def _invert(self) -> LinearOperator:
+        return self.of
+
+    def _map(self, convert: Any) -> LinearOperator:
+        return self.of._map(convert).inverse()
+
+    def __repr__(self) -> str:
+        word = "B" if self.of.increasing_stride else "B*"
+        return f"Butterfly({self._repr_args()}; inverse of a class-{word} butterfly)"
+
+    def __reduce__(self) -> Any:
+        return (_butterfly_inverse, (self.of,))
