@@ -2,7 +2,7 @@
 """Butterfly benchmarks: DFT-as-butterfly multiply, multiply vs dense, projection.
 
 Prints tables of timings and ratios measured in one run (cases interleaved,
-medians), with the issue's targets beside them:
+medians of three rounds), with the targets beside them:
 
 - DFT as butterfly (n = 4096, batch 64, complex128) vs ``scipy.fft.fft``:
   target <= 2x. Rows: the construction ``dft_as_butterfly(n) @ X`` (the
@@ -45,7 +45,6 @@ if _env != dict(os.environ):
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -54,54 +53,20 @@ import scipy.fft  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import _common  # noqa: E402
+
 from structmat.butterfly import Butterfly, bit_reversal  # noqa: E402
 from structmat.ks import ks_project_two, ks_to_dense  # noqa: E402
-
-
-def timeit(f: Callable[[], Any], *, repeat: int = 7, min_time: float = 0.2) -> float:
-    """Median seconds of one call (warm-up first; repeats adapt to the cost)."""
-    f()
-    t0 = time.perf_counter()
-    f()
-    one = time.perf_counter() - t0
-    reps = max(3, min(repeat, int(min_time / max(one, 1e-9))))
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        f()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
-def dft_twiddles(n: int) -> np.ndarray:
-    """DESIGN.md §5: tw[l, g*s+o] = [[1, w_k^o], [1, -w_k^o]], k = 2s."""
-    L = n.bit_length() - 1
-    tw = np.empty((L, n // 2, 2, 2), dtype=np.complex128)
-    for ell in range(L):
-        s = 2**ell
-        w = np.exp(-2j * np.pi * (np.arange(n // 2) % s) / (2 * s))
-        tw[ell, :, 0, 0] = 1
-        tw[ell, :, 0, 1] = w
-        tw[ell, :, 1, 0] = 1
-        tw[ell, :, 1, 1] = -w
-    return tw
 
 
 def row(cells: list[str], widths: list[int]) -> str:
     return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False))
 
 
-def time_cases(cases: list[tuple[str, Callable[[], Any]]], reps: int) -> dict[str, float]:
-    """Median seconds per case, the cases interleaved round-robin (fair under shared load)."""
-    for _, f in cases:
-        f()
-    times: dict[str, list[float]] = {name: [] for name, _ in cases}
-    for _ in range(reps):
-        for name, f in cases:
-            t0 = time.perf_counter()
-            f()
-            times[name].append(time.perf_counter() - t0)
-    return {name: float(np.median(v)) for name, v in times.items()}
+def time_cases(cases: list[tuple[str, Callable[[], Any]]], *, min_time: float) -> dict[str, float]:
+    """Median seconds per case, the cases interleaved round by round (fair under shared load)."""
+    times = _common.time_pairs([f for _, f in cases], repeats=3, min_time=min_time)
+    return {name: t for (name, _), t in zip(cases, times, strict=True)}
 
 
 def section_dft(quick: bool) -> None:
@@ -144,7 +109,7 @@ def section_dft(quick: bool) -> None:
         cases.append(("pyfaust.dft(n) @ X", lambda: Fd @ X))
     if importlib.util.find_spec("lazylinop") is not None:
         print("  (lazylinop importable; not wired into this table)")
-    med = time_cases(cases, 7 if quick else 25)
+    med = time_cases(cases, min_time=0.02 if quick else 0.1)
     widths = [40, 10, 10, 10, 14]
     print(row(["route", "time [ms]", "vs scipy", "rel. error", "target"], widths))
     base = med[cases[0][0]]
@@ -157,7 +122,7 @@ def section_dft(quick: bool) -> None:
         print(
             row([name, f"{1e3 * t:.2f}", f"{ratio:.2f}x", f"{err:.1e}", f"{target} {ok}"], widths)
         )
-    print("  (issue: published butterfly libraries take 3-4x here)")
+    print("  (published butterfly libraries take 3-4x here)")
 
 
 def section_dense(quick: bool) -> None:
@@ -168,8 +133,9 @@ def section_dense(quick: bool) -> None:
         B = Butterfly.random(n, kind="gaussian", seed=0)
         D = np.asarray(B.to_dense())
         X = np.random.default_rng(1).standard_normal((n, 64))
-        tb = timeit(lambda B=B, X=X: B @ X)
-        td = timeit(lambda D=D, X=X: D @ X)
+        tb, td = _common.time_pairs(
+            [lambda B=B, X=X: B @ X, lambda D=D, X=X: D @ X], min_time=0.02 if quick else 0.1
+        )
         print(
             row(
                 [
@@ -283,7 +249,6 @@ def section_project(quick: bool) -> None:
         for name, A in inputs.items():
             perm = "bitrev" if "DFT" in name else None
             Ain = A[:, bit_reversal(n)] if perm else A
-            reps = 3 if n == 4096 else 7
             cases: list[tuple[str, Callable[[], Any]]] = [
                 ("cert", lambda A=A, p=perm: Butterfly.project(A, permutation=p)),
                 (
@@ -295,7 +260,7 @@ def section_project(quick: bool) -> None:
             # the previous certificate takes 7 s (Gaussian) to a minute (DFT) at n = 4096
             if n < 4096 or (not quick and "DFT" not in name):
                 cases.append(("before", lambda Ain=Ain: old_project(Ain)))
-            med = time_cases(cases, reps)
+            med = time_cases(cases, min_time=0.05 if quick else 0.2)
             res = Butterfly.project(A, permutation=perm)
             nrm = res.norm
             target = ""
@@ -329,7 +294,7 @@ def section_project(quick: bool) -> None:
                     f"sqrt(sum eps_t^2) {np.sqrt(np.sum(eps**2)) / nrm:.4f} "
                     f"(upper {res.upper_bound / nrm:.4f}, before {ohi / nrm:.4f})"
                 )
-    print("  (issue: published Python implementations take 1.8-4.6 s at n = 4096)")
+    print("  (published Python implementations take 1.8-4.6 s at n = 4096)")
     print("\n-- certificate vs exact split errors (block SVDs), Gaussian, relative to ||A|| --")
     for line in tight:
         print(line)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Chains of any size: mixed-radix butterflies, projection onto a chain, matrix-free Monarch (issue 15).
+"""Chains of any size: mixed-radix butterflies, projection onto a chain, matrix-free Monarch.
 
 - *Mixed-radix multiply*: ``dft_as_butterfly(n) @ X`` (complex128, batch 64)
   for n in {1000, 3072, 4096} against the dense DFT matrix times ``X`` and
@@ -12,7 +12,7 @@
   n = 4096 operator (a Monarch plus a low-rank term) against densifying it
   and projecting exactly: products with ``op`` used, time and error.
 
-Times are medians of interleaved rounds (``bench_monarch.bench``); other
+Times are medians of three interleaved rounds (``bench_monarch.bench``); other
 processes share this machine, so compare ratios.
 
 Usage: ``python benchmarks/bench_chains.py [--quick] [--threads N]``.

@@ -10,8 +10,8 @@ Cases, for n in {16, 256, 4096} and batch in {1, 64} (batch 1 is a vector
   ``2 * (A @ (B @ x)) + C @ x``.
 
 Each timing is the mean of a loop of calls lasting about ``--target-ms``;
-structmat and NumPy loops alternate in pairs so that both see the same
-machine state. The table shows the best time of each side, and the median
+structmat and NumPy loops alternate round by round (``_common.time_rounds``)
+so that both see the same machine state. The table shows the best time of each side, and the median
 over pairs of the difference (overhead per call, microseconds) and of the
 ratio. At n=4096 one call lasts milliseconds and the load of a shared
 machine moves single timings by several percent, so the script also prints
@@ -19,7 +19,7 @@ the overhead measured at n=16 as a share of the n=4096 NumPy time (the
 structmat path issues the same NumPy calls; its extra cost does not grow
 with n).
 
-Targets (issue 2): overhead below 5 us per call at n=16, below 5% at n=4096.
+Targets: overhead below 5 us per call at n=16, below 5% at n=4096.
 
 Usage: ``python benchmarks/bench_core.py [--quick] [--threads N]`` (BLAS
 threads, 1 by default so that the comparison is not thread scheduling). If OPENBLAS_CORETYPE /
@@ -43,7 +43,6 @@ _common.use_checkout()
 import argparse  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -54,46 +53,19 @@ TARGET_US_SMALL = 5.0  # n = 16: absolute overhead per call
 TARGET_RATIO_LARGE = 1.05  # n = 4096: relative overhead
 
 
-def _loop_time(fn: Callable[[], object], loops: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(loops):
-        fn()
-    return (time.perf_counter() - t0) / loops
-
-
-def _calibrate(fn: Callable[[], object], target_s: float) -> int:
-    fn()
-    loops = 1
-    while True:
-        t = _loop_time(fn, loops) * loops
-        if t >= target_s or loops >= 1 << 20:
-            return loops
-        loops = max(loops * 2, int(loops * target_s / max(t, 1e-9)))
-
-
 def measure(
     ours: Callable[[], object], raw: Callable[[], object], repeats: int, target_s: float
 ) -> tuple[float, float, float, float]:
-    """Per-call seconds of structmat and NumPy, timed in alternating pairs.
+    """Per-call seconds of structmat and NumPy, timed in interleaved rounds.
 
-    Returns the best time of each side, and the median over pairs of the
-    difference and of the ratio (pairs run back to back, so a change of
-    machine load between pairs cancels out).
+    Returns the best time of each side, and the median over rounds of the
+    difference and of the ratio (the two sides of a round run back to back, so
+    a change of machine load between rounds cancels out).
     """
-    loops_raw = _calibrate(raw, target_s)
-    loops_ours = _calibrate(ours, target_s)
-    pairs = []
-    for r in range(repeats):
-        if r % 2:
-            t_ours = _loop_time(ours, loops_ours)
-            t_raw = _loop_time(raw, loops_raw)
-        else:
-            t_raw = _loop_time(raw, loops_raw)
-            t_ours = _loop_time(ours, loops_ours)
-        pairs.append((t_ours, t_raw))
-    diff = statistics.median(o - w for o, w in pairs)
-    ratio = statistics.median(o / w for o, w in pairs)
-    return min(o for o, _ in pairs), min(w for _, w in pairs), diff, ratio
+    t_ours, t_raw = _common.time_rounds([ours, raw], repeats=repeats, min_time=target_s)
+    diff = statistics.median(o - w for o, w in zip(t_ours, t_raw, strict=True))
+    ratio = statistics.median(o / w for o, w in zip(t_ours, t_raw, strict=True))
+    return min(t_ours), min(t_raw), diff, ratio
 
 
 def cases(n: int, batch: int, rng: np.random.Generator) -> list[tuple[str, Callable, Callable]]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Dask benchmarks (issue 18): out-of-core Monarch projection and products from zarr.
+"""Dask benchmarks: out-of-core Monarch projection and products from zarr.
 
 1. Monarch projection (``nblocks 256``; ``--quick``: 64) of an ``N x N`` float32
    matrix stored as zarr, on a ``LocalCluster`` of 2 workers with a 3 GiB
@@ -7,12 +7,12 @@
    matrix in the same run: wall time, throughput ratio (in-memory time /
    Dask time; target >= 0.5) and the peak resident memory of this process,
    the scheduler and the workers together (psutil, sampled every 0.1 s;
-   target < 8 GiB). ``--n`` sets N (default 8192; the issue's size is 32768);
+   target < 8 GiB). ``--n`` sets N (default 8192; the target size is 32768);
    ``--headline`` is N = 65536 (16 GiB on disk), without the in-memory run
    (it does not fit).
 2. ``dft_as_monarch(4096)`` and a random float32 Monarch applied to a
    ``4096 x K`` float32 Dask array from zarr, written to zarr (``--k``; the
-   issue's K is 2**20, 16 GiB), against the in-memory product of a
+   target K is 2**20, 16 GiB), against the in-memory product of a
    ``4096 x 8192`` slice: columns per second and their ratio.
 
 The inputs are written with Dask from a seeded generator into a temporary
@@ -33,7 +33,7 @@ import logging  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
-import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -77,6 +77,16 @@ class PeakRSS:
         self._thread.join()
 
 
+def once(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """``fn()``'s result and its seconds, one call (runs of seconds that read or write zarr).
+
+    The collector stays on: the peak memory of this process is part of the table.
+    """
+    out = []
+    t = _common.time_call(lambda: out.append(fn()), repeats=1, warmup=False, keep_gc=True)
+    return out[0], t
+
+
 def write_matrix(path: Path, shape: tuple[int, int], chunks: tuple[int, int]) -> None:
     import dask.array as da
 
@@ -93,9 +103,7 @@ def projection_section(tmp: Path, n: int, nblocks: int, in_memory: bool) -> list
     write_matrix(path, (n, n), (n, max(p, (1 << 26) // (4 * n) // p * p)))
     rows = []
     with PeakRSS() as mem:
-        t0 = time.perf_counter()
-        res = sm.project(da.from_zarr(str(path)), "monarch", nblocks=nblocks)
-        t_dask = time.perf_counter() - t0
+        res, t_dask = once(lambda: sm.project(da.from_zarr(str(path)), "monarch", nblocks=nblocks))
     rows.append(
         [
             "Dask, 2 workers x 3 GiB",
@@ -107,9 +115,7 @@ def projection_section(tmp: Path, n: int, nblocks: int, in_memory: bool) -> list
     if in_memory:
         A = np.asarray(zarr.open_array(str(path), mode="r")[:])
         with PeakRSS() as mem:
-            t0 = time.perf_counter()
-            ref = sm.project(A, "monarch", nblocks=nblocks)
-            t_np = time.perf_counter() - t0
+            ref, t_np = once(lambda: sm.project(A, "monarch", nblocks=nblocks))
         rows.append(
             [
                 "in memory, NumPy",
@@ -139,12 +145,12 @@ def apply_section(tmp: Path, k: int) -> list[list[str]]:
     X_slice = np.asarray(zarr.open_array(str(path), mode="r")[:, :width])
     rows = []
     for name, op in ops.items():
-        t0 = time.perf_counter()
-        (op @ da.from_zarr(str(path))).to_zarr(str(tmp / "Y.zarr"), overwrite=True)
-        t_dask = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        op @ X_slice
-        t_np = time.perf_counter() - t0
+        _, t_dask = once(
+            lambda op=op: (op @ da.from_zarr(str(path))).to_zarr(
+                str(tmp / "Y.zarr"), overwrite=True
+            )
+        )
+        _, t_np = once(lambda op=op: op @ X_slice)
         rate_dask, rate_np = k / t_dask, width / t_np
         rows.append(
             [name, f"{rate_dask:,.0f}/s", f"{rate_np:,.0f}/s", f"{rate_dask / rate_np:.2f}"]

@@ -3,9 +3,11 @@
 
 Each round times both checkouts, each in a fresh subprocess (the two trees
 are both called ``structmat``, so they cannot share a process), old first in
-odd rounds and new first in even ones; a row's time is the median of the
-rounds' times (each itself the best of a few repeats). The rows are the
-products the KS engine took over from Monarch's own kernels (issue 15):
+odd rounds and new first in even ones (the hand-written part: the harness of
+``_common`` interleaves functions of one process); a row's time is the median
+of the rounds' times, each itself the median of three timed loops
+(``_common.time_call``, run inside the subprocess). The rows are the
+products the KS engine took over from Monarch's own kernels:
 ``M @ x``, ``Mᴴ @ x`` for one vector and ``M @ X`` for a block of columns,
 and a butterfly's ``B @ X``; ``--projection`` the Monarch projection's
 engine routes; ``--ks-projection`` the KS two-factor projection on the
@@ -35,6 +37,8 @@ import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+
 # (label, statement) timed on both sides; ``M``/``B``/``x``/``X`` are set up per size.
 CASES = [
     ("Monarch M @ x", "M @ x"),
@@ -61,9 +65,11 @@ KS_PROJECTION_CASES = [
 ]
 
 WORKER = r"""
-import json, sys, timeit
+import json, sys
+sys.path.append(sys.argv[4])  # this folder: both trees are timed by this checkout's harness
 import numpy as np
 import structmat as sm
+from _common import time_call
 n, cases, ks = int(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3] == "ks"
 rng = np.random.default_rng(0)
 if ks:  # sizes without a square Monarch: the projection input only
@@ -81,11 +87,7 @@ else:
     env = dict(sm=sm, M=M, B=B, x=x, X64=X64, X1024=X1024, A=A, A32=A.astype(np.float32))
 out = {}
 for label, stmt in cases:
-    timer = timeit.Timer(stmt, globals=env)
-    number, total = timer.autorange()
-    # seconds-long projections: the autorange call and two repeats
-    repeat = 5 if total / number < 0.2 else 2
-    out[label] = min([total, *timer.repeat(repeat=repeat, number=number)]) / number
+    out[label] = time_call(eval("lambda: " + stmt, env), repeats=3, min_time=0.2)
 print(json.dumps(out))
 """
 
@@ -93,7 +95,7 @@ print(json.dumps(out))
 def run_side(tree: str, n: int, cases: list[tuple[str, str]], ks: bool) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
     proc = subprocess.run(
-        [sys.executable, "-c", WORKER, str(n), json.dumps(cases), "ks" if ks else "-"],
+        [sys.executable, "-c", WORKER, str(n), json.dumps(cases), "ks" if ks else "-", HERE],
         capture_output=True,
         text=True,
         env=env,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Kronecker-sparse chains against Monarch's NumPy kernel, and the tiled driver against the untiled one (issue 15).
+"""Kronecker-sparse chains against Monarch's NumPy kernel, and the tiled driver against the untiled one.
 
 float64, NumPy, ``X`` of shape ``(n, k)``:
 
@@ -12,7 +12,7 @@ float64, NumPy, ``X`` of shape ``(n, k)``:
   is ``(t / flops) / (t_Monarch / flops_Monarch)`` with the multiply-adds
   each kernel executes (``Σ a b c d`` per column of the chain it runs; for
   the butterfly its fused factors, with the nominal ``2 n L`` count beside
-  it). Gate (issue 15): butterfly and chain matmat at 1024 columns within
+  it). Gate: butterfly and chain matmat at 1024 columns within
   1.2x of Monarch's kernel on the same flops. Dense ``A @ X`` is timed
   beside them.
 - *Tiled vs untiled*: ``ks_chain_matmat`` (tiled driver, worker threads)
@@ -49,7 +49,7 @@ from structmat.ks._multiply import _chain_by_factor  # noqa: E402
 
 
 def chain_of_monarch(M: Any) -> KSChain:
-    """The KSChain ``KS(1, s, K r, J) · KS(K, r J, p, 1)`` of a Monarch's factors (DESIGN §4a)."""
+    """The KSChain ``KS(1, s, K r, J) · KS(K, r J, p, 1)`` of a Monarch's factors."""
     return KSChain([np.transpose(M.L, (1, 2, 0))[None], M.R[:, :, :, None]])
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Monarch multiply and projection against dense BLAS and straightforward code (issue 3).
+"""Monarch multiply and projection against dense BLAS and straightforward code.
 
 Matmat, float64, square Monarch with the default ``nblocks`` (``sqrt(n)``),
 rank 1, for n in {1024, 4096, 16384} and batch in {1, 64, 1024} (batch 1 is
@@ -22,12 +22,12 @@ engine (the path of every other backend) is timed beside it. Exactness:
 returned operator; the slices the mixed path redid exactly are counted.
 
 GFLOP/s count 2 flops per multiply-add: ``2 * M.flops(batch)`` for Monarch,
-``2 n^2 batch`` for dense. Times are medians of repeated calls; the functions
-of one table row are timed in three interleaved rounds (see ``bench``), so
+``2 n^2 batch`` for dense. Times are medians of three timed loops; the
+functions of one table row are timed in interleaved rounds (see ``bench``), so
 their ratios see the same machine load. Other processes share this machine:
 compare ratios.
 
-Targets (issue 3, 2-core CPU): matmat n=4096 batch 1024 >= 15x faster than
+Targets (2-core CPU): matmat n=4096 batch 1024 >= 15x faster than
 dense (aim 20x); matvec n=4096 >= 40x faster than dense; projection n=4096
 >= 15x faster than batched full SVD (<= 150 ms), exact to 1e-10 relative.
 
@@ -49,8 +49,6 @@ import gc  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
 import platform  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -59,36 +57,15 @@ import numpy as np  # noqa: E402
 import structmat as sm  # noqa: E402
 
 
-def bench(fns: list[Callable[[], Any]], *, budget: float, rounds: int = 3) -> list[float]:
-    """Median seconds of each of ``fns``, timed in interleaved rounds.
+def bench(fns: list[Callable[[], Any]], *, budget: float) -> list[float]:
+    """Median seconds of each of ``fns``: three interleaved rounds sharing ``budget`` s each.
 
-    Each round runs every function in turn: a warm-up call for calls under
-    0.2 s (the previous function's data fills the caches), then repeated
-    calls (one for calls over 1 s); the rounds share ``budget`` seconds per
-    function. Machine load on this shared VM drifts by tens of percent
-    within seconds, so timing the functions side by side, round after round,
-    keeps that drift out of their ratio; each one still runs its
-    repetitions back to back.
+    Machine load on this shared VM drifts by tens of percent within seconds,
+    so the functions of a row are timed side by side, round after round,
+    which keeps that drift out of their ratio (``_common.time_rounds``); each
+    timed loop waits for BLAS threads to go idle first.
     """
-    times: list[list[float]] = [[] for _ in fns]
-    firsts = []
-    for fn in fns:
-        t0 = time.perf_counter()
-        fn()
-        firsts.append(time.perf_counter() - t0)
-    for _ in range(rounds):
-        for fn, first, out in zip(fns, firsts, times, strict=True):
-            # OpenBLAS threads spin for about 0.1 s after a threaded call before they
-            # sleep: wait them out, or they take the cores from the next function.
-            time.sleep(0.3)
-            if first < 0.2:
-                fn()
-            reps = 1 if first > 1.0 else max(2, min(20, int(budget / rounds / max(first, 1e-6))))
-            for _ in range(reps):
-                t0 = time.perf_counter()
-                fn()
-                out.append(time.perf_counter() - t0)
-    return [statistics.median(out) for out in times]
+    return _common.time_pairs(fns, repeats=3, min_time=budget / 3, pause=_common.BLAS_IDLE_S)
 
 
 def two_matmul(L: np.ndarray, R: np.ndarray, X: np.ndarray) -> np.ndarray:

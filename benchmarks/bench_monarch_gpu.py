@@ -11,9 +11,10 @@ Float32 and float64, square Monarch with the default ``nblocks``, rank 1.
   batched ``cupy.linalg.svd`` of the slice stack; exactness as
   ``|error - error_svd| / error_svd``.
 
-Times are medians of calls bracketed by ``cupy.cuda.Device().synchronize()``
-(after warm-up calls), measured in one run. No target is set for the GPU in
-issue 3; the table records where the CuPy paths stand.
+Times are medians of three timed loops of calls, each call followed by
+``cupy.cuda.Device().synchronize()`` inside the timing (after a warm-up
+call); the functions of one row alternate round by round, in one run. No
+target is set for the GPU; the table records where the CuPy paths stand.
 
 Usage: ``python benchmarks/bench_monarch_gpu.py`` (needs CuPy and a GPU).
 """
@@ -25,9 +26,7 @@ import _common
 _common.use_checkout()
 
 import math  # noqa: E402
-import statistics  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -36,18 +35,9 @@ import numpy as np  # noqa: E402
 import structmat as sm  # noqa: E402
 
 
-def gpu_time(cp: Any, fn: Callable[[], Any], reps: int = 20) -> float:
-    """Median seconds of ``fn()`` with the device synchronized around each call."""
-    for _ in range(3):
-        fn()
-    cp.cuda.Device().synchronize()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        cp.cuda.Device().synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def gpu_times(cp: Any, fns: list[Callable[[], Any]]) -> list[float]:
+    """Median seconds of each of ``fns``, interleaved rounds, the device synchronized after each call."""
+    return _common.time_pairs(fns, repeats=3, min_time=0.05, sync=cp.cuda.Device().synchronize)
 
 
 def two_matmul(cp: Any, L: Any, R: Any, X: Any) -> Any:
@@ -75,9 +65,14 @@ def matmat(cp: Any, dtype: str) -> None:
         A = M.to_dense()
         for batch in (1, 64, 1024):
             X = cp.asarray(np.random.default_rng(1).standard_normal((n, batch)), dtype=dtype)
-            t_sm = gpu_time(cp, lambda M=M, X=X: M @ X)
-            t_two = gpu_time(cp, lambda M=M, X=X: two_matmul(cp, M.L, M.R, X))
-            t_dense = gpu_time(cp, lambda A=A, X=X: A @ X)
+            t_sm, t_two, t_dense = gpu_times(
+                cp,
+                [
+                    lambda M=M, X=X: M @ X,
+                    lambda M=M, X=X: two_matmul(cp, M.L, M.R, X),
+                    lambda A=A, X=X: A @ X,
+                ],
+            )
             ref = A @ X
             diff = float(cp.abs(M @ X - ref).max() / cp.abs(ref).max())
             print(
@@ -94,8 +89,10 @@ def projection(cp: Any, dtype: str) -> None:
         A = cp.asarray(np.random.default_rng(2).standard_normal((n, n)), dtype=dtype)
         b = math.isqrt(n)
         S = A.reshape(b, b, b, b).transpose(1, 2, 0, 3).reshape(b * b, b, b)
-        t_sm = gpu_time(cp, lambda A=A: sm.Monarch.project(A), reps=5)
-        t_svd = gpu_time(cp, lambda S=S: cp.linalg.svd(S, full_matrices=False), reps=5)
+        t_sm, t_svd = gpu_times(
+            cp,
+            [lambda A=A: sm.Monarch.project(A), lambda S=S: cp.linalg.svd(S, full_matrices=False)],
+        )
         sv = cp.linalg.svd(S, compute_uv=False)
         err_svd = float(cp.sqrt(cp.sum(sv[:, 1:] ** 2)))
         err = sm.Monarch.project(A).error

@@ -2,15 +2,15 @@
 
 Run: ``PYTHONPATH=. python benchmarks/bench_nn.py [--full]`` (default: the
 n in {768, 1024} x tokens = 512 subset; ``--full`` adds n = 4096 and 8192 tokens).
-Old and new sides are interleaved in one run; medians of three.
+Old and new sides are interleaved in one run (``_common.time_ratio``); medians
+of three rounds.
 """
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 
+import _common
 import torch
 
 from structmat.nn import MonarchLinear
@@ -24,12 +24,6 @@ def reference(x, w1, w2):
     u = torch.bmm(x.reshape(B, k, p).transpose(0, 1), w1.transpose(-1, -2))
     u = u.transpose(0, 1).reshape(B, r, nl).transpose(-1, -2).contiguous().transpose(0, 1)
     return torch.bmm(u, w2.transpose(-1, -2)).permute(1, 2, 0).reshape(B, s * nl)
-
-
-def timed(f):
-    t = time.perf_counter()
-    f()
-    return time.perf_counter() - t
 
 
 def main() -> None:
@@ -51,13 +45,10 @@ def main() -> None:
             def new(x=x, layer=layer):
                 layer(x).sum().backward()
 
-            old(), new()
-            a, b = [], []
-            for _ in range(3):
-                a.append(timed(old))
-                b.append(timed(new))
-            ma, mb = statistics.median(a) * 1e3, statistics.median(b) * 1e3
-            print(f"| {n} | {t} | {ma:.1f} | {mb:.1f} | {mb / ma:.2f} |", flush=True)
+            t_new, t_old, ratio = _common.time_ratio(new, old, repeats=3, min_time=0.05)
+            print(
+                f"| {n} | {t} | {t_old * 1e3:.1f} | {t_new * 1e3:.1f} | {ratio:.2f} |", flush=True
+            )
 
 
 if __name__ == "__main__":
