@@ -16,7 +16,7 @@ over pairs of the difference (overhead per call, microseconds) and of the
 ratio. At n=4096 one call lasts milliseconds and the load of a shared
 machine moves single timings by several percent, so the script also prints
 the overhead measured at n=16 as a share of the n=4096 NumPy time (the
-structmat path issues the same NumPy calls; its extra cost does not grow
+structmat path makes the same NumPy calls; its extra cost does not grow
 with n).
 
 Targets: overhead below 5 us per call at n=16, below 5% at n=4096.

@@ -126,3 +126,48 @@ def test_the_docstring_check_catches_a_citation():
     assert INTERNAL.search("the issue's target")
     assert INTERNAL.search("see DESIGN §4a")
     assert not INTERNAL.search("the design measurements (Dao et al., 2022)")
+
+
+# ----------------------------------------------- pages and benchmark output name no internal document
+# the pages also must not point to the design document in words
+PAGE_INTERNAL = re.compile(INTERNAL.pattern + r"|[Dd]esign document")
+
+
+def _benchmark_strings(path: Path):
+    """``(line, text)`` of every string in a benchmark script: what it prints, its ``--help``."""
+    import ast
+
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.lineno, node.value
+
+
+def test_pages_and_benchmark_output_cite_no_internal_document():
+    pages = sorted((ROOT / "docs").rglob("*.md"))
+    scripts = sorted((ROOT / "benchmarks").glob("*.py"))
+    assert len(pages) > 10, pages  # the globs really reached the folders
+    assert len(scripts) > 5, scripts
+    hits = [
+        f"{page.relative_to(ROOT)}:{number}"
+        for page in pages
+        for number, line in enumerate(page.read_text().splitlines(), 1)
+        if PAGE_INTERNAL.search(line)
+    ]
+    hits += [
+        f"{script.relative_to(ROOT)}:{number}"
+        for script in scripts
+        for number, text in _benchmark_strings(script)
+        if PAGE_INTERNAL.search(text)
+    ]
+    assert hits == [], f"pages or benchmark strings citing an internal document or issue: {hits}"
+
+
+def test_the_page_check_catches_a_citation(tmp_path):
+    assert PAGE_INTERNAL.search("(no number in issue)")
+    assert PAGE_INTERNAL.search("the design document's rule")
+    assert not PAGE_INTERNAL.search("## Design measurements")
+    assert not PAGE_INTERNAL.search("the structmat path makes the same NumPy calls")
+    script = tmp_path / "bench_x.py"
+    script.write_text('"""Doc."""\n# issue 3: a comment is not printed\nprint(f"{1} (issue 3)")\n')
+    found = [(n, t) for n, t in _benchmark_strings(script) if PAGE_INTERNAL.search(t)]
+    assert found == [(3, " (issue 3)")]
