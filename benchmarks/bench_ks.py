@@ -134,7 +134,7 @@ def tiled_section(n: int, ks: list[int], budget: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", default=None)
     parser.add_argument("--keep-openblas-env", action="store_true")

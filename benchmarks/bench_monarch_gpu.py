@@ -16,7 +16,8 @@ Times are medians of three timed loops of calls, each call followed by
 call); the functions of one row alternate round by round, in one run. No
 target is set for the GPU; the table records where the CuPy paths stand.
 
-Usage: ``python benchmarks/bench_monarch_gpu.py`` (needs CuPy and a GPU).
+Usage: ``python benchmarks/bench_monarch_gpu.py [--quick]`` (needs CuPy and a
+GPU; ``--quick``: matmat n = 4096 and projection n = 1024 only).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import _common
 
 _common.use_checkout()
 
+import argparse  # noqa: E402
 import math  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -54,13 +56,13 @@ def ms(t: float) -> str:
     return f"{t * 1e3:.3f} ms" if t < 1 else f"{t:.2f} s"
 
 
-def matmat(cp: Any, dtype: str) -> None:
+def matmat(cp: Any, dtype: str, sizes: tuple[int, ...]) -> None:
     print(f"\n## Matmat, {dtype}\n")
     print(
         "| n | batch | structmat | two-matmul | dense A @ X | vs two-matmul | vs dense | max rel. diff vs dense |"
     )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for n in (4096, 16384):
+    for n in sizes:
         M = sm.Monarch.square(n, dtype=getattr(cp, dtype), xp=cp, seed=0)
         A = M.to_dense()
         for batch in (1, 64, 1024):
@@ -81,11 +83,11 @@ def matmat(cp: Any, dtype: str) -> None:
             )
 
 
-def projection(cp: Any, dtype: str) -> None:
+def projection(cp: Any, dtype: str, sizes: tuple[int, ...]) -> None:
     print(f"\n## Projection, {dtype}, Gaussian A, default nblocks, rank 1\n")
     print("| n | structmat (exact engine) | batched full SVD | vs SVD | error vs SVD |")
     print("|---:|---:|---:|---:|---:|")
-    for n in (1024, 4096):
+    for n in sizes:
         A = cp.asarray(np.random.default_rng(2).standard_normal((n, n)), dtype=dtype)
         b = math.isqrt(n)
         S = A.reshape(b, b, b, b).transpose(1, 2, 0, 3).reshape(b * b, b, b)
@@ -102,6 +104,9 @@ def projection(cp: Any, dtype: str) -> None:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the smaller size of each table")
+    quick = parser.parse_args().quick
     try:
         import cupy as cp
 
@@ -111,8 +116,8 @@ def main() -> int:
         return 2
     print(f"# bench_monarch_gpu  {name}  cupy {cp.__version__}  numpy {np.__version__}")
     for dtype in ("float32", "float64"):
-        matmat(cp, dtype)
-        projection(cp, dtype)
+        matmat(cp, dtype, (4096,) if quick else (4096, 16384))
+        projection(cp, dtype, (1024,) if quick else (1024, 4096))
     return 0
 
 

@@ -1,14 +1,15 @@
 """MonarchLinear forward+backward vs a plain torch.bmm implementation of the official multiply (CPU).
 
-Run: ``PYTHONPATH=. python benchmarks/bench_nn.py [--full]`` (default: the
-n in {768, 1024} x tokens = 512 subset; ``--full`` adds n = 4096 and 8192 tokens).
+Run: ``PYTHONPATH=. python benchmarks/bench_nn.py [--full]`` (default, or
+``--quick``: the n in {768, 1024} x tokens = 512 subset; ``--full`` adds n = 4096
+and 8192 tokens).
 Old and new sides are interleaved in one run (``_common.time_ratio``); medians
 of three rounds.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 import _common
 import torch
@@ -27,7 +28,10 @@ def reference(x, w1, w2):
 
 
 def main() -> None:
-    full = "--full" in sys.argv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="the default subset")
+    parser.add_argument("--full", action="store_true", help="add n = 4096 and 8192 tokens")
+    full = parser.parse_args().full
     sizes = [768, 1024, 4096] if full else [768, 1024]
     tokens = [512, 8192] if full else [512]
     print("| n | tokens | bmm reference (ms) | MonarchLinear (ms) | ratio |")
