@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # the lazy names below, spelled out for type checkers and IDE
     from structmat import constructions, symbolic, testing
     from structmat.blocks import BlockDiagonal, Kronecker, block, hstack, vstack
     from structmat.butterfly import Butterfly
-    from structmat.fourier import DFT, IDFT, Circulant, Convolution, Hadamard, Toeplitz
+    from structmat.fourier import DFT, IDFT, Circulant, Convolution, Correlation, Hadamard, Toeplitz
     from structmat.interop import aslinearoperator
     from structmat.io import load, save
     from structmat.lowrank import LowRank
@@ -53,6 +53,7 @@ _LAZY = {
     "Circulant": "structmat.convolution",
     "Toeplitz": "structmat.convolution",
     "Convolution": "structmat.convolution",
+    "Correlation": "structmat.convolution",
     "LowRank": "structmat.lowrank",
     "project": "structmat.projection",
     "load": "structmat.io",
@@ -85,6 +86,7 @@ __all__ = [
     "Butterfly",
     "Circulant",
     "Convolution",
+    "Correlation",
     "Dense",
     "Diagonal",
     "Hadamard",
