@@ -40,7 +40,8 @@ and Hadamard have real entries (float64 by default, ``dtype=float32``
 available; a complex dtype is accepted and only changes promotion, which is
 what ``op.to(dtype=complex128)`` gives); a complex input is transformed by
 linearity (real and imaginary parts in one call).
-Circulant, Toeplitz and Convolution take the dtype of their parameters.
+Circulant, Toeplitz, Convolution, Correlation and the 2-d ones take the
+dtype of their parameters.
 
 A real NumPy input of the operator's precision goes to the FFT as it is:
 ``DFT.__matmul__`` skips the real-to-complex copy that ``@`` makes for other
@@ -76,6 +77,7 @@ from structmat._args import integer
 from structmat._fftcore import _check_choice, _cis, _fft, _fft_cost, _ints
 from structmat._operand import _Converter
 from structmat.convolution import Circulant, Convolution, Correlation, Toeplitz
+from structmat.convolution2d import Convolution2D, Correlation2D
 from structmat.linop import LinearOperator
 from structmat.trig import DCT, DST
 
@@ -86,7 +88,9 @@ __all__ = [
     "IDFT",
     "Circulant",
     "Convolution",
+    "Convolution2D",
     "Correlation",
+    "Correlation2D",
     "Hadamard",
     "Toeplitz",
 ]

@@ -1,5 +1,5 @@
 """Operator market for the Fourier family: DFT, IDFT, DCT, DST, Hadamard, Circulant,
-Toeplitz, Convolution, Correlation.
+Toeplitz, Convolution, Correlation, Convolution2D, Correlation2D.
 
 ``MARKET`` maps a name to a factory that takes an array namespace ``xp`` and
 returns a Hypothesis strategy of small (at most 64 x 64) operators of that
@@ -10,7 +10,8 @@ complex128 (DFT, IDFT), and for
 Circulant/Toeplitz/Convolution/Correlation random parameters of all four
 floating dtypes, any Toeplitz shape ``m x n``, and each convolution and
 correlation mode (``"circular"`` included) with filters shorter and longer
-than the input.
+than the input; the 2-d ones with kernels and images up to 6 x 6 (even and
+odd sizes, kernels larger than the image), each of their modes.
 
 Examples
 --------
@@ -41,7 +42,9 @@ from structmat.fourier import (
     IDFT,
     Circulant,
     Convolution,
+    Convolution2D,
     Correlation,
+    Correlation2D,
     Hadamard,
     Toeplitz,
 )
@@ -150,6 +153,28 @@ def _filtering(cls: Any) -> Callable[[Any], Any]:
     return factory
 
 
+def _filtering2d(cls: Any) -> Callable[[Any], Any]:
+    @st.composite
+    def build(draw: Any, xp: Any) -> LinearOperator:
+        K = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+        mode = draw(st.sampled_from(["full", "same", "valid"]))
+        if mode == "valid" and draw(st.booleans()):  # kernel no larger than the image
+            image = (draw(st.integers(K[0], 6)), draw(st.integers(K[1], 6)))
+        elif mode == "valid":
+            image = (draw(st.integers(1, K[0])), draw(st.integers(1, K[1])))
+        else:
+            image = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+        dtype = draw(st.sampled_from(_ALL))
+        seed = draw(st.integers(0, 2**32 - 1))
+        h = aa.default_namespace(xp).reshape(_array(xp, seed, K[0] * K[1], dtype), K)
+        return cls(h, image, mode)
+
+    def factory(xp: Any) -> Any:
+        return build(xp)
+
+    return factory
+
+
 MARKET: dict[str, Callable[[Any], Any]] = {
     "dft": _dft(DFT),
     "idft": _dft(IDFT),
@@ -160,4 +185,6 @@ MARKET: dict[str, Callable[[Any], Any]] = {
     "toeplitz": _toeplitz,
     "convolution": _filtering(Convolution),
     "correlation": _filtering(Correlation),
+    "convolution2d": _filtering2d(Convolution2D),
+    "correlation2d": _filtering2d(Correlation2D),
 }
