@@ -24,7 +24,17 @@ if TYPE_CHECKING:  # the lazy names below, spelled out for type checkers and IDE
     from structmat import constructions, symbolic, testing
     from structmat.blocks import BlockDiagonal, Kronecker, block, hstack, vstack
     from structmat.butterfly import Butterfly
-    from structmat.fourier import DFT, IDFT, Circulant, Convolution, Hadamard, Toeplitz
+    from structmat.fourier import (
+        DFT,
+        IDFT,
+        Circulant,
+        Convolution,
+        Convolution2D,
+        Correlation,
+        Correlation2D,
+        Hadamard,
+        Toeplitz,
+    )
     from structmat.interop import aslinearoperator
     from structmat.io import load, save
     from structmat.lowrank import LowRank
@@ -53,6 +63,9 @@ _LAZY = {
     "Circulant": "structmat.convolution",
     "Toeplitz": "structmat.convolution",
     "Convolution": "structmat.convolution",
+    "Correlation": "structmat.convolution",
+    "Convolution2D": "structmat.convolution2d",
+    "Correlation2D": "structmat.convolution2d",
     "LowRank": "structmat.lowrank",
     "project": "structmat.projection",
     "load": "structmat.io",
@@ -85,6 +98,9 @@ __all__ = [
     "Butterfly",
     "Circulant",
     "Convolution",
+    "Convolution2D",
+    "Correlation",
+    "Correlation2D",
     "Dense",
     "Diagonal",
     "Hadamard",

@@ -1,9 +1,9 @@
-r"""FFT-convolution operators: Circulant, Toeplitz, Convolution.
+r"""FFT-convolution operators: Circulant, Toeplitz, Convolution, Correlation.
 
 Each is one circular convolution computed with FFTs (``rfft``/``irfft`` for
 real data) through the same FFT routing as :mod:`structmat.fourier` (which
 re-exports these classes); see that module's notes for the backends, dtypes
-and flop counts.
+and flop counts. The 2-d operators are in :mod:`structmat.convolution2d`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from structmat._fftcore import (
 from structmat._operand import _Converter, by_parts
 from structmat.linop import Adjoint, LinearOperator, Transpose
 
-__all__ = ["Circulant", "Convolution", "Toeplitz"]
+__all__ = ["Circulant", "Convolution", "Correlation", "Toeplitz"]
 
-_MODES = ("full", "same", "valid")
+_MODES = ("full", "same", "valid", "circular")
 
 
 def _vector(a: Any, what: str) -> tuple[Any, Any]:
@@ -38,26 +38,60 @@ def _vector(a: Any, what: str) -> tuple[Any, Any]:
     return aa.floating_input(xp, a, what), xp  # integers and booleans: float64
 
 
+def _wrap(xp: Any, h: Any, n: int) -> Any:
+    """``h`` folded to length ``n``: ``w[i] = sum_t h[i + t n]`` (zero-padded when shorter)."""
+    L = h.shape[0]
+    blocks = -(-L // n)
+    if blocks * n > L:
+        h = xp.concat((h, xp.zeros(blocks * n - L, dtype=h.dtype, device=aa.device_of(h))))
+    return h if blocks == 1 else xp.sum(xp.reshape(h, (blocks, n)), axis=0)
+
+
+def _reflect(xp: Any, c: Any) -> Any:
+    """``c[-i mod n]``: the first column of the transposed circulant."""
+    return xp.concat((c[:1], xp.flip(c[1:])))
+
+
+def _geometry(mode: str, L: int, n: int, same: tuple[int, int]) -> tuple[int, int, int]:
+    """Output length ``m``, row offset ``off`` and FFT length ``N`` of a 1-d ``mode``.
+
+    ``same`` is the ``(m, off)`` of mode ``"same"``, which NumPy and SciPy define apart.
+    """
+    if mode == "circular":
+        return n, 0, n
+    lo, hi = min(L, n), max(L, n)
+    m, off = {"full": (L + n - 1, 0), "same": same, "valid": (hi - lo + 1, lo - 1)}[mode]
+    return m, off, _fast_len(max(L + n - 1 - off, off + m))
+
+
 # ---------------------------------------------------------------------- convolution family
 class _ConvBase(LinearOperator):
     r"""``y[i] = sum_j v[off + i - j] x[j]`` (``v`` zero outside ``[0, K)``), via FFT.
 
     One circular convolution of length ``N >= max(K + n - 1 - off, off + m)``
     computes the rows ``off .. off + m - 1`` of the full linear convolution
-    without aliasing; a circulant is the case ``N = n``, ``off = 0``.
+    without aliasing; a circulant is the case ``N = n``, ``off = 0`` (``cyclic``:
+    then ``v`` has length ``n`` and indices wrap modulo ``n``).
     """
 
     def _setup(
-        self, sources: tuple[Any, ...], off: int, shape: tuple[int, int], nfft: int, xp: Any
+        self,
+        sources: tuple[Any, ...],
+        off: int,
+        shape: tuple[int, int],
+        nfft: int,
+        xp: Any,
+        *,
+        cyclic: bool = False,
     ) -> None:
         """``sources``: the stored arrays the kernel ``v`` is built from (owned or torch)."""
-        self._sources, self._off, self._nfft = sources, off, nfft
+        self._sources, self._off, self._nfft, self._cyclic = sources, off, nfft, cyclic
         dtype = xp.result_type(*(a.dtype for a in sources))
         super().__init__(shape=shape, dtype=dtype, xp=xp, device=aa.device_of(sources[0]))
         self._spectra: dict[tuple[Any, ...], Any] = {}
 
-    def _kernel(self) -> Any:
-        """The convolution kernel ``v``, built from the sources at each call."""
+    def _kernel(self, dtype: Any) -> Any:
+        """The convolution kernel ``v`` in ``dtype``, built from the sources at each call."""
         raise NotImplementedError
 
     def _spectrum(self, dtype: Any) -> Any:
@@ -71,7 +105,7 @@ class _ConvBase(LinearOperator):
         key = (aa.dtype_name(dtype), *keys)
         got = self._spectra.get(key)
         if got is None:
-            v = xp.astype(self._kernel(), dtype)
+            v = xp.astype(self._kernel(dtype), dtype)
             kind = "fft" if aa.is_complex(xp, dtype) else "rfft"
             got = _fft(xp, v[:, None], kind, n=self._nfft)[:, 0]
             if None not in keys:
@@ -123,13 +157,21 @@ class _ConvBase(LinearOperator):
         return self._structural(adjoint=False)
 
     def _structural(self, adjoint: bool) -> LinearOperator:
-        """The adjoint (or transpose) as an operator of the family, built from the sources."""
-        raise NotImplementedError
+        """The adjoint (or transpose) as an operator of the family, built from the sources.
+
+        A cyclic operator's is the circulant of the reflected kernel, a linear
+        one's the Toeplitz matrix of the swapped first column and row.
+        """
+        if self._cyclic:
+            reflected = _reflect(self.xp, self._kernel(self.dtype))
+            return Circulant(self._conj(reflected) if adjoint else reflected)
+        c, r = self._toeplitz_cr()
+        return Toeplitz(self._conj(r), self._conj(c)) if adjoint else Toeplitz(r, c)
 
     def _kernel_at(self, idx: Any) -> Any:
         """``v[idx]`` with zeros outside ``[0, K)``, for an integer array ``idx``."""
         xp = self.xp
-        v = xp.astype(self._kernel(), self.dtype, copy=False)
+        v = xp.astype(self._kernel(self.dtype), self.dtype, copy=False)
         K = v.shape[0]
         ext = xp.concat((v, xp.zeros(1, dtype=self.dtype, device=self.device)))
         inside = (idx >= 0) & (idx < K)
@@ -148,7 +190,8 @@ class _ConvBase(LinearOperator):
         xp = self.xp
         m, n = self.shape
         i, j = _ints(xp, m, self.device), _ints(xp, n, self.device)
-        return self._kernel_at(self._off + i[:, None] - j[None, :])
+        idx = self._off + i[:, None] - j[None, :]
+        return self._kernel_at(idx % n if self._cyclic else idx)
 
     def _flops(self, k: int) -> int:
         N = self._nfft
@@ -191,18 +234,10 @@ class Circulant(_ConvBase):
         c, xp = _vector(c, "Circulant")
         n = c.shape[0]
         self.c = aa.owned(xp, c)
-        self._setup((self.c,), 0, (n, n), n, xp)
+        self._setup((self.c,), 0, (n, n), n, xp, cyclic=True)
 
-    def _kernel(self) -> Any:
+    def _kernel(self, dtype: Any) -> Any:
         return self.c
-
-    def _reflected(self) -> Any:
-        xp, c = self.xp, self.c
-        return xp.concat((c[:1], xp.flip(c[1:])))
-
-    def _structural(self, adjoint: bool) -> LinearOperator:
-        reflected = self._reflected()
-        return Circulant(self._conj(reflected) if adjoint else reflected)
 
     def _map(self, convert: _Converter) -> LinearOperator:
         return Circulant(convert(self.c))
@@ -276,9 +311,8 @@ class Toeplitz(_ConvBase):
         m, n = c.shape[0], r.shape[0]
         self._setup((self.c, self.r), n - 1, (m, n), _fast_len(m + n - 1), xp)
 
-    def _kernel(self) -> Any:
+    def _kernel(self, dtype: Any) -> Any:
         xp = self.xp
-        dtype = self.dtype
         r, c = xp.astype(self.r, dtype, copy=False), xp.astype(self.c, dtype, copy=False)
         return xp.concat((xp.flip(r[1:]), c))
 
@@ -339,9 +373,10 @@ class Convolution(_ConvBase):
         The filter (float32/64 or complex64/128; the operator's dtype).
     n : int
         Input length.
-    mode : {"full", "same", "valid"}, optional
-        NumPy's modes. Output length ``L + n - 1``, ``max(L, n)`` and
-        ``max(L, n) - min(L, n) + 1``.
+    mode : {"full", "same", "valid", "circular"}, optional
+        NumPy's modes, output length ``L + n - 1``, ``max(L, n)`` and
+        ``max(L, n) - min(L, n) + 1``; or ``"circular"``, output length ``n``:
+        ``ifft(fft(h, n) * fft(x))``.
 
     Notes
     -----
@@ -354,11 +389,20 @@ class Convolution(_ConvBase):
     adjoint is a correlation, returned as a ``Toeplitz`` (as is the transpose
     of a complex filter).
 
+    ``"circular"``: :math:`y_i = \sum_j w_{(i - j) \bmod n} x_j`, the
+    circulant of ``h`` folded to length ``n``, :math:`w_i = \sum_t h_{i + tn}`:
+    a filter longer than ``n`` has its aliases summed (``numpy.fft.fft(h, n)``
+    would instead drop them), so ``y`` is the full convolution folded modulo
+    ``n``. Its adjoint and transpose are ``Circulant`` operators.
+
     Examples
     --------
     >>> import numpy as np, structmat as sm
     >>> h, x = np.array([1.0, -2.0, 0.5]), np.arange(6.0)
     >>> bool(np.allclose(sm.Convolution(h, 6, "same") @ x, np.convolve(h, x, "same")))
+    True
+    >>> y = sm.Convolution(h, 6, "circular") @ x
+    >>> bool(np.allclose(y, np.fft.ifft(np.fft.fft(h, 6) * np.fft.fft(x)).real))
     True
     >>> sm.Convolution(h, 6).H
     Toeplitz(6x8, float64)
@@ -370,23 +414,86 @@ class Convolution(_ConvBase):
         self.mode = str(_check_choice(mode, _MODES, "Convolution mode"))
         self.h, self.n = aa.owned(xp, h), n
         L = h.shape[0]
-        lo, hi = min(L, n), max(L, n)
-        m, off = {
-            "full": (L + n - 1, 0),
-            "same": (hi, (lo - 1) // 2),
-            "valid": (hi - lo + 1, lo - 1),
-        }[self.mode]
-        self._setup((self.h,), off, (m, n), _fast_len(max(L + n - 1 - off, off + m)), xp)
+        m, off, N = _geometry(self.mode, L, n, (max(L, n), (min(L, n) - 1) // 2))
+        self._setup((self.h,), off, (m, n), N, xp, cyclic=self.mode == "circular")
 
-    def _kernel(self) -> Any:
+    def _kernel(self, dtype: Any) -> Any:
+        if self._cyclic:  # fold in the product's precision: the sum rounds
+            return _wrap(self.xp, self.xp.astype(self.h, dtype), self.n)
         return self.h
-
-    def _structural(self, adjoint: bool) -> LinearOperator:
-        c, r = self._toeplitz_cr()
-        return Toeplitz(self._conj(r), self._conj(c)) if adjoint else Toeplitz(r, c)
 
     def _map(self, convert: _Converter) -> LinearOperator:
         return Convolution(convert(self.h), self.n, self.mode)
+
+    def _parameter_count(self) -> int:
+        return self.h.shape[0]
+
+    def _repr_args(self) -> str:
+        return f"{self.h.shape[0]}, {self.n}, mode={self.mode!r}, {aa.dtype_name(self.dtype)}"
+
+
+class Correlation(_ConvBase):
+    r"""The matrix of ``scipy.signal.correlate(x, h, mode)`` for ``x`` of length ``n``.
+
+    Parameters
+    ----------
+    h : array of shape (L,)
+        The filter, SciPy's second argument: conjugated when complex, as
+        SciPy does (float32/64 or complex64/128; the operator's dtype).
+    n : int
+        Input length.
+    mode : {"full", "same", "valid", "circular"}, optional
+        SciPy's modes, output length ``L + n - 1``, ``n`` (the length of SciPy's
+        first argument, ``x``) and ``max(L, n) - min(L, n) + 1``; or
+        ``"circular"``, output length ``n``: ``ifft(fft(x) * conj(fft(h, n)))``.
+
+    Notes
+    -----
+    The full correlation is :math:`z_k = \sum_j x_j \overline{h_{j - k + L - 1}}`,
+    :math:`k = 0 .. L + n - 2` (lag :math:`k - L + 1`), i.e. the convolution of
+    ``x`` with :math:`\overline{h}` reversed. The modes keep its entries
+    ``o .. o + m - 1``, with SciPy's offsets ``o = 0`` (full),
+    ``(L - 1) // 2`` (same: centred, the extra entry of an even ``L`` on the
+    right) and ``min(L, n) - 1`` (valid, whichever of ``h`` and ``x`` is
+    longer). The product is one FFT convolution; the adjoint is a
+    convolution, returned as a ``Toeplitz``.
+
+    ``"circular"``: :math:`y_k = \sum_j x_{(j + k) \bmod n} \overline{w_j}`
+    (lag ``k``), with ``h`` folded to length ``n``,
+    :math:`w_i = \sum_t h_{i + tn}`: the full correlation folded modulo ``n``
+    by lag. Its adjoint and transpose are ``Circulant`` operators.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.signal, structmat as sm
+    >>> h, x = np.array([1.0, -2.0, 0.5, 3.0]), np.arange(7.0)
+    >>> C = sm.Correlation(h, 7, "same")
+    >>> bool(np.allclose(C @ x, scipy.signal.correlate(x, h, "same")))
+    True
+    >>> y = sm.Correlation(h, 7, "circular") @ x
+    >>> bool(np.allclose(y, np.fft.ifft(np.fft.fft(x) * np.conj(np.fft.fft(h, 7))).real))
+    True
+    >>> C
+    Correlation(4, 7, mode='same', float64)
+    """
+
+    def __init__(self, h: Any, /, n: int, mode: str = "full") -> None:
+        h, xp = _vector(h, "Correlation h")
+        n = integer(n, "n", "Correlation")
+        self.mode = str(_check_choice(mode, _MODES, "Correlation mode"))
+        self.h, self.n = aa.owned(xp, h), n
+        L = h.shape[0]
+        m, off, N = _geometry(self.mode, L, n, (n, (L - 1) // 2))
+        self._setup((self.h,), off, (m, n), N, xp, cyclic=self.mode == "circular")
+
+    def _kernel(self, dtype: Any) -> Any:
+        xp = self.xp
+        if self._cyclic:  # fold in the product's precision: the sum rounds
+            return self._conj(_reflect(xp, _wrap(xp, xp.astype(self.h, dtype), self.n)))
+        return self._conj(xp.flip(self.h))
+
+    def _map(self, convert: _Converter) -> LinearOperator:
+        return Correlation(convert(self.h), self.n, self.mode)
 
     def _parameter_count(self) -> int:
         return self.h.shape[0]

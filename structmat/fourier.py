@@ -1,9 +1,10 @@
 r"""Fourier-family operators, fast and FFT-backed: DFT, IDFT, DCT, DST, Hadamard,
-Circulant, Toeplitz, Convolution.
+Circulant, Toeplitz, Convolution, Correlation, Convolution2D, Correlation2D.
 
-The FFT-convolution operators (``Circulant``, ``Toeplitz``, ``Convolution``)
-are defined in :mod:`structmat.convolution` and re-exported here; the notes
-below cover both modules.
+The FFT-convolution operators (``Circulant``, ``Toeplitz``, ``Convolution``,
+``Correlation``) are defined in :mod:`structmat.convolution`, the 2-d ones
+(``Convolution2D``, ``Correlation2D``) in :mod:`structmat.convolution2d`, and
+re-exported here; the notes below cover these modules.
 
 Every operator multiplies in :math:`O(n \log n)` through the ``fft`` extension
 of the array API (``xp.fft.fft/ifft/rfft/irfft``), so the same code runs on
@@ -39,7 +40,8 @@ and Hadamard have real entries (float64 by default, ``dtype=float32``
 available; a complex dtype is accepted and only changes promotion, which is
 what ``op.to(dtype=complex128)`` gives); a complex input is transformed by
 linearity (real and imaginary parts in one call).
-Circulant, Toeplitz and Convolution take the dtype of their parameters.
+Circulant, Toeplitz, Convolution, Correlation and the 2-d ones take the
+dtype of their parameters.
 
 A real NumPy input of the operator's precision goes to the FFT as it is:
 ``DFT.__matmul__`` skips the real-to-complex copy that ``@`` makes for other
@@ -74,7 +76,8 @@ from structmat import _array_api as aa
 from structmat._args import integer
 from structmat._fftcore import _check_choice, _cis, _fft, _fft_cost, _ints
 from structmat._operand import _Converter
-from structmat.convolution import Circulant, Convolution, Toeplitz
+from structmat.convolution import Circulant, Convolution, Correlation, Toeplitz
+from structmat.convolution2d import Convolution2D, Correlation2D
 from structmat.linop import LinearOperator
 from structmat.trig import DCT, DST
 
@@ -85,6 +88,9 @@ __all__ = [
     "IDFT",
     "Circulant",
     "Convolution",
+    "Convolution2D",
+    "Correlation",
+    "Correlation2D",
     "Hadamard",
     "Toeplitz",
 ]

@@ -744,8 +744,8 @@ def test_bad_parameters():
         Toeplitz(np.ones(2), np.ones((2, 2)))
     with pytest.raises(ValueError, match="Convolution h expects a 1-d array"):
         Convolution(np.ones((2, 2)), 3)
-    with pytest.raises(ValueError, match="'full', 'same', 'valid'; got 'circular'"):
-        Convolution(np.ones(2), 3, "circular")
+    with pytest.raises(ValueError, match="'full', 'same', 'valid', 'circular'; got 'periodic'"):
+        Convolution(np.ones(2), 3, "periodic")
     with pytest.raises(ValueError, match="n must be an integer >= 1, got 0"):
         Convolution(np.ones(2), 0)
 

@@ -1,5 +1,5 @@
 """Operator market for the Fourier family: DFT, IDFT, DCT, DST, Hadamard, Circulant,
-Toeplitz, Convolution.
+Toeplitz, Convolution, Correlation, Convolution2D, Correlation2D.
 
 ``MARKET`` maps a name to a factory that takes an array namespace ``xp`` and
 returns a Hypothesis strategy of small (at most 64 x 64) operators of that
@@ -7,9 +7,11 @@ family in ``xp``: every size ``1 .. 64`` (primes included; powers of 2 for
 Hadamard), every ``norm``, DCT/DST ``type`` (1-4) and ``orthogonalize``,
 operator dtypes float32 and float64 (DCT, DST, Hadamard), complex64 and
 complex128 (DFT, IDFT), and for
-Circulant/Toeplitz/Convolution random parameters of all four floating dtypes,
-any Toeplitz shape ``m x n``, and each convolution mode with filters shorter
-and longer than the input.
+Circulant/Toeplitz/Convolution/Correlation random parameters of all four
+floating dtypes, any Toeplitz shape ``m x n``, and each convolution and
+correlation mode (``"circular"`` included) with filters shorter and longer
+than the input; the 2-d ones with kernels and images up to 6 x 6 (even and
+odd sizes, kernels larger than the image), each of their modes.
 
 Examples
 --------
@@ -33,7 +35,19 @@ import numpy as np
 from hypothesis import strategies as st
 
 from structmat import _array_api as aa
-from structmat.fourier import DCT, DFT, DST, IDFT, Circulant, Convolution, Hadamard, Toeplitz
+from structmat.fourier import (
+    DCT,
+    DFT,
+    DST,
+    IDFT,
+    Circulant,
+    Convolution,
+    Convolution2D,
+    Correlation,
+    Correlation2D,
+    Hadamard,
+    Toeplitz,
+)
 from structmat.linop import LinearOperator
 
 __all__ = ["MARKET"]
@@ -125,15 +139,40 @@ def _toeplitz(xp: Any) -> Any:
     return _toeplitz_op(xp)
 
 
-def _convolution(xp: Any) -> Any:
-    return st.builds(
-        lambda L, n, mode, dtype, seed: Convolution(_array(xp, seed, L, dtype), n, mode),
-        st.integers(1, 20),
-        st.integers(1, 40),
-        st.sampled_from(["full", "same", "valid"]),
-        st.sampled_from(_ALL),
-        st.integers(0, 2**32 - 1),
-    )
+def _filtering(cls: Any) -> Callable[[Any], Any]:
+    def factory(xp: Any) -> Any:
+        return st.builds(
+            lambda L, n, mode, dtype, seed: cls(_array(xp, seed, L, dtype), n, mode),
+            st.integers(1, 20),
+            st.integers(1, 40),
+            st.sampled_from(["full", "same", "valid", "circular"]),
+            st.sampled_from(_ALL),
+            st.integers(0, 2**32 - 1),
+        )
+
+    return factory
+
+
+def _filtering2d(cls: Any) -> Callable[[Any], Any]:
+    @st.composite
+    def build(draw: Any, xp: Any) -> LinearOperator:
+        K = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+        mode = draw(st.sampled_from(["full", "same", "valid"]))
+        if mode == "valid" and draw(st.booleans()):  # kernel no larger than the image
+            image = (draw(st.integers(K[0], 6)), draw(st.integers(K[1], 6)))
+        elif mode == "valid":
+            image = (draw(st.integers(1, K[0])), draw(st.integers(1, K[1])))
+        else:
+            image = (draw(st.integers(1, 6)), draw(st.integers(1, 6)))
+        dtype = draw(st.sampled_from(_ALL))
+        seed = draw(st.integers(0, 2**32 - 1))
+        h = aa.default_namespace(xp).reshape(_array(xp, seed, K[0] * K[1], dtype), K)
+        return cls(h, image, mode)
+
+    def factory(xp: Any) -> Any:
+        return build(xp)
+
+    return factory
 
 
 MARKET: dict[str, Callable[[Any], Any]] = {
@@ -144,5 +183,8 @@ MARKET: dict[str, Callable[[Any], Any]] = {
     "hadamard": _hadamard,
     "circulant": _circulant,
     "toeplitz": _toeplitz,
-    "convolution": _convolution,
+    "convolution": _filtering(Convolution),
+    "correlation": _filtering(Correlation),
+    "convolution2d": _filtering2d(Convolution2D),
+    "correlation2d": _filtering2d(Correlation2D),
 }
