@@ -278,6 +278,16 @@ def default_namespace(xp: Any = None, what: str = "") -> Any:
     return xp
 
 
+def default_float(xp: Any, device: Any = None) -> Any:
+    """The namespace's default real floating dtype (array API inspection): float64
+    on NumPy and CuPy, ``torch.get_default_dtype()`` on torch, float32 on JAX
+    without x64."""
+    info = getattr(xp, "__array_namespace_info__", None)
+    if info is None:
+        return xp.float64
+    return info().default_dtypes(device=device)["real floating"]
+
+
 def as_dtype(xp: Any, dtype: Any) -> Any:
     """``dtype`` in namespace ``xp`` (``numpy.float32`` -> ``torch.float32`` ...)."""
     name = dtype if isinstance(dtype, str) else dtype_name(dtype)

@@ -17,6 +17,7 @@ import numpy as np
 import scipy.fft
 
 from structmat import _array_api as aa
+from structmat._operand import _promote, _weak
 from structmat.fourier import DFT, IDFT
 from structmat.linop import LinearOperator
 from structmat.trig import DCT, DST
@@ -30,6 +31,7 @@ class _Plan:
     ) -> None:
         self.kind, self.dims, self.kw, self.xp, self.dtype = kind, dims, kw, xp, dtype
         self.size = int(np.prod(dims))
+        self.weak = False
 
     def apply(self, X: Any) -> Any:
         """The product with ``X`` of shape ``(..., N, k)`` (already promoted)."""
@@ -69,8 +71,8 @@ class _Plan:
         if self.kind not in ("fft", "ifft") or x.dtype.kind != "f" or self.size == 0:
             return None
         real = np.finfo(self.dtype).dtype  # the result has the operator's precision
-        if x.dtype != np.result_type(x.dtype, real):
-            x = x.astype(real)
+        if x.dtype != np.result_type(x.dtype, real) and not self.weak:
+            x = x.astype(real)  # (a weak dtype: the input's precision, as it is)
         if x.ndim == 1:
             T = np.reshape(x, self.dims)
             return np.reshape(self._numpy(T, tuple(range(len(self.dims)))), (-1,))
@@ -101,7 +103,6 @@ def plan(factors: tuple[LinearOperator, ...]) -> _Plan | None:
             return None
         kind = "dst" if cls is DST else "dct"
         kw = {"type": first.type, "norm": first.norm, "orthogonalize": first.orthogonalize}
-    dtype = first.dtype
-    for f in factors[1:]:
-        dtype = xp.result_type(dtype, f.dtype)
-    return _Plan(kind, tuple(f.shape[0] for f in factors), kw, xp, dtype)
+    plan = _Plan(kind, tuple(f.shape[0] for f in factors), kw, xp, _promote(factors))
+    plan.weak = _weak(factors)
+    return plan

@@ -86,7 +86,7 @@ def _rule(op: LinearOperator) -> LinearOperator | None:
     if isinstance(op, DFT | IDFT):
         # The other transform with the swapped norm is F^H; F^{-1} keeps the norm.
         other = IDFT if isinstance(op, DFT) else DFT
-        return other(op.n, op.norm, dtype=op.dtype, xp=op.xp, device=op.device)
+        return other(op.n, op.norm, dtype=op._dtype_arg(), xp=op.xp, device=op.device)
     if isinstance(op, DCT | DST):
         # scipy.fft.idct(x, t, norm) is dct(x, inverse type, swapped norm), likewise DST.
         return type(op)(
@@ -94,7 +94,7 @@ def _rule(op: LinearOperator) -> LinearOperator | None:
             {1: 1, 2: 3, 3: 2, 4: 4}[op.type],
             _SWAP_NORM[op.norm],
             orthogonalize=op.orthogonalize,
-            dtype=op.dtype,
+            dtype=op._dtype_arg(),
             xp=op.xp,
             device=op.device,
         )

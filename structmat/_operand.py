@@ -36,6 +36,13 @@ class _Converter:
             return x
         return self.xp.astype(x, self.cast_dtype(x.dtype, keep_real=keep_real), copy=False)
 
+    def formula_dtype(self, op: Any) -> Any:
+        """``dtype=`` to rebuild formula operator ``op``: ``None`` (its weak dtype kept)
+        unless a dtype is asked for."""
+        if op._weak and self.dtype is None:
+            return None
+        return self.cast_dtype(op.dtype)
+
     def cast_dtype(self, dtype: Any, *, keep_real: bool = False) -> Any:
         """The dtype a floating array or operator of ``dtype`` becomes."""
         xp = self.xp
@@ -160,6 +167,9 @@ def check_input(op: Any, x: Any, n: int, what: str, *, left: bool = False) -> An
     dtype, own = x.dtype, op._dtype
     if dtype is own or dtype == own:
         return x
+    if op._weak and xp.isdtype(dtype, ("real floating", "complex floating")):
+        # A weak dtype takes the input's precision (as numpy.fft and scipy.fft do).
+        return xp.astype(x, weak_result(xp, own, dtype), copy=False)
     if op._numpy and dtype.kind in "fc":  # NumPy's dtype kinds: cheaper than isdtype per call
         return x.astype(np.promote_types(own, dtype), copy=False)
     if xp.isdtype(dtype, ("integral", "bool")):
@@ -187,9 +197,29 @@ def dense_as(op: Any, dtype: Any) -> Any:
     return xp.astype(op.to_dense(), dtype, copy=False)
 
 
+def weak_result(xp: Any, weak: Any, dtype: Any) -> Any:
+    """Dtype of a weak ``weak`` combined with ``dtype``: the precision of ``dtype``,
+    complex if either is."""
+    return aa.complex_dtype(xp, dtype) if aa.is_complex(xp, weak) else dtype
+
+
 def _promote(ops: Sequence[Any]) -> Any:
+    """The dtype of a composite of ``ops``: array-API promotion of the strong
+    dtypes, weak ones adding only complexness (as Python scalars do); all weak:
+    their promotion (itself weak, see :func:`_weak`)."""
     xp = ops[0].xp
-    return xp.result_type(*(op.dtype for op in ops))
+    strong = [op.dtype for op in ops if not op._weak]
+    if len(strong) == len(ops):
+        return xp.result_type(*strong)
+    weak = xp.result_type(*(op.dtype for op in ops if op._weak))
+    if not strong:
+        return weak
+    return weak_result(xp, weak, xp.result_type(*strong))
+
+
+def _weak(ops: Sequence[Any]) -> bool:
+    """A composite's dtype is weak when every part's is."""
+    return all(op._weak for op in ops)
 
 
 def complex_from_parts(xp: Any, re: Any, im: Any) -> Any:

@@ -104,10 +104,16 @@ class Diagonal(LinearOperator):
     True
     """
 
-    def __init__(self, d: Any, /, *, _conjugate: bool = False) -> None:
+    def __init__(self, d: Any, /, *, _conjugate: bool = False, _weak: bool = False) -> None:
+        # ``_weak``: the exact real weights of a weak formula operator (the adjoints of
+        # DCT/DST types 1-3), applied in the input's precision.
         d, xp = _as_data(d, "Diagonal", 1)
         super().__init__(
-            shape=(d.shape[0], d.shape[0]), dtype=d.dtype, xp=xp, device=aa.device_of(d)
+            shape=(d.shape[0], d.shape[0]),
+            dtype=d.dtype,
+            xp=xp,
+            device=aa.device_of(d),
+            weak=_weak,
         )
         self._source, self._conjugate = d, _conjugate
 
@@ -119,19 +125,23 @@ class Diagonal(LinearOperator):
 
     # An elementwise product mixes real and complex dtypes on every backend.
     def _matmat(self, X: Any) -> Any:
-        return self.d[:, None] * X
+        d = self.d
+        if self._weak and d.dtype != X.dtype:
+            d = self.xp.astype(d, aa.real_dtype(self.xp, X.dtype) if self._real else X.dtype)
+        return d[:, None] * X
 
     def _adjoint(self) -> LinearOperator:
         # Conjugated on every read, so the adjoint follows in-place changes of d.
         if not aa.is_complex(self.xp, self.dtype):
             return self
-        return Diagonal(self._source, _conjugate=not self._conjugate)
+        return Diagonal(self._source, _conjugate=not self._conjugate, _weak=self._weak)
 
     def _transpose(self) -> LinearOperator:
         return self
 
     def _map(self, convert: _Converter) -> LinearOperator:
-        return Diagonal(convert(self._source), _conjugate=self._conjugate)
+        weak = self._weak and convert.dtype is None
+        return Diagonal(convert(self._source), _conjugate=self._conjugate, _weak=weak)
 
     def _parameter_count(self) -> int:
         return self.shape[0]
@@ -160,8 +170,9 @@ class Permutation(LinearOperator):
         (read-only on NumPy), so the validated index and its inverse can
         never disagree.
     dtype : optional
-        The operator's dtype (float64 by default); it only sets the
-        promotion of results, the multiply is a gather.
+        The operator's dtype; it only sets the promotion of results, the
+        multiply is a gather. Default: a weak float64 (results in the
+        input's dtype, ``op.weak_dtype``).
 
     Notes
     -----
@@ -189,8 +200,9 @@ class Permutation(LinearOperator):
         n = idx.shape[0]
         idx = aa.private_copy(xp, idx)
         inverse = aa.read_only(aa.inverse_permutation(xp, idx, "Permutation"))
-        dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
-        super().__init__(shape=(n, n), dtype=dtype, xp=xp, device=aa.device_of(idx))
+        weak = dtype is None
+        dtype = xp.float64 if weak else aa.as_dtype(xp, dtype)
+        super().__init__(shape=(n, n), dtype=dtype, xp=xp, device=aa.device_of(idx), weak=weak)
         self.idx = idx
         self.inverse_idx = inverse
 
@@ -198,14 +210,15 @@ class Permutation(LinearOperator):
         return self.xp.take(X, self.idx, axis=X.ndim - 2)
 
     def _adjoint(self) -> LinearOperator:
-        return _permutation(self.inverse_idx, self.idx, self.dtype)
+        return _permutation(self.inverse_idx, self.idx, self.dtype, self._weak)
 
     def _transpose(self) -> LinearOperator:
         return self.H
 
     def _map(self, convert: _Converter) -> LinearOperator:
+        weak = self._weak and convert.dtype is None
         return _permutation(
-            convert(self.idx), convert(self.inverse_idx), convert.cast_dtype(self.dtype)
+            convert(self.idx), convert(self.inverse_idx), convert.cast_dtype(self.dtype), weak
         )
 
     def _parameter_count(self) -> int:
@@ -224,12 +237,12 @@ class Permutation(LinearOperator):
         return f"{self.shape[0]}"
 
 
-def _permutation(idx: Any, inverse: Any, dtype: Any) -> Permutation:
+def _permutation(idx: Any, inverse: Any, dtype: Any, weak: bool = False) -> Permutation:
     """A ``Permutation`` from a known-valid index and its inverse (no re-check)."""
     P = Permutation.__new__(Permutation)
     xp = aa.namespace_of(idx)
     LinearOperator.__init__(
-        P, shape=(idx.shape[0],) * 2, dtype=dtype, xp=xp, device=aa.device_of(idx)
+        P, shape=(idx.shape[0],) * 2, dtype=dtype, xp=xp, device=aa.device_of(idx), weak=weak
     )
     P.idx, P.inverse_idx = idx, inverse
     return P

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from structmat import _array_api as aa
-from structmat._operand import _Converter, apply_columns, dense_as
+from structmat._operand import _Converter, _promote, _weak, apply_columns, dense_as
 from structmat.basic import Dense, Zero
 from structmat.linop import LinearOperator
 
@@ -56,7 +56,7 @@ def _check_backends(ops: Sequence[LinearOperator], what: str) -> None:
 
 
 def _promoted(ops: Sequence[LinearOperator]) -> Any:
-    return ops[0].xp.result_type(*(op.dtype for op in ops))
+    return _promote(ops)  # weak dtypes promote as in the operator algebra
 
 
 def _cast(xp: Any, a: Any, dtype: Any) -> Any:
@@ -152,6 +152,7 @@ class BlockDiagonal(LinearOperator):
             dtype=_promoted(ops),
             xp=ops[0].xp,
             device=ops[0].device,
+            weak=_weak(ops),
         )
 
     @staticmethod
@@ -339,7 +340,13 @@ class Kronecker(LinearOperator):
         m = math.prod(f.shape[0] for f in self.factors)
         n = math.prod(f.shape[1] for f in self.factors)
         f0 = self.factors[0]
-        super().__init__(shape=(m, n), dtype=_promoted(self.factors), xp=f0.xp, device=f0.device)
+        super().__init__(
+            shape=(m, n),
+            dtype=_promoted(self.factors),
+            xp=f0.xp,
+            device=f0.device,
+            weak=_weak(self.factors),
+        )
         from structmat import _fftn  # lazy: the Fourier family loads SciPy's FFT
 
         # same-kind DFT/DCT/DST factors: one fftn/dctn call (structmat._fftn)
@@ -453,6 +460,7 @@ class BlockMatrix(LinearOperator):
             dtype=_promoted(flat),
             xp=f0.xp,
             device=f0.device,
+            weak=_weak(flat),
         )
 
     def _matmat(self, X: Any) -> Any:
@@ -570,10 +578,10 @@ def block(blocks: Sequence[Sequence[Any]], /) -> LinearOperator:
     widths = _common_sizes([list(col) for col in zip(*grid, strict=True)], 1, "column", "columns")
     if len(grid) == 1 and len(grid[0]) == 1:
         return ops[0]
-    dtype, first = _promoted(ops), ops[0]
+    dtype, weak, first = _promoted(ops), _weak(ops), ops[0]
     filled = [
         [
-            Zero((heights[i], widths[j]), dtype=dtype, xp=first.xp, device=first.device)
+            Zero((heights[i], widths[j]), dtype=dtype, xp=first.xp, device=first.device, weak=weak)
             if op is None
             else op
             for j, op in enumerate(row)

@@ -583,7 +583,9 @@ class Butterfly(LinearOperator):
             (unitary) and preserves norms exactly. ``"gaussian"``: i.i.d.
             standard normal entries divided by ``√b`` (complex: real and
             imaginary parts each by ``√(2b)``), norm-preserving in expectation.
-        dtype : float32, float64 (default), complex64 or complex128
+        dtype : float32, float64, complex64 or complex128, optional
+            Default: the namespace's default floating dtype (float64 on
+            NumPy, ``torch.get_default_dtype()`` on torch).
         xp, device : target namespace (NumPy by default) and device.
         seed : seed of ``numpy.random.default_rng``.
 
@@ -599,7 +601,7 @@ class Butterfly(LinearOperator):
         """
         rad = _radices(n, radices, "Butterfly.random")
         xp = aa.default_namespace(xp)
-        dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
+        dtype = aa.default_float(xp, device) if dtype is None else aa.as_dtype(xp, dtype)
         cplx = aa.is_complex(xp, dtype)
         rng = np.random.default_rng(seed)
         if kind not in ("orthogonal", "gaussian"):
@@ -657,7 +659,7 @@ class Butterfly(LinearOperator):
         """
         rad = _radices(n, radices, "Butterfly.identity")
         xp = aa.default_namespace(xp)
-        dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
+        dtype = aa.default_float(xp, device) if dtype is None else aa.as_dtype(xp, dtype)
 
         def eye(lead: tuple[int, ...], b: int) -> Any:
             e = xp.eye(b, dtype=dtype, device=device)

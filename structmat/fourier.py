@@ -32,13 +32,17 @@ measurements"). Other namespaces call
 
 Dtypes
 ------
-The DFT family is complex: ``DFT(n)`` has dtype complex128 unless
-``dtype=complex64`` is asked for. Results follow array-API promotion of
-operator and input dtypes: a float32 input to the default complex128 DFT
-gives complex128; ``DFT(n, dtype=complex64) @ x32`` gives complex64. DCT, DST
-and Hadamard have real entries (float64 by default, ``dtype=float32``
-available; a complex dtype is accepted and only changes promotion, which is
-what ``op.to(dtype=complex128)`` gives); a complex input is transformed by
+Built without ``dtype``, an operator of the family has a *weak* dtype
+(``op.weak_dtype``), as ``numpy.fft`` and ``scipy.fft`` behave: results take
+the input's precision, complex for the DFT family (``DFT(n) @ x32`` is
+complex64, ``DCT(n) @ x32`` float32); ``op.dtype`` (complex128 for the DFT
+family, float64 for DCT, DST and Hadamard) is that of ``to_dense()`` and of
+integer input. In composites weak parts promote like Python scalars
+(``Dense(A32) @ DFT(n)`` is complex64; composites of weak parts only stay
+weak). A given ``dtype`` is strong: results follow array-API promotion
+(``DFT(n, dtype=complex128) @ x32`` is complex128). DCT, DST and Hadamard
+have real entries; a complex dtype is accepted and only changes promotion
+(what ``op.to(dtype=complex128)`` gives); a complex input is transformed by
 linearity (real and imaginary parts in one call).
 Circulant, Toeplitz, Convolution, Correlation and the 2-d ones take the
 dtype of their parameters.
@@ -104,14 +108,16 @@ def _check_norm(norm: Any, what: str) -> str:
     return str(_check_choice("backward" if norm is None else norm, _NORMS, f"{what} norm"))
 
 
-def _namespace_dtype(xp: Any, dtype: Any, default: str, what: str) -> Any:
-    """Namespace and dtype of a formula operator; the DFT family must be complex."""
+def _namespace_dtype(xp: Any, dtype: Any, default: str, what: str) -> tuple[Any, Any, bool]:
+    """Namespace, dtype and weakness of a formula operator (weak: no ``dtype`` given);
+    the DFT family must be complex."""
     xp = aa.default_namespace(xp)
-    dtype = aa.as_dtype(xp, default if dtype is None else dtype)
+    weak = dtype is None
+    dtype = aa.as_dtype(xp, default if weak else dtype)
     if default.startswith("complex") and not aa.is_complex(xp, dtype):
         msg = f"{what} has dtype complex64 or complex128, got {aa.dtype_name(dtype)}"
         raise TypeError(msg)
-    return xp, dtype
+    return xp, dtype, weak
 
 
 # ---------------------------------------------------------------------- DFT / IDFT
@@ -130,8 +136,8 @@ class _DFTBase(LinearOperator):
         what = type(self).__name__
         self.n = integer(n, "n", what)
         self.norm = _check_norm(norm, what)
-        xp, dtype = _namespace_dtype(xp, dtype, "complex128", what)
-        super().__init__(shape=(self.n, self.n), dtype=dtype, xp=xp, device=device)
+        xp, dtype, weak = _namespace_dtype(xp, dtype, "complex128", what)
+        super().__init__(shape=(self.n, self.n), dtype=dtype, xp=xp, device=device, weak=weak)
 
     def _matmat(self, X: Any) -> Any:
         return _fft(self.xp, X, "ifft" if self._inverse else "fft", norm=self.norm)
@@ -142,8 +148,10 @@ class _DFTBase(LinearOperator):
         # to scipy.fft straight: a short FFT costs about as much as a Python call.
         if type(x) is np.ndarray and self._numpy and x.shape[:1] == (self.n,) and x.ndim <= 2:
             dtype = x.dtype
-            if dtype is self._dtype or (
-                dtype.kind == "f" and 2 * dtype.itemsize == self._dtype.itemsize
+            if (
+                dtype is self._dtype
+                or (self._weak and dtype.kind in "fc")
+                or (dtype.kind == "f" and 2 * dtype.itemsize == self._dtype.itemsize)
             ):
                 if x.ndim == 1 and self.n:
                     fft = scipy.fft.ifft if self._inverse else scipy.fft.fft
@@ -160,7 +168,7 @@ class _DFTBase(LinearOperator):
         # F^H = conj(F): the inverse transform with the scaling of the swapped norm.
         other = IDFT if not self._inverse else DFT
         return other(
-            self.n, _SWAP_NORM[self.norm], dtype=self.dtype, xp=self.xp, device=self.device
+            self.n, _SWAP_NORM[self.norm], dtype=self._dtype_arg(), xp=self.xp, device=self.device
         )
 
     def _transpose(self) -> LinearOperator:
@@ -170,7 +178,7 @@ class _DFTBase(LinearOperator):
         return type(self)(
             self.n,
             self.norm,
-            dtype=convert.cast_dtype(self.dtype),
+            dtype=convert.formula_dtype(self),
             xp=convert.xp,
             device=convert.device,
         )
@@ -190,7 +198,7 @@ class _DFTBase(LinearOperator):
         return F if s == 1.0 else F * s
 
     def _repr_args(self) -> str:
-        extra = "" if self.dtype == self.xp.complex128 else f", dtype={aa.dtype_name(self.dtype)}"
+        extra = "" if self._weak else f", dtype={aa.dtype_name(self.dtype)}"
         return f"{self.n}, norm={self.norm!r}{extra}"
 
 
@@ -205,9 +213,10 @@ class DFT(_DFTBase):
         NumPy's scaling: none, :math:`1/\sqrt{n}` or :math:`1/n` (``None``
         means ``"backward"``).
     dtype : complex64 or complex128, optional
-        The operator's dtype (default complex128). Results promote with the
-        input: use ``dtype=complex64`` to keep float32/complex64 input in
-        single precision.
+        The operator's dtype. Default: a weak complex128 (``op.weak_dtype``):
+        results take the input's precision, as ``numpy.fft.fft`` does
+        (float32 or complex64 input gives complex64). A given dtype is
+        strong: results promote with the input (array-API rules).
     xp, device : optional
         Array namespace (NumPy by default) and device.
 
@@ -247,7 +256,7 @@ class IDFT(_DFTBase):
         NumPy's scaling of the inverse: :math:`1/n`, :math:`1/\sqrt{n}` or
         none (``None`` means ``"backward"``).
     dtype : complex64 or complex128, optional
-        The operator's dtype (default complex128).
+        As for :class:`DFT`: default a weak complex128.
     xp, device : optional
         Array namespace (NumPy by default) and device.
 
@@ -282,8 +291,9 @@ class Hadamard(LinearOperator):
         ``"ortho"`` scales by :math:`1/\sqrt{n}` (orthogonal); otherwise
         entries are :math:`\pm 1`.
     dtype : optional
-        The operator's dtype: float64 (default), float32, or a complex dtype
-        (entries stay real); complex input works.
+        The operator's dtype: float32, float64 or a complex dtype (entries
+        stay real); complex input works. Default: a weak float64 (results
+        in the input's precision, as :class:`DFT`).
     xp, device : optional
         Array namespace (NumPy by default) and device.
 
@@ -328,8 +338,8 @@ class Hadamard(LinearOperator):
                 "backward" if norm is None else norm, ("backward", "ortho"), "Hadamard norm"
             )
         )
-        xp, dtype = _namespace_dtype(xp, dtype, "float64", "Hadamard")
-        super().__init__(shape=(self.n, self.n), dtype=dtype, xp=xp, device=device)
+        xp, dtype, weak = _namespace_dtype(xp, dtype, "float64", "Hadamard")
+        super().__init__(shape=(self.n, self.n), dtype=dtype, xp=xp, device=device, weak=weak)
 
     def _matmat(self, X: Any) -> Any:
         xp, n = self.xp, self.n
@@ -359,7 +369,7 @@ class Hadamard(LinearOperator):
         return Hadamard(
             self.n,
             self.norm,
-            dtype=convert.cast_dtype(self.dtype),
+            dtype=convert.formula_dtype(self),
             xp=convert.xp,
             device=convert.device,
         )
@@ -379,5 +389,5 @@ class Hadamard(LinearOperator):
         return H * (1.0 / math.sqrt(self.n)) if self.norm == "ortho" else H
 
     def _repr_args(self) -> str:
-        extra = "" if self.dtype == self.xp.float64 else f", dtype={aa.dtype_name(self.dtype)}"
+        extra = "" if self._weak else f", dtype={aa.dtype_name(self.dtype)}"
         return f"{self.n}, norm={self.norm!r}{extra}"

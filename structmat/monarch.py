@@ -414,7 +414,9 @@ class Monarch(LinearOperator):
         rank : int
             ``1 <= r <= min(s, p)`` (the rank of one ``s x p`` slice).
         dtype, xp, device
-            float64 on NumPy by default.
+            NumPy by default; ``dtype`` defaults to the namespace's default
+            floating dtype (float64 on NumPy, ``torch.get_default_dtype()``
+            on torch).
         seed : int or numpy Generator, optional
             For ``init="random"``.
         init : {"random", "identity"}
@@ -436,7 +438,7 @@ class Monarch(LinearOperator):
         True
         """
         xp = aa.default_namespace(xp)
-        dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
+        dtype = aa.default_float(xp, device) if dtype is None else aa.as_dtype(xp, dtype)
         m, n = shape_pair(shape, "shape", "Monarch.random")
         K, J = _parse_nblocks(nblocks, (m, n), "Monarch.random")
         r = integer(rank, "rank", "Monarch.random")

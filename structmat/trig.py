@@ -120,8 +120,9 @@ class _TrigBase(LinearOperator):
         self.norm = str(_check_choice("backward" if norm is None else norm, _NORMS, f"{what} norm"))
         self.orthogonalize = _check_orthogonalize(orthogonalize, self.norm, what)
         xp = aa.default_namespace(xp)
-        dtype = aa.as_dtype(xp, "float64" if dtype is None else dtype)
-        super().__init__(shape=(self.n, self.n), dtype=dtype, xp=xp, device=device)
+        weak = dtype is None
+        dtype = aa.as_dtype(xp, "float64" if weak else dtype)
+        super().__init__(shape=(self.n, self.n), dtype=dtype, xp=xp, device=device, weak=weak)
         self._cupy = aa.namespace_name(xp) == "cupy"
         self._cache = _Cache()
 
@@ -190,8 +191,12 @@ class _TrigBase(LinearOperator):
     def __matmul__(self, x: Any) -> Any:
         # A real NumPy vector of the operator's dtype goes to scipy.fft straight: for
         # a short transform the checks and reshapes of ``@`` cost about as much.
-        if type(x) is np.ndarray and self._numpy and x.dtype is self._dtype and x.ndim == 1:
-            if x.shape[0] == self.n and self._real:
+        if type(x) is np.ndarray and self._numpy and x.ndim == 1:
+            if (
+                x.shape[0] == self.n
+                and self._real
+                and (x.dtype is self._dtype or (self._weak and x.dtype.kind == "f"))
+            ):
                 f = scipy.fft.dst if self._sine else scipy.fft.dct
                 return f(x, self.type, None, -1, self.norm, orthogonalize=self.orthogonalize)
         return super().__matmul__(x)
@@ -369,7 +374,7 @@ class _TrigBase(LinearOperator):
             w = np.full(n, 2.0)
             w[[0, -1]] = 1.0
             return Product(self._diagonal(w), self, self._diagonal(1.0 / w))
-        kw = {"dtype": self.dtype, "xp": xp, "device": self.device}
+        kw = {"dtype": self._dtype_arg(), "xp": xp, "device": self.device}
         other = type(self)(n, 5 - t, self.norm, orthogonalize=self.orthogonalize, **kw)
         if self.orthogonalize:
             return other  # (type 2)^T is exactly type 3 under the same settings
@@ -381,7 +386,7 @@ class _TrigBase(LinearOperator):
         return Product(self._diagonal(1.0 / d), other)
 
     def _diagonal(self, d: np.ndarray) -> Diagonal:
-        return Diagonal(self.xp.asarray(d, dtype=self.dtype, device=self.device))
+        return Diagonal(self.xp.asarray(d, dtype=self.dtype, device=self.device), _weak=self._weak)
 
     def _transpose(self) -> LinearOperator:
         return self.H  # real entries, also for a complex dtype
@@ -392,7 +397,7 @@ class _TrigBase(LinearOperator):
             self.type,
             self.norm,
             orthogonalize=self.orthogonalize,
-            dtype=convert.cast_dtype(self.dtype),
+            dtype=convert.formula_dtype(self),
             xp=convert.xp,
             device=convert.device,
         )
@@ -410,7 +415,7 @@ class _TrigBase(LinearOperator):
         extra = ""
         if self.orthogonalize != (self.norm == "ortho"):  # SciPy's default is left out
             extra = f", orthogonalize={self.orthogonalize}"
-        if self.dtype != self.xp.float64:
+        if not self._weak:
             extra += f", dtype={aa.dtype_name(self.dtype)}"
         return f"{self.n}, type={self.type}, norm={self.norm!r}{extra}"
 
@@ -433,9 +438,10 @@ class DCT(_TrigBase):
         are orthogonal up to scale already). ``None`` (default) means ``True``
         for ``norm="ortho"`` and ``False`` otherwise, as in SciPy.
     dtype : optional
-        The operator's dtype: float64 (default) or float32; complex64 or
-        complex128 are accepted too (the entries stay real, only promotion
-        changes). Complex input is transformed by linearity.
+        The operator's dtype: float32 or float64; complex64 or complex128 are
+        accepted too (the entries stay real, only promotion changes). Default:
+        a weak float64 (``op.weak_dtype``): results in the input's precision,
+        as ``scipy.fft.dct`` gives. Complex input is transformed by linearity.
     xp, device : optional
         Array namespace (NumPy by default) and device.
 
@@ -518,8 +524,7 @@ class DST(_TrigBase):
         SciPy's ``orthogonalize`` (types 2 and 3; DST-I and DST-IV are
         orthogonal up to scale already). ``None`` means ``norm == "ortho"``.
     dtype : optional
-        The operator's dtype: float64 (default), float32, or a complex dtype
-        (entries stay real).
+        As for :class:`DCT` (default: a weak float64).
     xp, device : optional
         Array namespace (NumPy by default) and device.
 

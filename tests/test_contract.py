@@ -54,8 +54,10 @@ def test_base_has_no_other_hooks():
     }
     contract = {"_matmat", "_rmatmat", "_adjoint", "_transpose", "_map", "_parameter_count"}
     contract |= {"_flops", "_repr_args", "_invert"}
-    helpers = {"_cast", "_apply", "_prepare", "_what", "_check_ndim", "_UNPICKLED"}
+    helpers = {"_cast", "_dtype_arg", "_apply", "_prepare", "_what", "_check_ndim"}
+    helpers |= {"_UNPICKLED"}
     annotations = {"_shape", "_dtype", "_xp", "_device", "_numpy", "_nonempty", "_real"}
+    annotations |= {"_weak"}
     assert hooks - annotations <= contract | helpers
     for gone in (
         "_batched",

@@ -136,8 +136,10 @@ def test_float32_gives_complex64_on_a_complex64_dft():
     x = np.arange(8, dtype=np.float32)
     assert (DFT(8, dtype="complex64") @ x).dtype == np.complex64
     assert (DFT(8, dtype=np.complex64) @ x).dtype == np.complex64
-    # the default operator is complex128: array-API promotion
-    assert (DFT(8) @ x).dtype == np.complex128
+    # a given complex128 is strong: array-API promotion
+    assert (DFT(8, dtype="complex128") @ x).dtype == np.complex128
+    # the default is weak: the input's precision, as scipy.fft gives
+    assert (DFT(8) @ x).dtype == scipy.fft.fft(x).dtype == np.complex64
     assert (IDFT(8, dtype="complex64") @ x.astype(np.complex64)).dtype == np.complex64
 
 
@@ -402,7 +404,8 @@ def test_dct_dst_float32_stays_float32():
     for t in (1, 2, 3, 4):
         assert (DCT(9, t, dtype="float32") @ x).dtype == np.float32
         assert (DST(9, t, dtype="float32") @ x.astype(np.complex64)).dtype == np.complex64
-        assert (DCT(9, t) @ x).dtype == np.float64  # promotion with the float64 default
+        assert (DCT(9, t, dtype="float64") @ x).dtype == np.float64  # strong: promotion
+        assert (DCT(9, t) @ x).dtype == scipy.fft.dct(x, t).dtype == np.float32  # weak
 
 
 # ---------------------------------------------------------------------- Hadamard

@@ -47,7 +47,19 @@ def _cls(module: str, name: str) -> Any:
 
 
 def _dtype_param(op: Any) -> dict[str, Any]:
+    if op.weak_dtype:  # kept weak across save and load; files without the key are strong
+        return {"dtype": aa.dtype_name(op.dtype), "weak": True}
     return {"dtype": aa.dtype_name(op.dtype)}
+
+
+def _weak(n: _Node) -> bool:
+    return bool(n.params.get("weak", "true or false", lambda v: isinstance(v, bool), False))
+
+
+def _formula_dtype(n: _Node) -> Any:
+    """``dtype=`` of a formula operator: ``None`` (weak) when the file says so."""
+    dtype = n.params.dtype("dtype", optional=True)
+    return None if _weak(n) else dtype
 
 
 # basic operators
@@ -72,14 +84,14 @@ _register(
     "Identity",
     lambda op: ({"n": op.shape[0], **_dtype_param(op)}, {}, []),
     lambda n: _cls("structmat.basic", "Identity")(
-        n.params.integer("n", low=0), dtype=n.params.dtype("dtype", optional=True)
+        n.params.integer("n", low=0), dtype=n.params.dtype("dtype", optional=True), weak=_weak(n)
     ),
 )
 _register(
     "Zero",
     lambda op: ({"shape": list(op.shape), **_dtype_param(op)}, {}, []),
     lambda n: _cls("structmat.basic", "Zero")(
-        n.params.pair("shape", low=0), dtype=n.params.dtype("dtype", optional=True)
+        n.params.pair("shape", low=0), dtype=n.params.dtype("dtype", optional=True), weak=_weak(n)
     ),
 )
 
@@ -227,7 +239,7 @@ def _fourier_decoder(name: str) -> Decoder:
         return _cls("structmat.fourier", name)(
             n.params.integer("n", low=0),
             norm=n.params.string("norm"),
-            dtype=n.params.dtype("dtype", optional=True),
+            dtype=_formula_dtype(n),
         )
 
     return decode
@@ -245,7 +257,7 @@ def _trig_decoder(name: str) -> Decoder:
             n.params.integer("type", low=1),
             norm,
             orthogonalize=orth,
-            dtype=n.params.dtype("dtype", optional=True),
+            dtype=_formula_dtype(n),
         )
 
     return decode

@@ -214,7 +214,9 @@ class KSChain(LinearOperator):
 
         Each factor's values have variance ``1/c`` (complex: real and
         imaginary parts ``1/(2c)`` each), so every factor keeps the expected
-        squared size of the entries it maps. ``dtype``: float64 by default;
+        squared size of the entries it maps. ``dtype``: the namespace's
+        default floating dtype by default (float64 on NumPy,
+        ``torch.get_default_dtype()`` on torch);
         ``xp``/``device``: NumPy by default; ``seed``: of
         ``numpy.random.default_rng``.
 
@@ -227,7 +229,7 @@ class KSChain(LinearOperator):
         """
         pats = _check_chain(patterns, "KSChain.random")
         xp = aa.default_namespace(xp)
-        dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
+        dtype = aa.default_float(xp, device) if dtype is None else aa.as_dtype(xp, dtype)
         cplx = aa.is_complex(xp, dtype)
         rng = np.random.default_rng(seed)
         values = []

@@ -13,6 +13,7 @@ from structmat._operand import (
     _is_scalar,
     _promote,
     _python_scalar,
+    _weak,
     dense_as,
 )
 from structmat.linop._base import REPR_NOTES, LinearOperator
@@ -67,7 +68,13 @@ class Sum(LinearOperator):
             flat.extend(t.terms if isinstance(t, Sum) else (t,))
         self.terms: tuple[LinearOperator, ...] = tuple(flat)
         t0 = self.terms[0]
-        super().__init__(shape=t0.shape, dtype=_promote(self.terms), xp=t0.xp, device=t0.device)
+        super().__init__(
+            shape=t0.shape,
+            dtype=_promote(self.terms),
+            xp=t0.xp,
+            device=t0.device,
+            weak=_weak(self.terms),
+        )
 
     def _matmat(self, X: Any) -> Any:
         Y = self.terms[0]._apply(X)
@@ -137,7 +144,13 @@ class Product(LinearOperator):
         self.factors: tuple[LinearOperator, ...] = tuple(flat)
         shape = (self.factors[0].shape[0], self.factors[-1].shape[1])
         f0 = self.factors[0]
-        super().__init__(shape=shape, dtype=_promote(self.factors), xp=f0.xp, device=f0.device)
+        super().__init__(
+            shape=shape,
+            dtype=_promote(self.factors),
+            xp=f0.xp,
+            device=f0.device,
+            weak=_weak(self.factors),
+        )
 
     def _matmat(self, X: Any) -> Any:
         for f in reversed(self.factors):
@@ -200,7 +213,13 @@ class Scaled(LinearOperator):
         self.scalar = _python_scalar(c)
         self.operator = operator
         dtype = aa.scalar_dtype(operator.xp, operator.dtype, self.scalar)
-        super().__init__(shape=operator.shape, dtype=dtype, xp=operator.xp, device=operator.device)
+        super().__init__(
+            shape=operator.shape,
+            dtype=dtype,
+            xp=operator.xp,
+            device=operator.device,
+            weak=operator._weak,
+        )
 
     def _matmat(self, X: Any) -> Any:
         return self.scalar * self.operator._apply(X)
@@ -272,7 +291,13 @@ class Adjoint(_Wrapped):
             raise TypeError(msg)
         self.operator = operator
         m, n = operator.shape
-        super().__init__(shape=(n, m), dtype=operator.dtype, xp=operator.xp, device=operator.device)
+        super().__init__(
+            shape=(n, m),
+            dtype=operator.dtype,
+            xp=operator.xp,
+            device=operator.device,
+            weak=operator._weak,
+        )
         self.__dict__["_H"] = operator
 
     def _matmat(self, X: Any) -> Any:
@@ -316,7 +341,13 @@ class Transpose(_Wrapped):
             raise TypeError(msg)
         self.operator = operator
         m, n = operator.shape
-        super().__init__(shape=(n, m), dtype=operator.dtype, xp=operator.xp, device=operator.device)
+        super().__init__(
+            shape=(n, m),
+            dtype=operator.dtype,
+            xp=operator.xp,
+            device=operator.device,
+            weak=operator._weak,
+        )
         self.__dict__["_T"] = operator
 
     def _matmat(self, X: Any) -> Any:
@@ -342,7 +373,11 @@ class _Conjugate(_Wrapped):
     def __init__(self, operator: LinearOperator) -> None:
         self.operator = operator
         super().__init__(
-            shape=operator.shape, dtype=operator.dtype, xp=operator.xp, device=operator.device
+            shape=operator.shape,
+            dtype=operator.dtype,
+            xp=operator.xp,
+            device=operator.device,
+            weak=operator._weak,
         )
 
     def _matmat(self, X: Any) -> Any:
@@ -385,7 +420,11 @@ class Power(LinearOperator):
         self.operator = operator
         self.exponent = int(exponent)
         super().__init__(
-            shape=operator.shape, dtype=operator.dtype, xp=operator.xp, device=operator.device
+            shape=operator.shape,
+            dtype=operator.dtype,
+            xp=operator.xp,
+            device=operator.device,
+            weak=operator._weak,
         )
 
     def _matmat(self, X: Any) -> Any:
@@ -415,6 +454,17 @@ class Power(LinearOperator):
 class Identity(LinearOperator):
     """The ``n x n`` identity.
 
+    Parameters
+    ----------
+    n : int
+    dtype : optional
+        float64 by default.
+    xp, device : optional
+        Array namespace (NumPy by default) and device.
+    weak : bool, optional
+        Whether the dtype is weak (input keeps its precision); default: when
+        no ``dtype`` is given, as for the FFT family.
+
     Examples
     --------
     >>> import numpy as np, structmat as sm
@@ -422,10 +472,19 @@ class Identity(LinearOperator):
     True
     """
 
-    def __init__(self, n: int, *, dtype: Any = None, xp: Any = None, device: Any = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        dtype: Any = None,
+        xp: Any = None,
+        device: Any = None,
+        weak: bool | None = None,
+    ) -> None:
         xp = aa.default_namespace(xp)
+        weak = dtype is None if weak is None else weak
         dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
-        super().__init__(shape=(n, n), dtype=dtype, xp=xp, device=device)
+        super().__init__(shape=(n, n), dtype=dtype, xp=xp, device=device, weak=weak)
 
     def _matmat(self, X: Any) -> Any:
         return X
@@ -442,6 +501,7 @@ class Identity(LinearOperator):
             dtype=convert.cast_dtype(self.dtype),
             xp=convert.xp,
             device=convert.device,
+            weak=self._weak and convert.dtype is None,
         )
 
     def _parameter_count(self) -> int:
@@ -460,6 +520,12 @@ class Identity(LinearOperator):
 class Zero(LinearOperator):
     """The ``m x n`` zero matrix.
 
+    Parameters
+    ----------
+    shape : (int, int)
+    dtype, xp, device, weak : optional
+        As for :class:`Identity`.
+
     Examples
     --------
     >>> import numpy as np, structmat as sm
@@ -468,25 +534,40 @@ class Zero(LinearOperator):
     """
 
     def __init__(
-        self, shape: tuple[int, int], *, dtype: Any = None, xp: Any = None, device: Any = None
+        self,
+        shape: tuple[int, int],
+        *,
+        dtype: Any = None,
+        xp: Any = None,
+        device: Any = None,
+        weak: bool | None = None,
     ) -> None:
         xp = aa.default_namespace(xp)
+        weak = dtype is None if weak is None else weak
         dtype = xp.float64 if dtype is None else aa.as_dtype(xp, dtype)
-        super().__init__(shape=shape, dtype=dtype, xp=xp, device=device)
+        super().__init__(shape=shape, dtype=dtype, xp=xp, device=device, weak=weak)
 
     def _matmat(self, X: Any) -> Any:
         shape = (*X.shape[:-2], self.shape[0], X.shape[-1])
         return self.xp.zeros(shape, dtype=X.dtype, device=self.device)
 
     def _adjoint(self) -> LinearOperator:
-        return Zero(self.shape[::-1], dtype=self.dtype, xp=self.xp, device=self.device)
+        return Zero(
+            self.shape[::-1], dtype=self.dtype, xp=self.xp, device=self.device, weak=self._weak
+        )
 
     def _transpose(self) -> LinearOperator:
-        return Zero(self.shape[::-1], dtype=self.dtype, xp=self.xp, device=self.device)
+        return Zero(
+            self.shape[::-1], dtype=self.dtype, xp=self.xp, device=self.device, weak=self._weak
+        )
 
     def _map(self, convert: _Converter) -> LinearOperator:
         return Zero(
-            self.shape, dtype=convert.cast_dtype(self.dtype), xp=convert.xp, device=convert.device
+            self.shape,
+            dtype=convert.cast_dtype(self.dtype),
+            xp=convert.xp,
+            device=convert.device,
+            weak=self._weak and convert.dtype is None,
         )
 
     def _parameter_count(self) -> int:
@@ -529,9 +610,10 @@ def sum_of(a: LinearOperator, b: LinearOperator) -> LinearOperator:
     if a.shape != b.shape:
         msg = f"cannot add operators of shapes {a.shape} and {b.shape}"
         raise ValueError(msg)
-    if isinstance(b, Zero) and b.dtype == _promote((a, b)):
+    dtype, weak = _promote((a, b)), _weak((a, b))
+    if isinstance(b, Zero) and a.dtype == dtype and a._weak == weak:
         return a
-    if isinstance(a, Zero) and a.dtype == _promote((a, b)):
+    if isinstance(a, Zero) and b.dtype == dtype and b._weak == weak:
         return b
     return Sum(a, b)
 
@@ -550,13 +632,13 @@ def product(a: LinearOperator, b: LinearOperator) -> LinearOperator:
         c, a = a.scalar, a.operator
     if isinstance(b, Scaled):
         c, b = c * b.scalar, b.operator
-    dtype = _promote((a, b))
-    if isinstance(a, Identity) and b.dtype == dtype:
+    dtype, weak = _promote((a, b)), _weak((a, b))
+    if isinstance(a, Identity) and b.dtype == dtype and b._weak == weak:
         out = b
-    elif isinstance(b, Identity) and a.dtype == dtype:
+    elif isinstance(b, Identity) and a.dtype == dtype and a._weak == weak:
         out = a
     elif isinstance(a, Zero) or isinstance(b, Zero):
-        out = Zero((a.shape[0], b.shape[1]), dtype=dtype, xp=a.xp, device=a.device)
+        out = Zero((a.shape[0], b.shape[1]), dtype=dtype, xp=a.xp, device=a.device, weak=weak)
     else:
         out = Product(a, b)
     return scaled(c, out)
@@ -566,7 +648,7 @@ def power(op: LinearOperator, k: Any) -> LinearOperator:
     """``op ** k`` for a square operator and an integer ``0 <= k <= MAX_POWER``."""
     _check_exponent(op, k)
     if k == 0:
-        return Identity(op.shape[0], dtype=op.dtype, xp=op.xp, device=op.device)
+        return Identity(op.shape[0], dtype=op.dtype, xp=op.xp, device=op.device, weak=op._weak)
     if k == 1:
         return op
     return Power(op, int(k))

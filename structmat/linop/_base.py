@@ -38,6 +38,9 @@ class LinearOperator(Portable):
         From ``array_api_compat.array_namespace``; ``None`` means NumPy.
     device : optional
         Device of the operator's arrays (``None`` for the namespace default).
+    weak : bool, optional
+        A *weak* dtype (``op.weak_dtype``): floating input keeps its own
+        precision, as with a Python scalar (see Notes).
 
     Notes
     -----
@@ -46,7 +49,13 @@ class LinearOperator(Portable):
     the promoted dtype of operator and input (array-API promotion: float32
     with float32 stays float32, real with complex is complex), in ``op.xp``
     on ``op.device``. Integer and boolean inputs are taken as the operator's
-    dtype. An array of another namespace raises ``TypeError``, of another
+    dtype. An operator with a weak dtype (the FFT family built without a
+    ``dtype``, and composites of such operators only) gives results in the
+    input's precision instead, complex if either is (``DFT(8) @ float32``
+    is complex64, as ``numpy.fft.fft`` gives); ``op.dtype`` is then the
+    default dtype, that of ``to_dense()`` and of integer input. In a
+    composite, weak parts promote like Python scalars: they add only
+    complexness to the strong parts' dtype. An array of another namespace raises ``TypeError``, of another
     device ``ValueError``: nothing is copied silently. Empty inputs and
     operators (``k = 0``, ``n = 0``, ``m = 0``) give empty or zero results.
 
@@ -91,9 +100,16 @@ class LinearOperator(Portable):
     _numpy: bool
     _nonempty: bool
     _real: bool
+    _weak: bool
 
     def __init__(
-        self, *, shape: tuple[int, int], dtype: Any, xp: Any = None, device: Any = None
+        self,
+        *,
+        shape: tuple[int, int],
+        dtype: Any,
+        xp: Any = None,
+        device: Any = None,
+        weak: bool = False,
     ) -> None:
         state = self.__dict__
         state["_shape"] = _check_shape(tuple(shape) if hasattr(shape, "__len__") else shape)
@@ -112,6 +128,7 @@ class LinearOperator(Portable):
         state["_device"] = device
         state["_nonempty"] = min(state["_shape"]) > 0
         state["_real"] = not aa.is_complex(xp, dtype)
+        state["_weak"] = bool(weak)
 
     # ------------------------------------------------------------------ subclass API
     def _matmat(self, X: Any) -> Any:
@@ -161,6 +178,10 @@ class LinearOperator(Portable):
         m, n = self.shape
         return f"{m}x{n}, {aa.dtype_name(self.dtype)}"
 
+    def _dtype_arg(self) -> Any:
+        """``dtype=`` that rebuilds this formula operator: ``None`` when its dtype is weak."""
+        return None if self._weak else self._dtype
+
     def _cast(self, a: Any, X: Any) -> Any:
         """A stored floating array ``a``, ready for one kernel call with ``X``.
 
@@ -177,6 +198,11 @@ class LinearOperator(Portable):
     @property
     def ndim(self) -> int:
         return 2
+
+    @property
+    def weak_dtype(self) -> bool:
+        """Whether floating input keeps its precision (see the class Notes)."""
+        return self._weak
 
     @property
     def parameter_count(self) -> int:

@@ -137,7 +137,9 @@ def check_linear_operator(
     - dtypes: input of ``op.dtype`` gives ``op.dtype`` (float32 stays
       float32); a real operator on complex input gives the complex dtype of
       its precision; a complex operator on real input gives its own dtype;
-      integer input is taken as ``op.dtype``;
+      integer input is taken as ``op.dtype``; an operator with a weak
+      double-precision dtype (``op.weak_dtype``) on float32 input gives
+      single precision (complex64 when complex);
     - ``op.to(dtype=<complex dtype>)`` equals :math:`D` (where defined:
       ``to()`` needs the optional ``_map``).
 
@@ -395,12 +397,28 @@ class _Checker:
             y = self.attempt(law, lambda: op @ x)
             self.check_array(law, y, (m, 2), self.cdtype)
         self.close(law, y, D @ xn, self.apply_scale(D, xn), f"A {op.shape}, x {(n, 2)}")
+        if getattr(op, "weak_dtype", False) and op.dtype in (xp.float64, xp.complex128):
+            self.weak_dtype()
         law = "integer input is taken as the operator's dtype"
         xi_np = self.rng.integers(-3, 4, size=(n, 2))
         xi = self.attempt(law, lambda: aa.to_namespace(xi_np, xp, op.device))
         y = self.attempt(law, lambda: op @ xi)
         self.check_array(law, y, (m, 2), op.dtype)
         self.close(law, y, D @ xi_np, self.apply_scale(D, xi_np), f"A {op.shape}, x {(n, 2)}")
+
+    def weak_dtype(self) -> None:
+        """A weak double-precision operator on float32 input: single precision out."""
+        op, D, m, n = self.op, self.D, self.m, self.n
+        xp = op.xp
+        law = "a weak dtype gives the input's precision (float32 in: single out)"
+        x, xn = self.data((n, 2), xp.float32)
+        y = self.attempt(law, lambda: op @ x)
+        self.check_array(law, y, (m, 2), xp.complex64 if self.complex else xp.float32)
+        err = float(np.linalg.norm(to_numpy(y).astype(np.complex128) - D @ xn))
+        tol = tolerance("float32", max(m, n, 1)) * max(self.apply_scale(D, xn), _TINY)
+        if not err <= tol + self.floor:
+            self.fail(law, f"A {op.shape}: absolute error {err:.3g} > tolerance {tol:.3g}")
+        self.held[law] = None
 
     def adjoint_dot(self) -> None:
         op, m, n = self.op, self.m, self.n
