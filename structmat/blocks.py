@@ -1,7 +1,8 @@
 r"""Block structures: block-diagonal, Kronecker products and block matrices.
 
-``BlockDiagonal`` takes a ``(k, m, n)`` stack of equal blocks (applied with
-one batched ``matmul``) or a list of unequal blocks (arrays or operators).
+``BlockDiagonal`` takes a ``(k, m, n)`` stack of equal blocks (the
+Kronecker-sparse factor ``KS(k, m, n, 1)``, applied by :mod:`structmat.ks`)
+or a list of unequal blocks (arrays or operators).
 ``Kronecker(A, B, ...)`` multiplies factor by factor along the axes of the
 reshaped input and never forms the dense product. ``hstack``, ``vstack`` and
 ``block`` arrange operators in a grid (``BlockMatrix``).
@@ -21,6 +22,8 @@ from typing import Any
 from structmat import _array_api as aa
 from structmat._operand import _Converter, _promote, _weak, apply_columns, dense_as
 from structmat.basic import Dense, Zero
+from structmat.ks._multiply import chain_on_stack, ks_to_dense
+from structmat.ks._tiled import chain_matvec
 from structmat.linop import LinearOperator
 
 __all__ = ["BlockDiagonal", "BlockMatrix", "Kronecker", "block", "hstack", "vstack"]
@@ -77,10 +80,11 @@ class BlockDiagonal(LinearOperator):
     Parameters
     ----------
     blocks : array of shape (k, m, n), or sequence of blocks
-        A stack of ``k`` equal ``m x n`` blocks (applied with one batched
-        ``matmul``), or a non-empty list of blocks of any shapes, each a 2-d
-        array or a ``LinearOperator``. A list of 2-d arrays of one shape and
-        namespace is stacked. The operator's dtype is the promotion of the
+        A stack of ``k`` equal ``m x n`` blocks (the KS factor
+        ``KS(k, m, n, 1)``, applied with one batched ``matmul``), or a
+        non-empty list of blocks of any shapes, each a 2-d array or a
+        ``LinearOperator``. A list of 2-d arrays of one shape and namespace
+        is stacked. The operator's dtype is the promotion of the
         blocks' dtypes.
 
     Attributes
@@ -93,6 +97,9 @@ class BlockDiagonal(LinearOperator):
         ``k``.
     block_shapes : tuple of (int, int)
         ``(m_i, n_i)`` of each block.
+    patterns : tuple of (a, b, c, d) or None
+        ``((k, m, n, 1),)``: the stacked form as a one-factor KS chain
+        (``None`` for the list form).
 
     Notes
     -----
@@ -102,8 +109,13 @@ class BlockDiagonal(LinearOperator):
     ``D.to_dense()`` equals ``scipy.linalg.block_diag(B_0, ..., B_{k-1})``.
     :math:`D^H = \operatorname{diag}(B_0^H, \dots, B_{k-1}^H)` and
     :math:`D^T = \operatorname{diag}(B_0^T, \dots, B_{k-1}^T)`, structurally.
-    The stacked form applies all blocks with one batched ``matmul``
-    (``k*m*n`` multiply-adds per column); the list form applies block by block.
+    The stacked form is the Kronecker-sparse factor ``KS(k, m, n, 1)`` with
+    values ``T[i, :, :, 0] = stack[i]`` (docs/conventions.md) and multiplies
+    through :mod:`structmat.ks`: one batched ``matmul`` (``k*m*n``
+    multiply-adds per column), on NumPy by the column-tiled chain driver
+    (worker threads for small blocks) and the gemv path for one vector. The
+    stack is read at every product (casts and conjugates are not kept), so
+    in-place changes show. The list form applies block by block.
 
     Examples
     --------
@@ -112,6 +124,8 @@ class BlockDiagonal(LinearOperator):
     >>> D = sm.BlockDiagonal(B)
     >>> D
     BlockDiagonal(3 blocks of 2x2, float64)
+    >>> D.patterns
+    ((3, 2, 2, 1),)
     >>> bool(np.array_equal(D.to_dense(), scipy.linalg.block_diag(*B)))
     True
     >>> E = sm.BlockDiagonal([np.ones((1, 2)), sm.Identity(3)])
@@ -203,18 +217,49 @@ class BlockDiagonal(LinearOperator):
             return self._blocks
         return tuple(Dense(self.stack[i, ...]) for i in range(self.nblocks))
 
+    @property
+    def patterns(self) -> tuple[tuple[int, int, int, int]] | None:
+        """The one-factor KS chain ``(KS(k, m, n, 1),)`` of the stacked form, ``None`` for a list."""
+        if self._source is None:
+            return None
+        k, m, n = (int(v) for v in self._source.shape)
+        return ((k, m, n, 1),)
+
     # ------------------------------------------------------------------ multiply
-    def _stack_matmat(self, S: Any, X: Any) -> Any:
-        """``diag(S_0, ..., S_{k-1}) @ X`` for a stack ``S``: one batched ``matmul``."""
+    def _blocked(self, dtype: Any) -> list[Any]:
+        """The one-factor chain in :func:`structmat.ks.ks_blocked` layout, in ``dtype``.
+
+        The values of ``KS(k, m, n, 1)`` are ``stack[:, :, :, None]``, so the
+        blocked layout ``(k, 1, m, n)`` is the view ``stack[:, None]``: read at
+        every call (casts and conjugates are not kept), so products follow
+        in-place changes of the stack.
+        """
+        S = self.stack
+        if S.dtype != dtype:
+            S = self.xp.astype(S, dtype)
+        return [S[:, None, ...]]
+
+    def _chain(self, X: Any) -> Any:
+        """The stacked form on ``X`` (..., n, k) through the KS chain driver."""
         xp = self.xp
-        k, m, n = S.shape
-        lead, c = tuple(X.shape[:-2]), X.shape[-1]
-        Y = xp.matmul(S, xp.reshape(X, (*lead, k, n, c)))
-        return xp.reshape(Y, (*lead, k * m, c))
+        if (
+            self._numpy
+            and X.ndim == 2
+            and X.shape[1] == 1
+            and (X.dtype.kind != "c" or not self._real)
+        ):
+            # One vector, the common solver call: straight to the gemv path.
+            return chain_matvec(self._blocked(X.dtype), X[:, 0])[:, None]
+        *lead, n, k = (int(v) for v in X.shape)
+        if self._numpy and lead and k == 1:
+            # A stack of vectors is one matrix with the stack as columns.
+            return apply_columns(xp, X, self._chain)
+        Y = chain_on_stack(self._blocked, xp.reshape(X, (math.prod(lead), n, k)), self._real)
+        return xp.reshape(Y, (*lead, self.shape[0], k))
 
     def _matmat(self, X: Any) -> Any:
-        if self.stack is not None:
-            return self._stack_matmat(self._cast(self.stack, X), X)
+        if self._source is not None:
+            return self._chain(X)
         cols = self._cols
         parts = [op._apply(X[..., cols[i] : cols[i + 1], :]) for i, op in enumerate(self._blocks)]
         return self.xp.concat(parts, axis=-2)
@@ -253,11 +298,9 @@ class BlockDiagonal(LinearOperator):
 
     def to_dense(self) -> Any:
         xp = self.xp
-        if self.stack is not None:
-            k, m, n = self.stack.shape
-            eye = xp.eye(k, dtype=self.dtype, device=self.device)
-            D = eye[:, None, :, None] * self.stack[:, :, None, :]
-            return xp.reshape(D, (k * m, k * n))
+        if self._source is not None:
+            # The KS factor's dense matrix: on NumPy the values scattered into place.
+            return ks_to_dense(self.stack[..., None])
         rows = []
         n = self.shape[1]
         for i, op in enumerate(self._blocks):
