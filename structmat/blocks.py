@@ -242,18 +242,16 @@ class BlockDiagonal(LinearOperator):
     def _chain(self, X: Any) -> Any:
         """The stacked form on ``X`` (..., n, k) through the KS chain driver."""
         xp = self.xp
-        if (
-            self._numpy
-            and X.ndim == 2
-            and X.shape[1] == 1
-            and (X.dtype.kind != "c" or not self._real)
-        ):
-            # One vector, the common solver call: straight to the gemv path.
-            return chain_matvec(self._blocked(X.dtype), X[:, 0])[:, None]
-        *lead, n, k = (int(v) for v in X.shape)
-        if self._numpy and lead and k == 1:
-            # A stack of vectors is one matrix with the stack as columns.
-            return apply_columns(xp, X, self._chain)
+        *lead, n, k = X.shape
+        if self._numpy:
+            if not lead:
+                if k == 1 and (X.dtype.kind != "c" or not self._real):
+                    # One vector, the common solver call: straight to the gemv path.
+                    return chain_matvec(self._blocked(X.dtype), X[:, 0])[:, None]
+                return chain_on_stack(self._blocked, X[None], self._real)[0]
+            # One matmul broadcast over the stack (a stack of vectors included).
+            Y = chain_on_stack(self._blocked, X.reshape(-1, n, k), self._real)
+            return Y.reshape(*lead, self.shape[0], k)
         Y = chain_on_stack(self._blocked, xp.reshape(X, (math.prod(lead), n, k)), self._real)
         return xp.reshape(Y, (*lead, self.shape[0], k))
 

@@ -127,8 +127,11 @@ def ks_chain_matmat(blocked: Any, X: Any, /) -> Any:
     two reused scratch buffers, every matmul reads and writes strided views
     (no transposes copied), and for small blocks worker threads take column
     ranges. A stack of narrow inputs (``k < 8``) runs the whole stack
-    through each factor in turn instead. Other backends: one batched matmul
-    between two transposes per factor.
+    through each factor in turn instead, and a single factor (a
+    block-diagonal matrix) runs as one matmul over all columns: with no
+    intermediates to keep in cache, column tiles would only split it
+    (benchmarks/bench_blocks.py). Other backends: one batched matmul between
+    two transposes per factor.
 
     Examples
     --------
@@ -140,6 +143,8 @@ def ks_chain_matmat(blocked: Any, X: Any, /) -> Any:
     >>> bool(np.allclose(Y[0], ks_to_dense(T2) @ ks_to_dense(T1) @ X[0]))
     True
     """
+    if len(blocked) == 1 and type(X) is np.ndarray and X.shape[0] * X.shape[2] > 1:
+        return _one_factor(blocked[0], X)
     xp = aa.namespace_of(X)
     B, n, k = (int(v) for v in X.shape)
     a0, d0, _, c0 = (int(v) for v in blocked[0].shape)
@@ -160,6 +165,23 @@ def ks_chain_matmat(blocked: Any, X: Any, /) -> Any:
     for i in range(B):
         chain_matmat_tiled(blocked, X[i], out[i])
     return out
+
+
+def _one_factor(M: Any, X: Any) -> Any:
+    """NumPy ``F @ X`` for one factor ``M`` (a, d, b, c) and a stack ``X`` (B, n, k).
+
+    A single factor (a block-diagonal matrix) has no intermediates to keep in
+    cache: it runs as one matmul over all columns, as the former
+    ``BlockDiagonal`` kernel did; column tiles would only split that matmul
+    (benchmarks/bench_blocks.py).
+    """
+    a, d, b, c = M.shape
+    B, n, k = X.shape
+    if n < a * c * d:
+        X = np.concatenate([X, np.zeros((B, a * c * d - n, k), dtype=X.dtype)], axis=1)
+    if d == 1:
+        return np.matmul(M[:, 0], X.reshape(B, a, c, k)).reshape(B, a * b, k)
+    return _blocked_apply(aa.namespace_of(X), M, np.ascontiguousarray(X))
 
 
 def chain_on_stack(blocked_of: Callable[[Any], Any], X: Any, real_chain: bool) -> Any:
@@ -189,7 +211,7 @@ def _chain_by_factor(blocked: Any, X: Any) -> Any:
     for M in blocked:
         a, d, b, _ = (int(v) for v in M.shape)
         out = spare if spare is not None and spare.shape == (B, a * b * d, k) else None
-        Y = _blocked_apply(np, M, X, out)
+        Y = _blocked_apply(aa.namespace_of(X), M, X, out)
         spare = X if own else None
         X, own = Y, True
     return X
