@@ -29,6 +29,8 @@ from structmat.basic import Diagonal, Permutation
 
 # the import path from before compare() moved into its own module
 from structmat.compare import Comparison, ComparisonRow, compare  # noqa: F401
+from structmat.ks._chain_project import _on_support
+from structmat.ks._support import off_support
 from structmat.linop import LinearOperator, Sum
 from structmat.lowrank import LowRank
 
@@ -185,17 +187,20 @@ def _block_diagonal(A: Any, nblocks: Any = None, sizes: Any = None) -> Projectio
         blocks = _tiling(sizes, (m, n), what)
         params = {"sizes": blocks}
     A, e, norm2 = normalize(xp, A, what)
-    r0 = np.cumsum([0] + [b[0] for b in blocks])
-    c0 = np.cumsum([0] + [b[1] for b in blocks])
     if len(set(blocks)) == 1:
-        k, (mb, nb) = len(blocks), blocks[0]
-        T = xp.reshape(
-            xp.permute_dims(xp.reshape(A, (k, mb, k, nb)), (0, 2, 1, 3)), (k * k, mb, nb)
-        )
-        stack = xp.take(T, _ints(xp, k, dev) * (k + 1), axis=0)
+        # Equal blocks: the one-factor KS projection onto KS(k, mb, nb, 1), the entries of
+        # A on the factor's support (a gather of them); the error is the energy off it.
+        pattern = (len(blocks), *blocks[0], 1)
+        stack = xp.reshape(_on_support(xp, A, pattern), pattern[:3])
         kept: Any = stack
         op = BlockDiagonal(ldexp(xp, stack, e))
+
+        def residual() -> Any:
+            return off_support(A, pattern)
+
     else:
+        r0 = np.cumsum([0] + [b[0] for b in blocks])
+        c0 = np.cumsum([0] + [b[1] for b in blocks])
         parts = [
             xp.asarray(A[int(r0[b]) : int(r0[b + 1]), int(c0[b]) : int(c0[b + 1])], copy=True)
             for b in range(len(blocks))
@@ -203,11 +208,12 @@ def _block_diagonal(A: Any, nblocks: Any = None, sizes: Any = None) -> Projectio
         kept = xp.concat([xp.reshape(b, (-1,)) for b in parts])
         op = BlockDiagonal([ldexp(xp, b, e) for b in parts])
 
-    def residual() -> Any:
-        row_id = xp.asarray(np.repeat(np.arange(len(blocks)), [b[0] for b in blocks]), device=dev)
-        col_id = xp.asarray(np.repeat(np.arange(len(blocks)), [b[1] for b in blocks]), device=dev)
-        inside = row_id[:, None] == col_id[None, :]
-        return xp.where(inside, xp.zeros_like(A), A)
+        def residual() -> Any:
+            ids = np.arange(len(blocks))
+            row_id = xp.asarray(np.repeat(ids, [b[0] for b in blocks]), device=dev)
+            col_id = xp.asarray(np.repeat(ids, [b[1] for b in blocks]), device=dev)
+            inside = row_id[:, None] == col_id[None, :]
+            return xp.where(inside, xp.zeros_like(A), A)
 
     err, norm = _subspace_error(xp, norm2, kept, None, residual, e)
     return exact_result(op, err, norm, "block_diagonal", params)
