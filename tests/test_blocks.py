@@ -151,6 +151,159 @@ def test_block_diagonal_list_of_equal_arrays_is_stacked(xp):
     check_against(op, scipy.linalg.block_diag(*blocks), xp)
 
 
+# Inputs that take each path of the KS driver: one vector (gemv), one and two columns,
+# a wide matrix, stacks of vectors, narrow and wide stacks, and non-contiguous views.
+INPUT_SHAPES = [(), (1,), (2,), (64,), (3, 1), (2, 2, 1), (4, 2), (2, 9), (2, 3, 64)]
+
+
+def _oracle_product(D: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """``D @ X`` for ``X`` of shape (n,), (n, k) or (..., n, k), in NumPy."""
+    return D @ X if X.ndim == 1 else np.einsum("ij,...jk->...ik", D, X)
+
+
+def _shaped(rng, n: int, tail: tuple, dtype: str) -> np.ndarray:
+    if not tail:
+        return random_array(rng, (n,), dtype)
+    *lead, k = tail
+    return random_array(rng, (*lead, n, k), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("tail", INPUT_SHAPES)
+def test_block_diagonal_stack_products_every_input_shape(xp, dtype, tail):
+    # the stack as KS(k, m, n, 1) through structmat.ks, against scipy's block_diag
+    rng = np.random.default_rng(11)
+    S = random_array(rng, (5, 7, 3), dtype)
+    D = scipy.linalg.block_diag(*S)
+    op = BlockDiagonal(arr(xp, S))
+    assert op.patterns == ((5, 7, 3, 1),)
+    X = _shaped(rng, 15, tail, dtype)
+    Y = op @ arr(xp, X)
+    assert_close(Y, oracle_as(_oracle_product(D, X), xp, op.dtype), size=15, what=f"op @ X{tail}")
+    Z = _shaped(rng, 35, tail, dtype)
+    for got, want, what in (
+        (op.H @ arr(xp, Z), _oracle_product(D.conj().T, Z), "op.H @ Z"),
+        (op.T @ arr(xp, Z), _oracle_product(D.T, Z), "op.T @ Z"),
+        (op.conj() @ arr(xp, X), _oracle_product(D.conj(), X), "op.conj() @ X"),
+    ):
+        assert_close(got, oracle_as(want, xp, op.dtype), size=35, what=f"{what}{tail}")
+    if len(tail) == 1:
+        assert_close(
+            op.rmatmat(arr(xp, Z)), oracle_as(D.conj().T @ Z, xp, op.dtype), size=35, what="rmatmat"
+        )
+
+
+@pytest.mark.parametrize(
+    ("op_dtype", "x_dtype"),
+    [
+        ("float32", "float64"),
+        ("float64", "complex128"),
+        ("float32", "complex64"),
+        ("complex64", "float32"),
+        ("complex64", "complex128"),
+    ],
+)
+@pytest.mark.parametrize("tail", [(), (1,), (16,), (2, 3, 2)])
+def test_block_diagonal_stack_mixed_dtypes(xp, op_dtype, x_dtype, tail):
+    # casts of the stack and a real stack on complex data (2k real columns on NumPy)
+    rng = np.random.default_rng(12)
+    S = random_array(rng, (4, 3, 5), op_dtype)
+    op = BlockDiagonal(arr(xp, S))
+    X = _shaped(rng, 20, tail, x_dtype)
+    Y = op @ arr(xp, X)
+    want = np.result_type(S.dtype, X.dtype).name
+    assert_close(
+        Y,
+        oracle_as(_oracle_product(scipy.linalg.block_diag(*S), X), xp, want),
+        size=20,
+        what=f"{op_dtype} op @ {x_dtype} X{tail}",
+    )
+
+
+def test_block_diagonal_stack_strided_inputs():
+    rng = np.random.default_rng(13)
+    S = random_array(rng, (3, 4, 2), "complex128")
+    D = scipy.linalg.block_diag(*S)
+    op = BlockDiagonal(S)
+    W = random_array(rng, (12, 40), "complex128")
+    for X in (W[::2, ::3], np.asfortranarray(W[:6, :9]), W[:6, 5], W[:6, ::4].T.copy().T):
+        assert_close(op @ X, D @ X, size=6, what=f"strides {X.strides}")
+    # the stack itself a transposed view (the adjoint's layout) or sliced
+    big = random_array(rng, (3, 2, 8), "float64")
+    for T in (np.swapaxes(big, 1, 2), big[:, :, ::2], big[::-1]):
+        op = BlockDiagonal(T)
+        X = random_array(rng, (op.shape[1], 10), "float64")
+        assert_close(op @ X, scipy.linalg.block_diag(*T) @ X, size=8, what="strided stack")
+        assert_close(op.to_dense(), scipy.linalg.block_diag(*T), what="strided to_dense")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "complex64", "float64", "complex128"])
+def test_block_diagonal_stack_follows_in_place_changes(dtype):
+    # no cast, conjugate or layout of the stack is kept between products
+    rng = np.random.default_rng(14)
+    S = random_array(rng, (4, 3, 3), dtype)
+    op = BlockDiagonal(S)
+    x = random_array(rng, (12, 9), dtype)
+    xs = [x, x[:, 0], x[None, :, :2], random_array(rng, (12, 3), "complex128")]
+    for x in xs:  # every path once, with the original values
+        _ = op @ x, op.H @ x, op.T @ x, op.conj() @ x
+    S *= -1.5
+    S[1, 0, 2] = 7.0
+    D = scipy.linalg.block_diag(*S)
+    assert_close(op.to_dense(), D, what="to_dense after a change")
+    for x in xs:
+        for got, want, what in (
+            (op @ x, _oracle_product(D, x), "op @ x"),
+            (op.H @ x, _oracle_product(D.conj().T, x), "op.H @ x"),
+            (op.T @ x, _oracle_product(D.T, x), "op.T @ x"),
+            (op.conj() @ x, _oracle_product(D.conj(), x), "op.conj() @ x"),
+        ):
+            dt = np.result_type(S.dtype, x.dtype).name
+            assert_close(got, oracle_as(want, np, dt), size=12, what=f"{what} after a change")
+
+
+def test_block_diagonal_torch_parameter_stays_live():
+    torch = pytest.importorskip("torch")
+    gen = torch.Generator().manual_seed(0)
+    W = torch.nn.Parameter(torch.randn(4, 3, 2, dtype=torch.float64, generator=gen))
+    op = BlockDiagonal(W)
+    X = torch.randn(8, 5, dtype=torch.float64, generator=gen)
+    opt = torch.optim.SGD([W], lr=0.1)
+    for _ in range(3):
+        opt.zero_grad()
+        loss = (op @ X).square().sum()
+        loss.backward()
+        opt.step()
+        D = scipy.linalg.block_diag(*W.detach().numpy())
+        with torch.no_grad():
+            assert_close(op @ X, oracle_as(D @ X.numpy(), op.xp), size=8, what="after a step")
+            assert_close(op.H @ (op @ X), oracle_as(D.T @ D @ X.numpy(), op.xp), size=12)
+    assert W.grad is not None
+
+
+def test_block_diagonal_patterns_and_bad_length():
+    assert BlockDiagonal(np.ones((2, 3, 4))).patterns == ((2, 3, 4, 1),)
+    assert BlockDiagonal(np.ones((2, 3, 4))).H.patterns == ((2, 4, 3, 1),)
+    assert BlockDiagonal([np.ones((1, 2)), np.ones((2, 2))]).patterns is None
+    op = BlockDiagonal(np.ones((2, 3, 4)))
+    with pytest.raises(ValueError, match=r"expects input with 8 rows.*got shape \(9,\)"):
+        op @ np.ones(9)
+    with pytest.raises(ValueError, match=r"expects input with 8 rows.*got shape \(2, 7, 3\)"):
+        op @ np.ones((2, 7, 3))
+
+
+@pytest.mark.parametrize("pattern", [(3, 2, 4, 1), (1, 5, 2, 1), (2, 3, 2, 3), (4, 1, 1, 2)])
+def test_ks_support_mask_and_off_support(xp, pattern):
+    from structmat.ks._support import off_support, support_mask
+
+    a, b, c, d = pattern
+    mask = np.kron(np.kron(np.eye(a), np.ones((b, c))), np.eye(d)) != 0
+    got = support_mask(xp, pattern)
+    assert_close(xp.astype(got, xp.float64), oracle_as(mask.astype(np.float64), xp))
+    A = random_array(np.random.default_rng(15), mask.shape)
+    assert_close(off_support(arr(xp, A), pattern), oracle_as(np.where(mask, 0.0, A), xp))
+
+
 def test_block_diagonal_promotes_and_keeps_float32(xp):
     rng = np.random.default_rng(4)
     S32 = random_array(rng, (2, 2, 2), "float32")
