@@ -292,6 +292,30 @@ def test_block_diagonal_patterns_and_bad_length():
         op @ np.ones((2, 7, 3))
 
 
+def _ks_dense_loops(T: np.ndarray) -> np.ndarray:
+    """DESIGN §4a element formula, entry by entry: F[i b d + j d + l, i c d + k d + l] = T[i, j, k, l]."""
+    a, b, c, d = T.shape
+    F = np.zeros((a * b * d, a * c * d), dtype=T.dtype)
+    for i, j, k, ll in np.ndindex(a, b, c, d):
+        F[i * b * d + j * d + ll, i * c * d + k * d + ll] = T[i, j, k, ll]
+    return F
+
+
+@pytest.mark.parametrize("pattern", [(3, 2, 4, 1), (2, 3, 2, 3), (1, 4, 5, 2)])
+@pytest.mark.parametrize(("batch", "k"), [(1, 1), (1, 5), (3, 1), (2, 9)])
+@pytest.mark.parametrize("cut", [0, 1])
+def test_ks_one_factor_chain(pattern, batch, k, cut):
+    # the one-factor route of ks_chain_matmat (one matmul), with zero-padded short input
+    from structmat.ks import ks_blocked, ks_chain_matmat
+
+    rng = np.random.default_rng(16)
+    T = random_array(rng, pattern)
+    F = _ks_dense_loops(T)
+    X = random_array(rng, (batch, F.shape[1] - cut, k))
+    want = np.einsum("ij,bjk->bik", F[:, : F.shape[1] - cut], X)
+    assert_close(ks_chain_matmat([ks_blocked(T)], X), want, size=F.shape[1])
+
+
 @pytest.mark.parametrize("pattern", [(3, 2, 4, 1), (1, 5, 2, 1), (2, 3, 2, 3), (4, 1, 1, 2)])
 def test_ks_support_mask_and_off_support(xp, pattern):
     from structmat.ks._support import off_support, support_mask
