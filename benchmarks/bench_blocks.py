@@ -12,16 +12,20 @@ before everywhere. The last column times the column-tiled chain driver
 (``chain_matmat_tiled``) on the one factor: ``ks_chain_matmat`` runs a
 single factor as one matmul instead, as that column shows it should.
 
-Times are medians over three (``--rounds``) interleaved runs through all
-rows (in each row the kernels' calls alternate, 7 samples each per run, see
-:func:`alternating`), per call of loops of calls that take about 1 ms.
-Other processes share this machine: compare ratios. ``--cpu-time`` times
-process CPU time instead of wall time: with ``--threads 1`` it leaves out the
-time the process waits for a core while other processes run (threaded BLAS
-would count its spinning threads).
+Times are medians of the interleaved rounds of ``_common.time_rounds``
+(three by default, ``--rounds``; loops of at least 50 ms per round); the
+ratio is the median over rounds of the per-round ratio, so load that
+changes between rounds cancels (as ``_common.time_ratio``). Other processes
+share this machine: compare ratios.
 
-Usage: ``python benchmarks/bench_blocks.py [--quick] [--threads N] [--cpu-time]
-[--rounds R]``.
+``--cpu-time`` (with ``--threads 1``) reads process CPU time instead, which
+the harness does not offer: wall time on a busy 2-core VM swung by 25% and
+more between identical kernels, CPU time leaves out the time the process
+waits for a core. It runs the same interleaved rounds with a small local
+loop (:func:`cpu_rounds`; threaded BLAS would count its spinning threads).
+
+Usage: ``python benchmarks/bench_blocks.py [--quick] [--threads N] [--rounds R]
+[--cpu-time]``.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import os  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -61,22 +65,24 @@ class Before(BlockDiagonal):
         return np.reshape(Y, (*lead, k * m, c))
 
 
-def alternating(
-    fns: list[Callable[[], Any]], samples: int, out: list[list[float]], clock: Callable[[], float]
-) -> None:
-    """Time ``fns`` in turn, ``samples`` times, appending seconds of ``clock`` to ``out[i]``.
-
-    Calls of the two kernels alternate, so load that drifts during the row
-    (other processes share this VM) reaches both alike.
-    """
-    time.sleep(0.3)  # BLAS threads of the previous calls spin for ~0.1 s: let them sleep
+def cpu_rounds(
+    fns: Sequence[Callable[[], object]], *, repeats: int, min_time: float
+) -> list[list[float]]:
+    """As ``_common.time_rounds`` (one loop per function per round, in turn), in process CPU time."""
+    loops = []
     for fn in fns:
+        t0 = time.process_time()
         fn()
-    for _ in range(samples):
-        for fn, times in zip(fns, out, strict=True):
-            t0 = clock()
-            fn()
-            times.append(clock() - t0)
+        loops.append(max(1, int(min_time / max(time.process_time() - t0, 1e-7))))
+    out: list[list[float]] = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, number, times in zip(fns, loops, out, strict=True):
+            fn()  # untimed: the previous function's data has left the caches
+            t0 = time.process_time()
+            for _ in range(number):
+                fn()
+            times.append((time.process_time() - t0) / number)
+    return out
 
 
 def main() -> None:
@@ -84,17 +90,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", default=None)
     parser.add_argument("--keep-openblas-env", action="store_true")
-    parser.add_argument("--cpu-time", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cpu-time", action="store_true")
     args = parser.parse_args()
-    samples = 3 if args.quick else 7
-    clock = time.process_time if args.cpu_time else time.perf_counter
+    min_time = 0.02 if args.quick else 0.05
     print(f"# bench_blocks: {platform.machine()}, {os.cpu_count()} CPUs, NumPy {np.__version__}")
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
-    clock_name = "process CPU" if args.cpu_time else "wall"
-    print(f"BLAS threads {threads}, {clock_name} time, {args.rounds} rounds\n")
+    clock = "process CPU" if args.cpu_time else "wall"
+    print(f"BLAS threads {threads}, {clock} time, {args.rounds} rounds\n")
+    print(
+        "| dtype | stack (k, m, n) | columns | before | after | before / after (median of rounds) | gate "
+        "| tiled driver (not used) |"
+    )
+    print("|---|---|---:|---:|---:|---:|---|---:|")
     rng = np.random.default_rng(0)
-    rows = []
+    worst = 0.0
     for dtype in ("float64", "complex128"):
         for k, m, n in STACKS:
             S = rng.standard_normal((k, m, n))
@@ -106,38 +116,25 @@ def main() -> None:
                 X = rng.standard_normal(shape).astype(dtype)
                 got, want = new @ X, old @ X
                 assert np.linalg.norm(got - want) <= 1e-12 * np.linalg.norm(want)
-                # calls under 1 ms are timed in loops of `inner` calls: one sample of a few
-                # microseconds is mostly the noise of the other processes on this VM
-                t0 = time.perf_counter()
-                old @ X
-                inner = max(1, min(200, int(1e-3 / max(time.perf_counter() - t0, 1e-7))))
-                fns = [lambda op=op, X=X, r=range(inner): [op @ X for _ in r] for op in (old, new)]
+                fns = [lambda op=op, X=X: op @ X for op in (old, new)]
                 if cols > 1:  # the column-tiled chain driver on the one factor (not used)
-                    fns.append(
-                        lambda X=X, b=[S[:, None]], r=range(inner): [
-                            chain_matmat_tiled(b, X) for _ in r
-                        ]
+                    fns.append(lambda X=X, b=[S[:, None]]: chain_matmat_tiled(b, X))
+                if args.cpu_time:
+                    out = cpu_rounds(fns, repeats=args.rounds, min_time=min_time)
+                else:
+                    out = _common.time_rounds(
+                        fns, repeats=args.rounds, min_time=min_time, pause=_common.BLAS_IDLE_S
                     )
-                rows.append(((dtype, (k, m, n), cols), fns, inner, [[] for _ in fns]))
-    # interleaved runs over all rows (three by default), so each row's samples span them all
-    for _ in range(args.rounds):
-        for _, fns, _, out in rows:
-            alternating(fns, samples, out, clock)
-    print(
-        "| dtype | stack (k, m, n) | columns | before | after | before / after | gate "
-        "| tiled driver (not used) |"
-    )
-    print("|---|---|---:|---:|---:|---:|---|---:|")
-    worst = 0.0
-    for (dtype, stack, cols), _, inner, out in rows:
-        t_old, t_new, *t_tiled = (statistics.median(t) / inner for t in out)
-        worst = max(worst, t_new / t_old)
-        ok = "ok" if t_new <= GATE * t_old else f"FAIL (> {GATE}x)"
-        tiled = fmt_t(t_tiled[0]) if t_tiled else "-"
-        print(
-            f"| {dtype} | {stack} | {cols} | {fmt_t(t_old)} | {fmt_t(t_new)} "
-            f"| {t_old / t_new:.2f}x | {ok} | {tiled} |"
-        )
+                t_old, t_new, *t_tiled = (statistics.median(t) for t in out)
+                ratio = statistics.median(a / b for a, b in zip(out[0], out[1], strict=True))
+                worst = max(worst, 1 / ratio)
+                ok = "ok" if ratio >= 1 / GATE else f"FAIL (> {GATE}x)"
+                tiled = fmt_t(t_tiled[0]) if t_tiled else "-"
+                print(
+                    f"| {dtype} | {(k, m, n)} | {cols} | {fmt_t(t_old)} | {fmt_t(t_new)} "
+                    f"| {ratio:.2f}x | {ok} | {tiled} |",
+                    flush=True,
+                )
     print(f"\nworst after / before: {worst:.2f}x (gate {GATE}x)")
 
 
