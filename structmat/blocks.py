@@ -111,11 +111,13 @@ class BlockDiagonal(LinearOperator):
     :math:`D^T = \operatorname{diag}(B_0^T, \dots, B_{k-1}^T)`, structurally.
     The stacked form is the Kronecker-sparse factor ``KS(k, m, n, 1)`` with
     values ``T[i, :, :, 0] = stack[i]`` (docs/conventions.md) and multiplies
-    through :mod:`structmat.ks`: one batched ``matmul`` (``k*m*n``
-    multiply-adds per column), on NumPy by the column-tiled chain driver
-    (worker threads for small blocks) and the gemv path for one vector. The
-    stack is read at every product (casts and conjugates are not kept), so
-    in-place changes show. The list form applies block by block.
+    through :mod:`structmat.ks` (:func:`~structmat.ks.ks_chain_matmat` with
+    the one-factor chain, as Monarch runs its two): one batched ``matmul``
+    over all columns (``k*m*n`` multiply-adds per column; a single factor
+    gains nothing from the driver's column tiles) and, on NumPy, the gemv
+    path for one vector. The stack is read at every product (casts and
+    conjugates are not kept), so in-place changes show. The list form
+    applies block by block.
 
     Examples
     --------
