@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""The stacked BlockDiagonal: its former batched matmul against the KS driver (issue 15).
+"""The stacked BlockDiagonal: its former batched matmul against the KS driver.
 
-A stack ``(k, m, n)`` is the KS factor ``KS(k, m, n, 1)``; since issue 15 its
-multiply runs through :mod:`structmat.ks` (``chain_on_stack`` with the
+A stack ``(k, m, n)`` is the KS factor ``KS(k, m, n, 1)``; its multiply now
+runs through :mod:`structmat.ks` (``chain_on_stack`` with the
 one-factor chain, ``chain_matvec`` for one vector). *before* is the former
 kernel, one ``np.matmul(S, X.reshape(k, n, c))``, run through the same
 operator (a subclass overriding ``_matmat``, so both pay the same ``@``
@@ -55,7 +55,7 @@ GATE = 1.1
 
 
 class Before(BlockDiagonal):
-    """The stacked BlockDiagonal with its multiply from before issue 15."""
+    """The stacked BlockDiagonal with its former multiply (one batched matmul of its own)."""
 
     def _matmat(self, X: Any) -> Any:
         S = self._cast(self.stack, X)
