@@ -759,10 +759,11 @@ def test_fast_projection_top_vector_orthogonal_to_start(engine):
     result must still be the optimum (the certificate alone could not see a
     missed eigenvector).
     """
-    from structmat import _monarch_project, _truncated_svd
+    from structmat import _truncated_svd
+    from structmat.ks import _mixed
 
     q, r = 32, 1
-    extra = _monarch_project._MIXED_EXTRA if engine == "auto" else _truncated_svd._EXTRA
+    extra = _mixed._MIXED_EXTRA if engine == "auto" else _truncated_svd._EXTRA
     b = r + max(r, extra)
     start = np.random.default_rng(12345).standard_normal((q, b))  # the engine's start
     Qs = np.linalg.qr(start)[0]
@@ -835,21 +836,21 @@ def test_mixed_path_sends_tied_slices_to_the_svd(monkeypatch):
     than the block is wide, so no gap shows. The mixed path hands those straight to a
     full SVD (the exact engine could not certify a subspace there either) and the rest
     to the exact engine; the error is still the optimum."""
-    from structmat import _monarch_project
+    from structmat.ks import _mixed
 
     routed = {"svd": 0, "exact": 0}
-    svd_factors, exact_slices = _monarch_project._svd_factors, _monarch_project.top_k
+    svd_factors, exact_slices = _mixed._svd_factors, _mixed.top_k
 
-    def spy_svd(xp, S, k):
+    def spy_svd(xp, S, k, *args):
         routed["svd"] += len(S)
-        return svd_factors(xp, S, k)
+        return svd_factors(xp, S, k, *args)
 
-    def spy_exact(xp, S, *args):
+    def spy_exact(xp, S, *args, **kwargs):
         routed["exact"] += len(S)
-        return exact_slices(xp, S, *args)
+        return exact_slices(xp, S, *args, **kwargs)
 
-    monkeypatch.setattr(_monarch_project, "_svd_factors", spy_svd)
-    monkeypatch.setattr(_monarch_project, "top_k", spy_exact)
+    monkeypatch.setattr(_mixed, "_svd_factors", spy_svd)
+    monkeypatch.setattr(_mixed, "top_k", spy_exact)
     n = 1024
     A = np.cos(2 * np.pi * np.outer(np.arange(n), np.arange(n)) / n)
     res = Monarch.project(A, nblocks=32)
