@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat import _monarch_mixed as _mm
 from structmat._dense import ldexp_stack, normalize, normalize_stack, unscale
 from structmat._truncated_svd import ENGINES, _exact_chunk, _on_workers, top_k
 from structmat.ks import _mixed
@@ -196,16 +197,21 @@ def _group_factors(
             S = sub
             Lc, Rr, captured, trace = _mixed.mixed_top_k(S, k, aa.eps(xp, work), tol, unit_left)
         else:
-            S = xp.reshape(sub, (nb * Gk, b1, c2))
+            S, order = _stack(xp, sub, nb * Gk)
             Lc, Rr, captured, trace = _stack_top_k(xp, S, k, eps, tol, engine, unit_left)
         if work != dtype:  # rounded to the input's precision; the error is theirs
             Lc, Rr = xp.astype(Lc, dtype), xp.astype(Rr, dtype)
+        lb = None
         if k < q:
             Lw, Rw = (Lc, Rr) if work == dtype else (xp.astype(Lc, work), xp.astype(Rr, work))
             if mixed:
                 lb = _mixed.discarded(S, Lw, Rw, captured, trace, eps, tol)
             else:
                 lb = _discarded(xp, S, Lw, Rw, captured, trace, eps, tol)
+        if not mixed and order is not None:  # the stack's memory order back to group order
+            Lc, Rr, trace = (_unpermute(x, order) for x in (Lc, Rr, trace))
+            lb = None if lb is None else _unpermute(lb, order)
+        if lb is not None:
             lost = lost + xp.sum(xp.reshape(lb, (nb, Gk)), axis=-1)
         energy = energy + xp.sum(xp.reshape(trace, (nb, Gk)), axis=-1)
         U = xp.reshape(xp.permute_dims(Lc, (0, 2, 1)), (nb, Gk, k, b1))
@@ -232,6 +238,29 @@ def _group_factors(
         cols = xp.where(live, cols, xp.zeros_like(cols))
         rows = xp.where(live, rows, xp.zeros_like(rows))
     return cols, rows, lost, energy
+
+
+def _stack(xp: Any, blocks: Any, n: int) -> tuple[Any, Any]:
+    """The blocks (nb, *groups, b1, c2) as one stack (n, b1, c2), and its order.
+
+    On NumPy, where the group axes merge into one strided axis in some order
+    (Monarch's ``(a, j)`` slices of ``A`` do, as ``j*K + a``), that view, no copy,
+    with the group numbers in its order (``None`` when already in group order);
+    elsewhere a C-order copy and ``None``.
+    """
+    b1, c2 = int(blocks.shape[-2]), int(blocks.shape[-1])
+    if aa.is_numpy(xp) and blocks.ndim > 3:
+        W, ids = _mm._layout(blocks)
+        if W.ndim == 3:
+            return W, None if bool(np.all(ids == np.arange(n))) else ids
+    return xp.reshape(blocks, (n, b1, c2)), None
+
+
+def _unpermute(x: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``x`` given in the stack order ``order`` (group numbers), in group order."""
+    out = np.empty_like(x)
+    out[order] = x
+    return out
 
 
 def _discarded(
