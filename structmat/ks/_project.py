@@ -230,9 +230,11 @@ def _group_factors(
         U = xp.take(xp.concat(Us, axis=1), back, axis=1)
         SV = xp.take(xp.concat(SVs, axis=1), back, axis=1)
     # intermediate index m: component pos[m] of group block[m]; none past the rank
-    idx = xp.asarray(block * kmax + np.minimum(pos, kmax - 1), device=dev)
-    cols = xp.take(xp.reshape(U, (nb, G * kmax, b1)), idx, axis=1)
-    rows = xp.take(xp.reshape(SV, (nb, G * kmax, c2)), idx, axis=1)
+    at = block * kmax + np.minimum(pos, kmax - 1)
+    cols, rows = xp.reshape(U, (nb, G * kmax, b1)), xp.reshape(SV, (nb, G * kmax, c2))
+    if at.size != G * kmax or not bool(np.all(at == np.arange(at.size))):  # else in order
+        idx = xp.asarray(at, device=dev)
+        cols, rows = xp.take(cols, idx, axis=1), xp.take(rows, idx, axis=1)
     if bool(np.any(pos >= kmax)):
         live = xp.asarray((pos < kmax)[:, None], device=dev)
         cols = xp.where(live, cols, xp.zeros_like(cols))
