@@ -5,9 +5,9 @@ Monarch is the KS chain ``KS(1, s, K*r, J) · KS(K, r*J, p, 1)`` with
 so its exact projection is the two-factor projection of
 :mod:`structmat.ks._project` on the zero-padded ``A``: the groups are the
 ``J*K`` slices ``M[sigma*J + j, a*p + t]`` (fixed ``j``, ``a``), read through the
-strided block view of ``A`` by the mixed-precision route or stacked for the
-engine of :mod:`structmat._truncated_svd`, and the factors are read off the
-KS values, with the singular values split evenly between ``L`` and ``R``.
+strided block view of ``A`` (no copy) by the mixed-precision route or the engine
+of :mod:`structmat._truncated_svd`, and the factors are read off the KS values,
+with the singular values split evenly between ``L`` and ``R``.
 """
 
 from __future__ import annotations

@@ -194,7 +194,7 @@ def _group_factors(
         sub = blocks if flat is None else xp.take(flat, xp.asarray(gidx, device=dev), axis=1)
         mixed = _mixed.applies(xp, work, k, q, engine)
         if mixed:  # the view itself, no stack copy
-            S = sub
+            S, order = sub, None
             Lc, Rr, captured, trace = _mixed.mixed_top_k(S, k, aa.eps(xp, work), tol, unit_left)
         else:
             S, order = _stack(xp, sub, nb * Gk)
@@ -208,7 +208,7 @@ def _group_factors(
                 lb = _mixed.discarded(S, Lw, Rw, captured, trace, eps, tol)
             else:
                 lb = _discarded(xp, S, Lw, Rw, captured, trace, eps, tol)
-        if not mixed and order is not None:  # the stack's memory order back to group order
+        if order is not None:  # the stack's memory order back to group order
             Lc, Rr, trace = (_unpermute(x, order) for x in (Lc, Rr, trace))
             lb = None if lb is None else _unpermute(lb, order)
         if lb is not None:
@@ -325,14 +325,13 @@ def ks_project_two(
         the measured default per backend: on NumPy the mixed-precision route
         (:mod:`structmat.ks._mixed`: single-precision iterations certified in
         double, through strided views of ``A``; single-precision input cast
-        to double) where it applies and pays (the shorter side ``q`` of the
-        blocks at least 20 and ``3b``, ``b = k + max(k, 7)`` for rank ``k``;
-        ``3b <= 24`` counts as 24), and for
-        rank-one groups of two rows a closed-form 2x2 eigen-solve. Every
-        engine gives the same product and error to ``1e-10`` relative (to the
-        input's precision in single precision). (Monarch's projection also
-        takes ``"mixed"``, that route wherever it applies, and ``"exact"``,
-        never it.)
+        to double) where it applies and pays (``q >= 20`` and ``3b <= max(q,
+        24)`` for the shorter block side ``q``, rank ``k`` and ``b = k +
+        max(k, 7)``), and for rank-one groups of two rows a closed-form 2x2
+        eigen-solve. Every engine gives the same
+        product and error to ``1e-10`` relative (to the input's precision in
+        single precision). Monarch's projection also takes ``"mixed"`` (that
+        route wherever it applies) and ``"exact"`` (never it).
 
     Returns
     -------
