@@ -350,10 +350,12 @@ def residual_energy(V: np.ndarray, Lc: np.ndarray, Rr: np.ndarray, sel: np.ndarr
     def run(task: tuple[np.ndarray, np.ndarray]) -> None:
         S, rows = task
         mask = sel[rows]
-        if np.any(mask):
+        # sums by einsum, not BLAS: no thread-dependent rounding
+        if np.all(mask):  # the strided view itself: no copy of the blocks
+            out[rows] = _sqsum(S - np.matmul(Lc[rows], Rr[rows]), "n")
+        elif np.any(mask):
             at = rows[mask]
-            D = S[mask] - np.matmul(Lc[at], Rr[at])
-            out[at] = _sqsum(D, "n")  # einsum, not BLAS: no thread-dependent sum
+            out[at] = _sqsum(S[mask] - np.matmul(Lc[at], Rr[at]), "n")
 
     _pool.map_one_blas(run, _tasks(W, ids, per))
     return out
