@@ -61,6 +61,9 @@ _DEGREE = 12  # Chebyshev degree: Gaussian 64 x 64 slices, rank 1: 96 % certifie
 # gains from half as many tasks, half as many GIL hand-offs between them (see
 # docs/benchmarks.md, "Design measurements").
 _CHUNK_BYTES = 1 << 21
+# Residual chunks: small enough that the temporaries S - Lc Rr stay in cache and are
+# reused by the allocator (MiB-sized ones were measured far slower).
+_RESIDUAL_BYTES = 1 << 18
 _POWER = 4  # power steps (Gram applications) before the filter
 _HI = 0.75  # the filter damps [0, min(theta_b, _HI * theta_1)] of the block after the power steps
 
@@ -345,7 +348,9 @@ def residual_energy(V: np.ndarray, Lc: np.ndarray, Rr: np.ndarray, sel: np.ndarr
     strided views, one chunk of groups per task on the worker threads."""
     W, ids = _layout(V)
     out = np.zeros(ids.size)
-    per = max(1, ceil_div(ids.size, _pool.MIN_TASKS))
+    # chunks of about _RESIDUAL_BYTES: the difference S - Lc Rr stays in cache
+    fit = _RESIDUAL_BYTES // (V.itemsize * math.prod(V.shape[-2:]))
+    per = max(1, min(ceil_div(ids.size, _pool.MIN_TASKS), fit))
 
     def run(task: tuple[np.ndarray, np.ndarray]) -> None:
         S, rows = task
