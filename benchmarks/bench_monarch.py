@@ -147,14 +147,14 @@ def matmat_section(ns: list[int], batches: list[int], budget: float, dense_gflop
 
 def _exact_engine_only(fn: Callable[[], Any]) -> Any:
     """``fn()`` with projections routed to the exact engine (the one every non-NumPy backend runs)."""
-    from structmat import _monarch_project
+    from structmat.ks import _mixed
 
-    saved = _monarch_project._mixed_ok
-    _monarch_project._mixed_ok = lambda *args: False  # type: ignore[assignment]
+    saved = _mixed.applies
+    _mixed.applies = lambda *args: False  # type: ignore[assignment]
     try:
         return fn()
     finally:
-        _monarch_project._mixed_ok = saved
+        _mixed.applies = saved
 
 
 def _redone_slices(A: np.ndarray) -> int:

@@ -1,14 +1,16 @@
-r"""Mixed-precision fast path of the exact Monarch projection (private; NumPy only).
+r"""Mixed-precision route of the two-factor projection's truncated SVDs (private; NumPy only).
 
-The optimal Monarch needs the top-``k`` singular pairs of ``J*K`` small slices
-``M[sigma*J + j, a*p + t]`` (fixed ``j``, ``a``). Gaussian-like slices have top
-singular values a few percent apart, so certifying every singular *vector* in double
-precision costs a Gram matrix and a shifted solve per slice (:mod:`structmat._monarch_project`).
-The projection only promises the optimal *error*, which is far less sensitive:
-a vector that is off by an angle ``δ`` loses about ``δ²`` of the slice's energy.
-So the iterations here run in single precision and only the certificate runs
-in double, on ``S`` itself. Per chunk of slices, read through strided views of
-``A`` (no slice-stack copy) and spread over worker threads:
+The exact projection onto two KS factors (Monarch's among them) needs the
+top-``k`` singular pairs of many small blocks of ``A`` (Monarch: the ``J*K``
+slices ``M[sigma*J + j, a*p + t]``, fixed ``j``, ``a``). Gaussian-like blocks
+have top singular values a few percent apart, so certifying every singular
+*vector* in double precision costs a Gram matrix and a shifted solve per block
+(:mod:`structmat._truncated_svd`). The projection only promises the optimal
+*error*, which is far less sensitive: a vector that is off by an angle ``δ``
+loses about ``δ²`` of the block's energy. So the iterations here run in single
+precision and only the certificate runs in double, on ``S`` itself. Per chunk
+of blocks, read through strided views of the block view of ``A``
+(:func:`_layout`: no block-stack copy) and spread over worker threads:
 
 1. Cast ``S`` to float32 (complex64; scaled to unit norm first where a
    slice's squared norm is outside ``2^±100``) and form the smaller Gram
@@ -35,11 +37,11 @@ in double, on ``S`` itself. Per chunk of slices, read through strided views of
    block bounds assume, as the double-precision engine does, that the block
    holds the top eigenvectors.
 
-The caller (``project_factors``) redoes with the double-precision engine the
-slices with the largest bounds until the bounds of the others sum to at most
-``tol`` times the discarded energy: the returned error is then within ``tol``
-(relative, on the squared error) of the optimum, and it is the true error of
-the returned factors.
+The caller (:func:`structmat.ks._mixed.mixed_top_k`) redoes with the
+double-precision engine the blocks with the largest bounds until the bounds of
+the others sum to at most ``tol`` times the discarded energy: the returned
+error is then within ``tol`` (relative, on the squared error) of the optimum,
+and it is the true error of the returned factors.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ _DEGREE = 12  # Chebyshev degree: Gaussian 64 x 64 slices, rank 1: 96 % certifie
 # gains from half as many tasks, half as many GIL hand-offs between them (see
 # docs/benchmarks.md, "Design measurements").
 _CHUNK_BYTES = 1 << 21
+# Residual chunks: small enough that the temporaries S - Lc Rr stay in cache and are
+# reused by the allocator (MiB-sized ones were measured far slower).
+_RESIDUAL_BYTES = 1 << 18
 _POWER = 4  # power steps (Gram applications) before the filter
 _HI = 0.75  # the filter damps [0, min(theta_b, _HI * theta_1)] of the block after the power steps
 
@@ -239,7 +244,13 @@ def _chunk(S: np.ndarray, right: bool, k: int, X0: np.ndarray) -> tuple[np.ndarr
     theta, X, U, R = _ritz(Sw, Q, min(b, k + 2))
     # One power step for the wanted vectors: G x = R + θ x.
     P = R[:, :, :k] + X[:, :, :k] * theta[:, None, :k]
-    th2, X2, U2, R2 = _ritz(Sw, _cholqr(P, 1e-14))
+    Q2 = _cholqr(P, 1e-14)
+    if k > 1:
+        # A second pass (CholQR2): the shifted first one leaves the columns orthogonal
+        # only to about 1e-14 times the spread of their norms, which costs ~1e-12 of
+        # ||S|| in S X Xᴴ when S has rank k exactly (a member of the class).
+        Q2 = _cholqr(Q2, 1e-16)
+    th2, X2, U2, R2 = _ritz(Sw, Q2)
     # For PSD G the power step never lowers the captured energy; keep it where it holds.
     better = th2.sum(axis=1) >= theta[:, :k].sum(axis=1)
     pick = better[:, None, None]
@@ -284,48 +295,113 @@ def _bounds(
     return np.where(tr > 0, bound, 0.0), tied  # a zero slice: anything is optimal
 
 
-def top_vectors(
-    T: np.ndarray, right: bool, k: int, b: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Top-``k`` vectors of every slice ``T[:, j, a, :]``, in slice order ``j*K + a``.
+def _layout(V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The group axes of ``V`` (..., s, p) as few strided axes as its strides allow.
 
-    Returns ``(X, U, theta, trace, bound, tied)``: ``X`` (N, q, k) orthonormal
-    columns, ``U = Sw X`` (``Sw = S`` when ``right``, else ``Sᴴ``), the
-    captured energies ``theta`` (N, k), ``||S||_F²``, the bounds on the
-    energy each slice misses against its optimum (``inf`` where none holds),
-    and where the ``k``-th and ``(k+1)``-th singular values tie (no singular
-    subspace to certify: the exact engine would end in a full SVD there).
+    Returns ``(W, ids)``: ``W`` a view of ``V`` with group axes ``(*outer,
+    inner)`` (size-one axes dropped, the others in decreasing stride,
+    neighbours merged where their strides chain) and ``ids`` the C-order group
+    number of each. Monarch's ``(a, j)`` blocks of ``A`` become one axis, in
+    the memory order ``j*K + a``: the slice stack without a copy.
     """
-    s, J, K, p = T.shape
+    gshape = V.shape[:-2]
+    ids: np.ndarray = np.arange(math.prod(gshape)).reshape(gshape)
+    live = [i for i, g in enumerate(gshape) if g > 1]
+    pick = tuple(slice(None) if g > 1 else 0 for g in gshape)
+    W, ids = V[pick], ids[pick]
+    order = sorted(range(len(live)), key=lambda i: -abs(V.strides[live[i]]))
+    W, ids = W.transpose(*order, len(live), len(live) + 1), ids.transpose(order)
+    if not live:
+        W, ids = W[None], ids.reshape(1)
+    shape, strides = [W.shape[0]], [W.strides[0]]
+    for g, st in zip(W.shape[1:-2], W.strides[1:-2], strict=True):
+        if strides[-1] == g * st:  # chains with the axis before: merged, still a view
+            shape[-1] *= g
+            strides[-1] = st
+        else:
+            shape.append(g)
+            strides.append(st)
+    return W.reshape(*shape, *W.shape[-2:]), ids.reshape(shape)
+
+
+def _tasks(W: np.ndarray, ids: np.ndarray, per: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Chunks of at most ``per`` groups of :func:`_layout`'s ``W``: strided stacks (n, s, p)
+    (views) and their group numbers."""
+    *outer, inner = W.shape[:-2]
+    return [
+        (W[o][i0 : i0 + per], ids[o][i0 : i0 + per])
+        for o in np.ndindex(*outer)
+        for i0 in range(0, inner, per)
+    ]
+
+
+def gather(V: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """The groups ``idx`` (C-order numbers) of the block view ``V`` as a contiguous stack."""
+    W, ids = _layout(V)
+    where = np.empty(ids.size, dtype=np.int64)
+    where[ids.reshape(-1)] = np.arange(ids.size)
+    return np.ascontiguousarray(W[np.unravel_index(where[idx], ids.shape)])
+
+
+def residual_energy(V: np.ndarray, Lc: np.ndarray, Rr: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    """``||S - Lc Rr||_F²`` of the groups ``S`` of ``V`` where ``sel`` (0 elsewhere), from
+    strided views, one chunk of groups per task on the worker threads."""
+    W, ids = _layout(V)
+    out = np.zeros(ids.size)
+    # chunks of about _RESIDUAL_BYTES: the difference S - Lc Rr stays in cache
+    fit = _RESIDUAL_BYTES // (V.itemsize * math.prod(V.shape[-2:]))
+    per = max(1, min(ceil_div(ids.size, _pool.MIN_TASKS), fit))
+
+    def run(task: tuple[np.ndarray, np.ndarray]) -> None:
+        S, rows = task
+        mask = sel[rows]
+        # sums by einsum, not BLAS: no thread-dependent rounding
+        if np.all(mask):  # the strided view itself: no copy of the blocks
+            out[rows] = _sqsum(S - np.matmul(Lc[rows], Rr[rows]), "n")
+        elif np.any(mask):
+            at = rows[mask]
+            out[at] = _sqsum(S[mask] - np.matmul(Lc[at], Rr[at]), "n")
+
+    _pool.map_one_blas(run, _tasks(W, ids, per))
+    return out
+
+
+def top_vectors(
+    V: np.ndarray, right: bool, k: int, b: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Top-``k`` vectors of every group ``S`` (s x p) of the block view ``V`` (..., s, p).
+
+    Returns ``(X, U, theta, trace, bound, tied)`` in C order of the group axes:
+    ``X`` (N, q, k) orthonormal columns, ``U = Sw X`` (``Sw = S`` when
+    ``right``, else ``Sᴴ``), the captured energies ``theta`` (N, k),
+    ``||S||_F²``, the bounds on the energy each group misses against its
+    optimum (``inf`` where none holds), and where the ``k``-th and
+    ``(k+1)``-th singular values tie (no singular subspace to certify: the
+    exact engine would end in a full SVD there).
+    """
+    s, p = V.shape[-2:]
     q, other = (p, s) if right else (s, p)
-    N = J * K
-    low = np.complex64 if np.iscomplexobj(T) else np.float32
+    W, ids = _layout(V)
+    N = ids.size
+    low = np.complex64 if np.iscomplexobj(V) else np.float32
     X0 = np.random.default_rng(SEED).standard_normal((q, b)).astype(low)
     m = min(b, k + 2)  # Ritz pairs kept for the bounds (see _chunk)
     shapes = [(), (), (m,), (m,), (k,), (), (), (q, k), (other, k)]
-    dtypes = [np.float64] * 6 + [np.bool_, T.dtype, T.dtype]
+    dtypes = [np.float64] * 6 + [np.bool_, V.dtype, V.dtype]
     outs = [np.empty((N, *sh), dtype=dt) for sh, dt in zip(shapes, dtypes, strict=True)]
-    # Slices per task: about _CHUNK_BYTES in single precision, and at least _pool.MIN_TASKS
-    # tasks (a fixed number: results must not depend on the thread count). Small
-    # slices take whole block rows per task: T[:, j0:j1] merges (j, a) into one
-    # strided axis, still a view: fewer, larger tasks than one block row per task.
+    # Groups per task: about _CHUNK_BYTES in single precision, and at least
+    # _pool.MIN_TASKS tasks (a fixed number: results must not depend on the thread
+    # count); each task a strided view of V (no stack copy).
     per = max(
         1, min(_CHUNK_BYTES // (s * p * np.dtype(low).itemsize), ceil_div(N, _pool.MIN_TASKS))
     )
-    if per >= K:
-        step = per // K
-        tasks = [(j0, min(j0 + step, J), 0, K) for j0 in range(0, J, step)]
-    else:
-        tasks = [(j, j + 1, a0, min(a0 + per, K)) for j in range(J) for a0 in range(0, K, per)]
 
-    def run(task: tuple[int, int, int, int]) -> None:
-        j0, j1, a0, a1 = task
-        S = T[:, j0:j1, a0:a1, :].reshape(s, (j1 - j0) * (a1 - a0), p).swapaxes(0, 1)
-        rows = slice(j0 * K + a0, (j1 - 1) * K + a1)
+    def run(task: tuple[np.ndarray, np.ndarray]) -> None:
+        S, rows = task
         for out, part in zip(outs, _chunk(S, right, k, X0), strict=True):
             out[rows] = part
 
-    _pool.map_one_blas(run, tasks)
+    _pool.map_one_blas(run, _tasks(W, ids, per))
     tr, orth, theta, rho2, th2, r2, better, X, U = outs
     bound, tied = _bounds(tr, orth, theta, rho2, th2, r2, better, k)
     return X, U, np.where(better[:, None], th2, theta[:, :k]), tr, bound, tied

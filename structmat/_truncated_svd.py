@@ -3,8 +3,9 @@ r"""One truncated-SVD engine for a stack of matrices: certified top-``k`` pairs.
 :func:`top_k` returns, for every matrix ``S[i]`` of a stack ``(N, s, p)``,
 balanced rank-``k`` factors ``Lc[i] @ Rr[i]`` of its best rank-``k``
 approximation, the captured energy and ``||S[i]||_F²``. It knows nothing of
-the structure the stack came from (the Monarch projection cuts its slices in
-:mod:`structmat._monarch_project`). ``engine`` chooses the algorithm:
+the structure the stack came from (the two-factor KS projection, Monarch's
+included, cuts its blocks in :mod:`structmat.ks._project`). ``engine`` chooses
+the algorithm:
 
 - ``"svd"``: one batched full SVD of the stack (``xp.linalg.svd``). Exact and,
   on a GPU, for matrices of at most 32 x 32 (cuSOLVER's batched Jacobi SVD),
@@ -19,9 +20,10 @@ the structure the stack came from (the Monarch projection cuts its slices in
 - ``"auto"``: ``"svd"`` on an accelerator for matrices of at most 32 x 32;
   otherwise ``"subspace"`` where it pays (``_subspace_pays``), else ``"eigh"``.
 
-The mixed-precision NumPy path (:mod:`structmat._monarch_mixed`) reads its
-slices through strided views of the Monarch input and certifies in double;
-the matrices it cannot certify come back here.
+The mixed-precision NumPy route of the two-factor projection
+(:mod:`structmat.ks._mixed`, :mod:`structmat._monarch_mixed`) reads its
+blocks through strided views of the input and certifies in double; the
+matrices it cannot certify come back here.
 
 The subspace iteration, for matrices with ``q = min(s, p) >= 2b`` (``b = k +
 max(k, 6)`` block vectors), in chunks whose Gram matrices fit in cache
@@ -69,7 +71,8 @@ from structmat import _array_api as aa
 from structmat import _pool
 from structmat._args import ceil_div
 
-# The names of the engine= parameter ("mixed" is the Monarch projection's own path).
+# The names of the engine= parameter (the projections add "mixed" and "exact":
+# structmat.ks._mixed.ENGINES).
 ENGINES = ("auto", "subspace", "eigh", "svd")
 # Extra block vectors beyond the rank, and the Chebyshev filter degree.
 _EXTRA = 6
@@ -302,7 +305,7 @@ def top_k(
 
     ``engine``: ``"svd"`` a batched full SVD; ``"subspace"`` the subspace
     iteration wherever its block fits; ``"eigh"`` the batched eigh always;
-    ``"auto"`` :func:`default_engine`; any other name (the Monarch projection's
+    ``"auto"`` :func:`default_engine`; any other name (the projections'
     ``"exact"`` and ``"mixed"``) whichever of subspace and eigh pays.
 
     >>> import numpy as np

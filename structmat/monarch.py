@@ -28,8 +28,10 @@ class MM*)`` and ``(M1 @ M2.H) ** 2`` ends in ``class (MM*)^2``;
 
 The multiply is the KS chain ``KS(1, s, c, J) · KS(K, q, p, 1)`` run by
 :mod:`structmat.ks` (the column-tiled NumPy driver, one batched matmul per
-factor elsewhere); the projection in :mod:`structmat._monarch_project` (with its NumPy
-mixed-precision path in :mod:`structmat._monarch_mixed`).
+factor elsewhere); the projection is the two-factor KS projection of
+:mod:`structmat.ks` on the same chain (:mod:`structmat._monarch_project` reads
+the factors off it), with its NumPy mixed-precision route in
+:mod:`structmat.ks._mixed`.
 """
 
 from __future__ import annotations
@@ -596,7 +598,9 @@ class Monarch(LinearOperator):
         precision for single-precision input), and it is the true error of the returned
         operator; both engines prove it per call. NumPy input whose slices have both sides
         at least ``2b`` (``b = r + max(r, 7)``) and at least 20 takes the mixed-precision
-        path of ``structmat/_monarch_mixed.py``: the slices are read through strided views
+        route of the two-factor engine (``structmat/ks/_mixed.py``; the projection is
+        :func:`structmat.ks.ks_project_two` of the chain ``KS(1, s, K*r, J) · KS(K, r*J,
+        p, 1)``, with the singular values split evenly): the slices are read through strided views
         of ``A``, a block of ``b`` vectors is iterated in single precision on each slice's
         smaller Gram matrix (power steps, a Chebyshev filter), and double precision, on the
         slices themselves, does the Rayleigh-Ritz, one power step for the top ``r`` vectors

@@ -306,6 +306,51 @@ def test_project_two_engines_exact_on_members_and_batched():
         assert_close(dense_oracle(TL[0]) @ dense_oracle(TR[0]), A[0], size=150)
 
 
+# Steps of a chain projection: batched problems whose group axes do not merge (the batch
+# axis) read through strided views, rank-one 24 x 30 blocks and rank-two 40 x 40 ones.
+MIXED_PAIRS = [((1, 24, 3, 2), (3, 2, 30, 1)), ((1, 40, 4, 2), (2, 4, 40, 1))]
+
+
+@pytest.mark.parametrize("pair", MIXED_PAIRS, ids=str)
+@pytest.mark.parametrize("dtype", ["float64", "complex128", "float32"])
+def test_project_two_mixed_route_on_chain_steps(pair, dtype, monkeypatch):
+    """Large blocks take the mixed-precision route under "auto" (single precision cast to
+    double): the same error as engine="svd" and as per-group numpy.linalg.svd, to 1e-10
+    (single precision: to its own rounding), with the left factor orthonormal per group."""
+    from structmat import _monarch_mixed
+
+    calls = []
+    top_vectors = _monarch_mixed.top_vectors
+
+    def spy(V, *args):
+        calls.append(V.shape)
+        return top_vectors(V, *args)
+
+    monkeypatch.setattr(_monarch_mixed, "top_vectors", spy)
+    left, right = pair
+    rng = np.random.default_rng(24)
+    A = rand(rng, (2, ks_shape(left)[0], ks_shape(right)[1]), dtype)
+    TL, TR, err = ks_project_two(A, left, right)
+    assert calls
+    assert calls[0][:2] == (2, right[0])  # the block view (nb, a2, a1, d1, d2, b1, c2)
+    assert TL.dtype == TR.dtype == A.dtype
+    _, _, err_svd = ks_project_two(A, left, right, engine="svd")
+    rtol = 1e-10 if dtype != "float32" else tolerance(np.float32, A[0].size)
+    SL, SR = (dense_oracle(np.ones(p)) != 0 for p in pair)
+    same_group = ((SL.T.astype(int) @ SL.astype(int)) > 0) & ((SR.astype(int) @ SR.T) > 0)
+    for k in range(2):
+        Ak = A[k].astype(np.complex128)
+        best = projection_oracle(Ak, left, right)
+        assert abs(float(err[k]) - best) <= rtol * best
+        assert abs(float(err_svd[k]) - best) <= rtol * best
+        X = dense_oracle(TL[k])
+        P = X.astype(np.complex128) @ dense_oracle(TR[k]).astype(np.complex128)
+        assert abs(np.linalg.norm(Ak - P) - float(err[k])) <= rtol * best
+        gram = X.conj().T @ X  # orthonormal columns within a group, in the input's precision
+        eye = np.eye(X.shape[1], dtype=X.dtype)
+        assert_close(gram[same_group], eye[same_group], size=X.shape[0])
+
+
 def test_project_two_bad_engine():
     with pytest.raises(ValueError, match=r"unknown engine='exact'; valid names: auto, subspace"):
         ks_project_two(np.ones((16, 16)), (1, 4, 4, 4), (4, 4, 4, 1), engine="exact")

@@ -761,10 +761,11 @@ def test_fast_projection_top_vector_orthogonal_to_start(engine):
     result must still be the optimum (the certificate alone could not see a
     missed eigenvector).
     """
-    from structmat import _monarch_project, _truncated_svd
+    from structmat import _truncated_svd
+    from structmat.ks import _mixed
 
     q, r = 32, 1
-    extra = _monarch_project._MIXED_EXTRA if engine == "auto" else _truncated_svd._EXTRA
+    extra = _mixed._MIXED_EXTRA if engine == "auto" else _truncated_svd._EXTRA
     b = r + max(r, extra)
     start = np.random.default_rng(12345).standard_normal((q, b))  # the engine's start
     Qs = np.linalg.qr(start)[0]
@@ -837,21 +838,21 @@ def test_mixed_path_sends_tied_slices_to_the_svd(monkeypatch):
     than the block is wide, so no gap shows. The mixed path hands those straight to a
     full SVD (the exact engine could not certify a subspace there either) and the rest
     to the exact engine; the error is still the optimum."""
-    from structmat import _monarch_project
+    from structmat.ks import _mixed
 
     routed = {"svd": 0, "exact": 0}
-    svd_factors, exact_slices = _monarch_project._svd_factors, _monarch_project.top_k
+    svd_factors, exact_slices = _mixed._svd_factors, _mixed.top_k
 
-    def spy_svd(xp, S, k):
+    def spy_svd(xp, S, k, *args):
         routed["svd"] += len(S)
-        return svd_factors(xp, S, k)
+        return svd_factors(xp, S, k, *args)
 
-    def spy_exact(xp, S, *args):
+    def spy_exact(xp, S, *args, **kwargs):
         routed["exact"] += len(S)
-        return exact_slices(xp, S, *args)
+        return exact_slices(xp, S, *args, **kwargs)
 
-    monkeypatch.setattr(_monarch_project, "_svd_factors", spy_svd)
-    monkeypatch.setattr(_monarch_project, "top_k", spy_exact)
+    monkeypatch.setattr(_mixed, "_svd_factors", spy_svd)
+    monkeypatch.setattr(_mixed, "top_k", spy_exact)
     n = 1024
     A = np.cos(2 * np.pi * np.outer(np.arange(n), np.arange(n)) / n)
     res = Monarch.project(A, nblocks=32)
@@ -1190,3 +1191,39 @@ def test_general_layout_live_state():
     R[4, 1, 3] = -2.0
     X = rng.standard_normal((30, 3))
     assert_close(M @ X, general_oracle(L, R, (6, 30)) @ X, size=30)
+
+
+@pytest.mark.parametrize("name", ["auto", "mixed", "exact", "subspace", "eigh", "svd"])
+@pytest.mark.parametrize("dtype", ["float64", "complex128"])
+@pytest.mark.parametrize(("nblocks", "rank"), [((2, 2), 1), ((2, 2), 2), ((4, 3), 2), ((3, 5), 1)])
+def test_projection_48x40_every_engine_matches_slice_svds(
+    name, dtype, nblocks, rank, route_counter
+):
+    """Through the two-factor KS engine, every engine name gives per-slice numpy.linalg.svd's
+    optimum to 1e-10 (also with zero padding: 40 = 3*14 - 2, 48 = 5*10 - 2), the error is
+    that of the operator, and the factors keep Monarch's balance L = U sqrt(Σ), R =
+    sqrt(Σ) Vᴴ. The 20 x 24 slices of nblocks (2, 2) take the mixed route ("mixed", and
+    "auto" at rank 1)."""
+    rng = np.random.default_rng(48)
+    A = random_matrix(rng, (48, 40), dtype)
+    K, J = nblocks
+    res = Monarch.project(A, nblocks=nblocks, rank=rank, engine=name)
+    p, s = -(-40 // K), -(-48 // J)
+    Ap = np.zeros((s * J, K * p), dtype=A.dtype)
+    Ap[:48, :40] = A
+    L, R = to_numpy(res.operator.L), to_numpy(res.operator.R)
+    err2 = 0.0
+    for j in range(J):
+        for a in range(K):
+            sv = np.linalg.svd(Ap[j::J, a * p : (a + 1) * p], compute_uv=False)
+            err2 += float(np.sum(sv[rank:] ** 2))
+            for rho in range(rank):  # |column of L| = |row of R| = sqrt(sigma_rho)
+                col = np.linalg.norm(L[j, :, a * rank + rho])
+                row = np.linalg.norm(R[a, rho * J + j, :])
+                assert math.isclose(col, math.sqrt(sv[rho]), rel_tol=1e-8)
+                assert math.isclose(row, math.sqrt(sv[rho]), rel_tol=1e-8)
+    best = math.sqrt(err2)
+    assert abs(res.error - best) <= 1e-10 * best
+    assert abs(np.linalg.norm(A - oracle_dense(L, R, A.shape)) - best) <= 1e-10 * best
+    mixed = nblocks == (2, 2) and (name == "mixed" or (name == "auto" and rank == 1))
+    assert (route_counter["mixed"] > 0) == mixed

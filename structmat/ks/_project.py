@@ -21,8 +21,10 @@ from typing import Any
 import numpy as np
 
 from structmat import _array_api as aa
+from structmat import _monarch_mixed as _mm
 from structmat._dense import ldexp_stack, normalize, normalize_stack, unscale
 from structmat._truncated_svd import ENGINES, _exact_chunk, _on_workers, top_k
+from structmat.ks import _mixed
 from structmat.ks._multiply import _conj
 from structmat.ks._patterns import Pattern, _check_pattern
 
@@ -147,35 +149,71 @@ def _rank_one_two_rows(xp: Any, blocks: Any) -> tuple[Any, Any, Any]:
 
 
 def _group_factors(
-    xp: Any, blocks: Any, size: np.ndarray, block: np.ndarray, pos: np.ndarray, engine: str
-) -> tuple[Any, Any, Any]:
-    """Truncated SVDs of the live groups' blocks (nb, G, b1, c2) by :func:`top_k`.
+    xp: Any,
+    blocks: Any,
+    size: np.ndarray,
+    block: np.ndarray,
+    pos: np.ndarray,
+    engine: str,
+    *,
+    unit_left: bool = True,
+    dtype: Any = None,
+) -> tuple[Any, Any, Any, Any]:
+    """Truncated SVDs of the live groups' blocks (nb, *groups, b1, c2) (a view) by :func:`top_k`.
 
     Groups of equal rank ``min(|P|, q)`` go to the engine as one stack (one
-    bucket per distinct rank). Returns the left singular vectors of the
-    intermediate indices ``cols`` (nb, N, b1), the rows ``rows`` (nb, N, c2)
-    of singular values times ``Vᴴ`` (zero past a group's rank) and the
-    discarded energy of each problem (nb,).
+    bucket per distinct rank), or, on NumPy in double precision, to the
+    mixed-precision route (:mod:`structmat.ks._mixed`) where it is chosen,
+    which reads them through the view. ``dtype`` is the precision promised
+    (default: that of ``blocks``; lower when single-precision input is
+    projected in double): the factors are rounded to it. ``unit_left``: the
+    left factors the singular vectors, else the singular values split evenly.
+    Returns the left factors of the intermediate indices ``cols`` (nb, N,
+    b1), the right ones ``rows`` (nb, N, c2) (zero past a group's rank), the
+    discarded energy of each problem (nb,) and its blocks' energy (nb,).
     """
-    nb, G, b1, c2 = (int(v) for v in blocks.shape)
+    nb, b1, c2 = int(blocks.shape[0]), int(blocks.shape[-2]), int(blocks.shape[-1])
+    G = size.size
     q = min(b1, c2)
-    dtype = blocks.dtype
+    work = blocks.dtype
+    dtype = work if dtype is None else dtype
     dev = aa.device_of(blocks)
-    eps = aa.eps(xp, dtype)
+    eps = aa.eps(xp, dtype)  # the precision promised: the input's
     tol = max(1e-11, eps)
     ranks = np.minimum(size, q)
     kmax = int(ranks.max())
     buckets = [np.flatnonzero(ranks == k) for k in np.unique(ranks)]
     Us, SVs = [], []
-    lost = xp.zeros((nb,), dtype=aa.real_dtype(xp, dtype), device=dev)
+    lost = xp.zeros((nb,), dtype=aa.real_dtype(xp, work), device=dev)
+    energy = xp.zeros((nb,), dtype=aa.real_dtype(xp, work), device=dev)
+    # one stack of all blocks to take the buckets from (a copy: the view's group axes
+    # do not merge in general)
+    flat = xp.reshape(blocks, (nb, G, b1, c2)) if len(buckets) > 1 else None
     for gidx in buckets:
         k, Gk = int(ranks[gidx[0]]), gidx.size
-        sub = blocks if Gk == G else xp.take(blocks, xp.asarray(gidx, device=dev), axis=1)
-        S = xp.reshape(sub, (nb * Gk, b1, c2))
-        Lc, Rr, captured, trace = _stack_top_k(xp, S, k, eps, tol, engine)
+        sub = blocks if flat is None else xp.take(flat, xp.asarray(gidx, device=dev), axis=1)
+        mixed = _mixed.applies(xp, work, k, q, engine)
+        if mixed:  # the view itself, no stack copy
+            S, order = sub, None
+            Lc, Rr, captured, trace = _mixed.mixed_top_k(S, k, aa.eps(xp, work), tol, unit_left)
+        else:
+            S, order = _stack(xp, sub, nb * Gk)
+            Lc, Rr, captured, trace = _stack_top_k(xp, S, k, eps, tol, engine, unit_left)
+        if work != dtype:  # rounded to the input's precision; the error is theirs
+            Lc, Rr = xp.astype(Lc, dtype), xp.astype(Rr, dtype)
+        lb = None
         if k < q:
-            lb = _discarded(xp, S, Lc, Rr, captured, trace, eps, tol)
+            Lw, Rw = (Lc, Rr) if work == dtype else (xp.astype(Lc, work), xp.astype(Rr, work))
+            if mixed:
+                lb = _mixed.discarded(S, Lw, Rw, captured, trace, eps, tol)
+            else:
+                lb = _discarded(xp, S, Lw, Rw, captured, trace, eps, tol)
+        if order is not None:  # the stack's memory order back to group order
+            Lc, Rr, trace = (_unpermute(x, order) for x in (Lc, Rr, trace))
+            lb = None if lb is None else _unpermute(lb, order)
+        if lb is not None:
             lost = lost + xp.sum(xp.reshape(lb, (nb, Gk)), axis=-1)
+        energy = energy + xp.sum(xp.reshape(trace, (nb, Gk)), axis=-1)
         U = xp.reshape(xp.permute_dims(Lc, (0, 2, 1)), (nb, Gk, k, b1))
         SV = xp.reshape(Rr, (nb, Gk, k, c2))
         if k < kmax:  # zero components up to the largest rank
@@ -192,14 +230,39 @@ def _group_factors(
         U = xp.take(xp.concat(Us, axis=1), back, axis=1)
         SV = xp.take(xp.concat(SVs, axis=1), back, axis=1)
     # intermediate index m: component pos[m] of group block[m]; none past the rank
-    idx = xp.asarray(block * kmax + np.minimum(pos, kmax - 1), device=dev)
-    cols = xp.take(xp.reshape(U, (nb, G * kmax, b1)), idx, axis=1)
-    rows = xp.take(xp.reshape(SV, (nb, G * kmax, c2)), idx, axis=1)
+    at = block * kmax + np.minimum(pos, kmax - 1)
+    cols, rows = xp.reshape(U, (nb, G * kmax, b1)), xp.reshape(SV, (nb, G * kmax, c2))
+    if at.size != G * kmax or not bool(np.all(at == np.arange(at.size))):  # else in order
+        idx = xp.asarray(at, device=dev)
+        cols, rows = xp.take(cols, idx, axis=1), xp.take(rows, idx, axis=1)
     if bool(np.any(pos >= kmax)):
         live = xp.asarray((pos < kmax)[:, None], device=dev)
         cols = xp.where(live, cols, xp.zeros_like(cols))
         rows = xp.where(live, rows, xp.zeros_like(rows))
-    return cols, rows, lost
+    return cols, rows, lost, energy
+
+
+def _stack(xp: Any, blocks: Any, n: int) -> tuple[Any, Any]:
+    """The blocks (nb, *groups, b1, c2) as one stack (n, b1, c2), and its order.
+
+    On NumPy, where the group axes merge into one strided axis in some order
+    (Monarch's ``(a, j)`` slices of ``A`` do, as ``j*K + a``), that view, no copy,
+    with the group numbers in its order (``None`` when already in group order);
+    elsewhere a C-order copy and ``None``.
+    """
+    b1, c2 = int(blocks.shape[-2]), int(blocks.shape[-1])
+    if aa.is_numpy(xp) and blocks.ndim > 3:
+        W, ids = _mm._layout(blocks)
+        if W.ndim == 3:
+            return W, None if bool(np.all(ids == np.arange(n))) else ids
+    return xp.reshape(blocks, (n, b1, c2)), None
+
+
+def _unpermute(x: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``x`` given in the stack order ``order`` (group numbers), in group order."""
+    out = np.empty_like(x)
+    out[order] = x
+    return out
 
 
 def _discarded(
@@ -221,13 +284,16 @@ def _discarded(
 
 
 def _stack_top_k(
-    xp: Any, S: Any, k: int, eps: float, tol: float, engine: str
+    xp: Any, S: Any, k: int, eps: float, tol: float, engine: str, unit_left: bool = True
 ) -> tuple[Any, Any, Any, Any]:
-    """:func:`top_k` with the left singular vectors unit; NumPy stacks on the worker threads."""
+    """:func:`top_k` (by default with the left singular vectors unit); NumPy stacks on the
+    worker threads."""
     if aa.is_numpy(xp):
         step = _exact_chunk(min(S.shape[1:]), aa.is_complex(xp, S.dtype), int(S.shape[0]))
-        return _on_workers(lambda T: top_k(np, T, k, eps, tol, engine, unit_left=True), S, step)
-    return top_k(xp, S, k, eps, tol, engine, unit_left=True)
+        return _on_workers(
+            lambda T: top_k(np, T, k, eps, tol, engine, unit_left=unit_left), S, step
+        )
+    return top_k(xp, S, k, eps, tol, engine, unit_left=unit_left)
 
 
 def _check_engine(engine: Any, what: str) -> str:
@@ -256,9 +322,16 @@ def ks_project_two(
         batched full SVD, ``"eigh"`` a batched eigh of the Gram matrices,
         ``"subspace"`` subspace iteration where its block fits, each with its
         certificate (the uncertified matrices redone by the SVD); ``"auto"``
-        the measured default per backend, and for rank-one groups of two
-        rows a closed-form 2x2 eigen-solve. Every engine gives the same
-        product and error to ``1e-10`` relative.
+        the measured default per backend: on NumPy the mixed-precision route
+        (:mod:`structmat.ks._mixed`: single-precision iterations certified in
+        double, through strided views of ``A``; single-precision input cast
+        to double) where it applies and pays (``q >= 20`` and ``3b <= max(q,
+        24)`` for the shorter block side ``q``, rank ``k`` and ``b = k +
+        max(k, 7)``), and for rank-one groups of two rows a closed-form 2x2
+        eigen-solve. Every engine gives the same
+        product and error to ``1e-10`` relative (to the input's precision in
+        single precision). Monarch's projection also takes ``"mixed"`` (that
+        route wherever it applies) and ``"exact"`` (never it).
 
     Returns
     -------
@@ -284,7 +357,9 @@ def ks_project_two(
     The left factor carries the singular vectors (orthonormal columns within
     each group: the "orthonormalized" form of [1]_) and the right factor the
     singular values times ``Vᴴ``. The groups of each rank go to the engine
-    as one stack (:func:`structmat._truncated_svd.top_k`); when every group
+    as one stack (:func:`structmat._truncated_svd.top_k`), or to the
+    mixed-precision route, which reads them through strided views of ``A``
+    and hands back to the engine the groups it cannot certify; when every group
     has size one and ``b1 = 2`` (butterfly levels) ``"auto"`` takes a
     closed-form 2x2 eigen-solve instead. The squared error is the sum of the
     discarded ``sigma^2`` (``||block||² -`` the captured energy, or the
@@ -311,20 +386,58 @@ def ks_project_two(
     """
     xp, left, right = _check_two(A, pattern_left, pattern_right, "ks_project_two")
     engine = _check_engine(engine, "ks_project_two")
-    a1, b1, c1, d1 = left
-    a2, b2, c2, d2 = right
     lead = tuple(int(v) for v in A.shape[:-2])
     nb = int(np.prod(lead)) if lead else 1
     A3 = xp.reshape(A, (nb, int(A.shape[-2]), int(A.shape[-1])))
     # Each problem projected as A / 2^e (no over/underflow in the squares); the right
     # factor (singular values times Vᴴ) and the error take 2^e back.
     A3, scale_e = normalize_stack(xp, A3, "ks_project_two")
+    TL, TR, err2, _ = _project_two(xp, A3, left, right, engine)
+    TR = ldexp_stack(xp, TR, scale_e)
+    TL = xp.reshape(TL, (*lead, *left))
+    TR = xp.reshape(TR, (*lead, *right))
+    err = ldexp_stack(xp, xp.sqrt(xp.astype(err2, aa.real_dtype(xp, A.dtype))), scale_e)
+    err = xp.reshape(err, lead)
+    if not lead:
+        return TL, TR, float(err)
+    return TL, TR, err
+
+
+def _project_two(
+    xp: Any,
+    A3: Any,
+    left: Pattern,
+    right: Pattern,
+    engine: str,
+    *,
+    balanced: bool = False,
+    dtype: Any = None,
+) -> tuple[Any, Any, Any, Any]:
+    """:func:`ks_project_two` of a checked, scaled stack ``A3`` (nb, M, N): ``(T_left,
+    T_right, err2, norm2)``, the values (nb, *pattern), the squared errors (nb,) and
+    ``||A3[i]||²`` (nb,).
+
+    ``balanced``: the singular values split evenly between the two factors (``U
+    sqrt(Σ)`` and ``sqrt(Σ) Vᴴ``, Monarch's convention) instead of all on the right.
+    ``dtype``: the precision promised (default ``A3``'s; lower where the caller cast
+    single-precision input to double for the mixed route): the factors come in it.
+    """
+    a1, b1, c1, d1 = left
+    a2, b2, c2, d2 = right
+    nb = int(A3.shape[0])
     block, pos, size = _groups(left, right)
     N = block.size
-    dev = aa.device_of(A)
-    blocks = _blocks(xp, A3, left, right)  # (nb, a2, a1, d1, d2, b1, c2)
-    rdt = aa.real_dtype(xp, A.dtype)
-    err2: Any = 0.0
+    dev = aa.device_of(A3)
+    q = min(b1, c2)
+    dtype = A3.dtype if dtype is None else dtype
+    # Single-precision NumPy input goes to the mixed route in double: one cast of A.
+    work = _mixed.work_dtype(xp, A3.dtype, np.minimum(size[size > 0], q), q, engine)
+    if work != A3.dtype:
+        A3 = xp.astype(A3, work)
+    blocks = _blocks(xp, A3, left, right)  # (nb, a2, a1, d1, d2, b1, c2), a view
+    rdt = aa.real_dtype(xp, work)
+    err2: Any = xp.zeros((nb,), dtype=rdt, device=dev)
+    norm2: Any = xp.zeros((nb,), dtype=rdt, device=dev)
     if bool(np.any(size == 0)):
         # Blocks no index touches are lost whole: their energy, and no SVD (in a
         # chain's later steps most blocks are such, and zero).
@@ -332,6 +445,7 @@ def ks_project_two(
         flat_blocks = xp.reshape(blocks, (nb, G_all, b1, c2))
         dead = xp.take(flat_blocks, xp.asarray(np.flatnonzero(size == 0), device=dev), axis=1)
         err2 = xp.sum(xp.reshape(_abs2(xp, dead), (nb, -1)), axis=-1)
+        norm2 = err2
         live = np.flatnonzero(size > 0)
         blocks = xp.take(flat_blocks, xp.asarray(live, device=dev), axis=1)
         renumber = np.full(G_all, -1)
@@ -341,7 +455,13 @@ def ks_project_two(
     in_order = bool(np.all(size == 1)) and bool(np.all(block == np.arange(N)))
     if b1 == 2 and engine == "auto" and bool(np.all(size == 1)):
         u, h, discarded = _rank_one_two_rows(xp, blocks)
+        captured = _re(xp, xp.vecdot(h, h))
         err2 = err2 + xp.sum(xp.reshape(discarded, (nb, G)), axis=-1)
+        norm2 = norm2 + xp.sum(xp.reshape(discarded + captured, (nb, G)), axis=-1)
+        if balanced:  # sqrt of the singular value |h| on each side
+            root = xp.sqrt(xp.sqrt(captured))
+            safe = xp.astype(xp.where(root > 0, root, xp.ones_like(root)), h.dtype)
+            u, h = u * xp.astype(root, u.dtype)[..., None], h / safe[..., None]
         cols = xp.reshape(u, (nb, G, b1))
         rows = xp.reshape(h, (nb, G, c2))
         if not in_order:
@@ -349,21 +469,16 @@ def ks_project_two(
             cols = xp.take(cols, idx, axis=1)
             rows = xp.take(rows, idx, axis=1)
     else:
-        flat = xp.reshape(blocks, (nb, G, b1, c2))
-        cols, rows, lost = _group_factors(xp, flat, size, block, pos, engine)
+        cols, rows, lost, energy = _group_factors(
+            xp, blocks, size, block, pos, engine, unit_left=not balanced, dtype=dtype
+        )
         err2 = err2 + lost
+        norm2 = norm2 + energy
     # cols: (nb, N, b1) with m = i c1 d1 + k d1 + l -> T_left[i, j, k, l]
     TL = xp.permute_dims(xp.reshape(cols, (nb, a1, c1, d1, b1)), (0, 1, 4, 2, 3))
     # rows: (nb, N, c2) with m = i2 b2 d2 + j2 d2 + l2 -> T_right[i2, j2, k2, l2]
     TR = xp.permute_dims(xp.reshape(rows, (nb, a2, b2, d2, c2)), (0, 1, 2, 4, 3))
-    TR = ldexp_stack(xp, TR, scale_e)
-    TL = xp.reshape(TL, (*lead, a1, b1, c1, d1))
-    TR = xp.reshape(TR, (*lead, a2, b2, c2, d2))
-    err = ldexp_stack(xp, xp.sqrt(xp.astype(err2, rdt)), scale_e)
-    err = xp.reshape(err, lead)
-    if not lead:
-        return TL, TR, float(err)
-    return TL, TR, err
+    return TL, TR, err2, norm2
 
 
 def ks_project_two_error(
