@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from structmat._operand import _Converter, _weak, dense_as
-from structmat._parts import _as_operator, _check_backends, _is_array, _offsets, _promoted
+from structmat._operand import _Converter, _promote, _weak, dense_as
+from structmat._parts import _as_operator, _check_backends, _is_array, _offsets
 from structmat.basic import Zero
 from structmat.linop import LinearOperator
 
@@ -65,7 +65,7 @@ class BlockMatrix(LinearOperator):
         f0 = flat[0]
         super().__init__(
             shape=(self._rows[-1], self._cols[-1]),
-            dtype=_promoted(flat),
+            dtype=_promote(flat),
             xp=f0.xp,
             device=f0.device,
             weak=_weak(flat),
@@ -186,7 +186,7 @@ def block(blocks: Sequence[Sequence[Any]], /) -> LinearOperator:
     widths = _common_sizes([list(col) for col in zip(*grid, strict=True)], 1, "column", "columns")
     if len(grid) == 1 and len(grid[0]) == 1:
         return ops[0]
-    dtype, weak, first = _promoted(ops), _weak(ops), ops[0]
+    dtype, weak, first = _promote(ops), _weak(ops), ops[0]
     filled = [
         [
             Zero((heights[i], widths[j]), dtype=dtype, xp=first.xp, device=first.device, weak=weak)

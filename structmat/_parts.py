@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from structmat import _array_api as aa
-from structmat._operand import _promote
 from structmat.basic import Dense
 from structmat.linop import LinearOperator
 
@@ -40,10 +39,6 @@ def _check_backends(ops: Sequence[LinearOperator], what: str) -> None:
     first = ops[0]
     for op in ops[1:]:
         aa.check_same_backend(first.xp, first.device, op.xp, op.device, what)
-
-
-def _promoted(ops: Sequence[LinearOperator]) -> Any:
-    return _promote(ops)  # weak dtypes promote as in the operator algebra
 
 
 def _cast(xp: Any, a: Any, dtype: Any) -> Any:

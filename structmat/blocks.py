@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from structmat import _array_api as aa
-from structmat._operand import _Converter, _weak, apply_columns, dense_as
-from structmat._parts import _as_operator, _cast, _check_backends, _is_array, _offsets, _promoted
+from structmat._operand import _Converter, _promote, _weak, apply_columns, dense_as
+from structmat._parts import _as_operator, _cast, _check_backends, _is_array, _offsets
 from structmat.basic import Dense
 from structmat.ks._multiply import chain_on_stack, ks_to_dense
 from structmat.ks._tiled import chain_matvec
@@ -122,7 +122,7 @@ class BlockDiagonal(LinearOperator):
         self._cols = _offsets([s[1] for s in self.block_shapes])
         super().__init__(
             shape=(self._rows[-1], self._cols[-1]),
-            dtype=_promoted(ops),
+            dtype=_promote(ops),
             xp=ops[0].xp,
             device=ops[0].device,
             weak=_weak(ops),
@@ -342,7 +342,7 @@ class Kronecker(LinearOperator):
         f0 = self.factors[0]
         super().__init__(
             shape=(m, n),
-            dtype=_promoted(self.factors),
+            dtype=_promote(self.factors),
             xp=f0.xp,
             device=f0.device,
             weak=_weak(self.factors),

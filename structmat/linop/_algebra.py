@@ -258,6 +258,22 @@ class _Wrapped(LinearOperator):
 
     operator: LinearOperator
 
+    def _init_flipped(self, operator: LinearOperator) -> None:
+        """Wrap ``operator`` with its shape reversed (an adjoint or a transpose)."""
+        if not isinstance(operator, LinearOperator):
+            msg = f"{type(self).__name__} expects a LinearOperator, got {type(operator).__name__}"
+            raise TypeError(msg)
+        self.operator = operator
+        m, n = operator.shape
+        LinearOperator.__init__(
+            self,
+            shape=(n, m),
+            dtype=operator.dtype,
+            xp=operator.xp,
+            device=operator.device,
+            weak=operator._weak,
+        )
+
     def _map(self, convert: _Converter) -> LinearOperator:
         rebuild: Any = type(self)
         return rebuild(self.operator._map(convert))
@@ -286,18 +302,7 @@ class Adjoint(_Wrapped):
     """
 
     def __init__(self, operator: LinearOperator) -> None:
-        if not isinstance(operator, LinearOperator):
-            msg = f"Adjoint expects a LinearOperator, got {type(operator).__name__}"
-            raise TypeError(msg)
-        self.operator = operator
-        m, n = operator.shape
-        super().__init__(
-            shape=(n, m),
-            dtype=operator.dtype,
-            xp=operator.xp,
-            device=operator.device,
-            weak=operator._weak,
-        )
+        self._init_flipped(operator)
         self.__dict__["_H"] = operator
 
     def _matmat(self, X: Any) -> Any:
@@ -336,18 +341,7 @@ class Transpose(_Wrapped):
     """
 
     def __init__(self, operator: LinearOperator) -> None:
-        if not isinstance(operator, LinearOperator):
-            msg = f"Transpose expects a LinearOperator, got {type(operator).__name__}"
-            raise TypeError(msg)
-        self.operator = operator
-        m, n = operator.shape
-        super().__init__(
-            shape=(n, m),
-            dtype=operator.dtype,
-            xp=operator.xp,
-            device=operator.device,
-            weak=operator._weak,
-        )
+        self._init_flipped(operator)
         self.__dict__["_T"] = operator
 
     def _matmat(self, X: Any) -> Any:
