@@ -17,7 +17,7 @@ import sys
 import time
 import timeit
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -51,6 +51,19 @@ def use_checkout() -> None:
         import structmat  # noqa: F401
     except ImportError:  # run from a checkout without installing
         sys.path.insert(0, CHECKOUT)
+
+
+def skip(why: str) -> NoReturn:
+    """Exit with the code that ``structmat bench`` reports as "skipped", saying ``why``.
+
+    For a script that cannot run on this machine: an optional dependency
+    missing, no GPU, a required argument not given.
+    """
+    use_checkout()
+    from structmat._cli_bench import SKIPPED
+
+    print(f"{os.path.basename(sys.argv[0])}: skipped: {why}")
+    sys.exit(SKIPPED)
 
 
 # ---------------------------------------------------------------------------- the timing harness

@@ -176,6 +176,12 @@ def main() -> None:
     parser.add_argument("--threads")
     parser.add_argument("--keep-openblas-env", action="store_true")
     args = parser.parse_args()
+    try:
+        import dask.distributed  # noqa: F401
+        import psutil  # noqa: F401
+        import zarr  # noqa: F401
+    except ImportError as exc:
+        _common.skip(f"needs structmat[dask] ({exc})")
     n, k, nblocks = (2048, 1 << 14, 64) if args.quick else (args.n, args.k, 256)
     if args.headline:
         n = 65536

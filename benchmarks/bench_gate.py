@@ -107,7 +107,7 @@ def run_side(tree: str, n: int, cases: list[tuple[str, str]], ks: bool) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--old", required=True, help="checkout of the old commit")
+    parser.add_argument("--old", help="checkout of the old commit (required)")
     parser.add_argument("--new", default=_common.CHECKOUT, help="checkout of the new one")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="n = 1024 only")
@@ -115,6 +115,8 @@ def main() -> None:
     parser.add_argument("--projection", action="store_true", help="the projection rows instead")
     parser.add_argument("--ks-projection", action="store_true", help="the KS projection rows")
     args = parser.parse_args()
+    if args.old is None:
+        _common.skip("needs --old CHECKOUT, a checkout of the commit to compare against")
     ks = args.ks_projection
     cases = KS_PROJECTION_CASES if ks else PROJECTION_CASES if args.projection else CASES
     if ks:

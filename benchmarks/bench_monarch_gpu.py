@@ -112,8 +112,7 @@ def main() -> int:
 
         name = cp.cuda.runtime.getDeviceProperties(0)["name"].decode()
     except Exception as exc:  # no CuPy, no driver, no device
-        print(f"bench_monarch_gpu: needs CuPy and a GPU ({type(exc).__name__}: {exc})")
-        return 2
+        _common.skip(f"needs CuPy and a GPU ({type(exc).__name__}: {exc})")
     print(f"# bench_monarch_gpu  {name}  cupy {cp.__version__}  numpy {np.__version__}")
     for dtype in ("float32", "float64"):
         matmat(cp, dtype, (4096,) if quick else (4096, 16384))

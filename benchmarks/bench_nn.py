@@ -12,7 +12,11 @@ from __future__ import annotations
 import argparse
 
 import _common
-import torch
+
+try:
+    import torch
+except ImportError as exc:
+    _common.skip(f"needs structmat[torch] ({exc})")
 
 from structmat.nn import MonarchLinear
 

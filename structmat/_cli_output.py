@@ -21,7 +21,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NOT_APPLICABLE", "Steps", "format_table", "progress", "relative", "write_atomically"]
+__all__ = [
+    "NOT_APPLICABLE",
+    "Steps",
+    "UsageError",
+    "format_table",
+    "progress",
+    "relative",
+    "write_atomically",
+]
+
+
+class UsageError(Exception):
+    """Bad input from the user: the command reports it as one line, exit code 2."""
+
 
 #: What a table shows where a value does not apply (never ``nan``).
 NOT_APPLICABLE = "\u2013"  # an en dash

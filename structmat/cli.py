@@ -15,11 +15,8 @@ import ast
 import functools
 import importlib
 import importlib.util
-import os
 import re
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ import numpy as np
 
 from structmat._cli_output import (
     NOT_APPLICABLE,
+    UsageError,
     format_table,
     progress,
     relative,
@@ -37,11 +35,6 @@ from structmat._cli_output import (
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-BENCHMARKS = ("bench_core", "bench_monarch", "bench_fourier", "bench_butterfly", "bench_projection")
-
-
-class UsageError(Exception):
-    """Bad input from the user: reported as one line, exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -308,55 +301,6 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-# ---------------------------------------------------------------------- bench
-def find_benchmarks() -> Path | None:
-    """The ``benchmarks/`` folder of the source checkout (or ``$STRUCTMAT_BENCHMARKS``)."""
-    env = os.environ.get("STRUCTMAT_BENCHMARKS")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parent.parent / "benchmarks")
-    candidates.append(Path.cwd() / "benchmarks")
-    for c in candidates:
-        if c.is_dir() and any(c.glob("bench_*.py")):
-            return c
-    return None
-
-
-def _cmd_bench(args: argparse.Namespace) -> int:
-    folder = Path(args.dir) if args.dir else find_benchmarks()
-    if folder is None or not folder.is_dir():
-        msg = (
-            "no benchmarks/ folder found: the benchmarks ship with the source checkout, not the "
-            "installed package; run from a clone, or pass --dir PATH (or set STRUCTMAT_BENCHMARKS)"
-        )
-        raise UsageError(msg)
-    scripts = [folder / f"{name}.py" for name in BENCHMARKS if (folder / f"{name}.py").is_file()]
-    scripts += sorted(p for p in folder.glob("bench_*.py") if p not in scripts)
-    if args.only:
-        wanted = {o.removesuffix(".py") for o in args.only}
-        unknown = wanted - {p.stem for p in scripts}
-        if unknown:
-            msg = f"no benchmark named {', '.join(sorted(unknown))} in {str(folder)!r}; there are {', '.join(p.stem for p in scripts)}"
-            raise UsageError(msg)
-        scripts = [p for p in scripts if p.stem in wanted]
-    if not scripts:
-        msg = f"no bench_*.py scripts in {str(folder)!r}"
-        raise UsageError(msg)
-    failed = []
-    for script in scripts:
-        cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])
-        print(f"== {script.name}{' --quick' if args.quick else ''}", flush=True)
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, check=False, cwd=folder.parent)
-        status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
-        print(f"== {script.name}: {status} in {time.perf_counter() - t0:.1f} s\n", flush=True)
-        if proc.returncode:
-            failed.append(script.name)
-    if failed:
-        print(f"{len(failed)} benchmark(s) failed: {', '.join(failed)}")
-        return EXIT_FAILED
-    return EXIT_OK
-
-
 # ---------------------------------------------------------------------- the parser
 _RAW = argparse.RawDescriptionHelpFormatter
 
@@ -412,6 +356,12 @@ examples:
 
 Run 'structmat COMMAND --help' for each command.
 """
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from structmat._cli_bench import run_benchmarks
+
+    return run_benchmarks(args.dir, quick=args.quick, only=args.only)
 
 
 def build_parser() -> argparse.ArgumentParser:

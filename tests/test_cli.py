@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import structmat
-from structmat import _cli_output, _verify, cli, constructions, io
+from structmat import _cli_bench, _cli_output, _verify, cli, constructions, io
 from structmat.testing import EXACT_RTOL, assert_close
 
 NA = _cli_output.NOT_APPLICABLE  # what a table shows where a value does not apply
@@ -571,17 +571,31 @@ def test_bench_failures_and_missing_folder(tmp_path, capfd, monkeypatch):
     code = cli.main(["bench", "--only", "bench_nope", "--dir", str(folder)])
     err = capfd.readouterr().err
     assert_one_line_error(code, err, "no benchmark named bench_nope")
-    monkeypatch.setattr(cli, "find_benchmarks", lambda: None)
+    monkeypatch.setattr(_cli_bench, "find_benchmarks", lambda: None)
     code = cli.main(["bench"])
     err = capfd.readouterr().err
     assert_one_line_error(code, err, "no benchmarks/ folder found")
+
+
+def test_bench_reports_a_script_that_cannot_run_as_skipped(tmp_path, capfd):
+    folder = tmp_path / "benchmarks"
+    _fake_benchmarks(folder)
+    (folder / "bench_gpu.py").write_text(
+        f"import sys\nprint('needs a GPU')\nsys.exit({_cli_bench.SKIPPED})\n"
+    )
+    code = cli.main(["bench", "--dir", str(folder)])
+    out = capfd.readouterr().out
+    assert code == 0
+    assert "bench_gpu.py: skipped (cannot run here)" in out
+    assert "1 benchmark(s) skipped: bench_gpu.py" in out
+    assert "failed" not in out
 
 
 def test_find_benchmarks_env(tmp_path, monkeypatch):
     folder = tmp_path / "b"
     _fake_benchmarks(folder)
     monkeypatch.setenv("STRUCTMAT_BENCHMARKS", str(folder))
-    assert cli.find_benchmarks() == folder
+    assert _cli_bench.find_benchmarks() == folder
 
 
 # ---------------------------------------------------------------------- helpers
