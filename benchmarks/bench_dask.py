@@ -18,7 +18,8 @@
 The inputs are written with Dask from a seeded generator into a temporary
 directory (``--tmp DIR``; never the repository) and deleted afterwards.
 
-Usage: ``python benchmarks/bench_dask.py [--quick] [--n N] [--k K] [--headline] [--tmp DIR]``.
+Usage: ``python benchmarks/bench_dask.py [--quick] [--n N] [--k K] [--headline]
+[--part both|projection|products] [--tmp DIR]``.
 """
 
 from __future__ import annotations
@@ -172,6 +173,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=8192)
     parser.add_argument("--k", type=int, default=1 << 16)
     parser.add_argument("--headline", action="store_true", help="N = 65536, no in-memory run")
+    parser.add_argument(
+        "--part", choices=("both", "projection", "products"), default="both", help="what to run"
+    )
     parser.add_argument("--tmp", help="folder for the zarr inputs (default: the system's)")
     parser.add_argument("--threads")
     parser.add_argument("--keep-openblas-env", action="store_true")
@@ -202,10 +206,11 @@ def main() -> None:
             ) as cluster,
             Client(cluster),
         ):
-            rows = projection_section(tmp, n, nblocks, in_memory=not args.headline)
-            print(f"\nMonarch projection, {n}x{n} float32 from zarr, nblocks {nblocks}\n")
-            print(table(["run", "time", "peak RSS (all processes)", "rel. error"], rows))
-            if not args.headline:
+            if args.part != "products":
+                rows = projection_section(tmp, n, nblocks, in_memory=not args.headline)
+                print(f"\nMonarch projection, {n}x{n} float32 from zarr, nblocks {nblocks}\n")
+                print(table(["run", "time", "peak RSS (all processes)", "rel. error"], rows))
+            if args.part != "projection" and not args.headline:
                 rows = apply_section(tmp, k)
                 print(f"\nProducts with a 4096x{k} float32 zarr array, written to zarr\n")
                 print(table(["operator", "Dask columns", "in memory columns", "ratio"], rows))
