@@ -20,11 +20,13 @@ __all__ = [
     "check_floating_dtype",
     "check_same_backend",
     "complex_dtype",
+    "copy",
     "dtype_name",
     "eps",
     "namespace_name",
     "namespace_of",
     "real_dtype",
+    "to_float",
     "to_host",
     "to_namespace",
 ]
@@ -319,6 +321,25 @@ def inverse_permutation(xp: Any, idx: Any, what: str) -> Any:
     return inverse
 
 
+def to_float(x: Any) -> float:
+    """``float(x)`` of a one-element array of any backend.
+
+    A torch tensor is detached first: a projection's error is a number, not
+    part of the graph, and ``float()`` of a tensor that requires grad warns.
+    """
+    detach = getattr(x, "detach", None)
+    return float(detach() if detach is not None else x)
+
+
+def copy(xp: Any, a: Any) -> Any:
+    """A new array with the values of ``a``; on torch a ``clone``, which keeps the graph.
+
+    ``xp.asarray(a, copy=True)`` of a torch tensor that requires grad warns
+    and would cut the gradient's path.
+    """
+    return a.clone() if is_torch_array(a) else xp.asarray(a, copy=True)
+
+
 def private_copy(xp: Any, a: Any) -> Any:
     """A copy of ``a`` that the operator owns; read-only on NumPy.
 
@@ -327,7 +348,7 @@ def private_copy(xp: Any, a: Any) -> Any:
     change the original freely, and on NumPy the operator's own copy
     refuses in-place changes, so the derived data can never go stale.
     """
-    return read_only(xp.asarray(a, copy=True))
+    return read_only(copy(xp, a))
 
 
 def read_only(a: Any) -> Any:

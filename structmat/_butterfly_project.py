@@ -37,7 +37,7 @@ def _sq_norm(xp: Any, x: Any) -> float:
         flat = np.reshape(x, (-1,))
         return float(np.vdot(flat, flat).real)
     flat = xp.reshape(x, (-1,))
-    return float(_re(xp, xp.vecdot(flat, flat)))
+    return aa.to_float(_re(xp, xp.vecdot(flat, flat)))
 
 
 # Steps whose blocks are at least this wide use one batched matmul for the
@@ -203,8 +203,8 @@ def _gram_sums(xp: Any, blocks: Any, squarings: int = 5) -> tuple[float, float, 
     den = xp.sum(_abs2(xp, v), axis=(-2, -1))
     theta = xp.where(den > 0, num / xp.where(den > 0, den, xp.ones_like(den)), xp.zeros_like(den))
     theta = xp.where(theta > 0, theta, xp.zeros_like(theta))
-    total = float(xp.sum(xp.astype(tau0, rdt)))
-    return float(xp.sum(up)), float(xp.sum(theta)), total
+    total = aa.to_float(xp.sum(xp.astype(tau0, rdt)))
+    return aa.to_float(xp.sum(up)), aa.to_float(xp.sum(theta)), total
 
 
 def _gram_guarded(
@@ -305,7 +305,7 @@ def _mixed_step(xp: Any, H: Any, b: int) -> tuple[Any, Any, float]:
     # TL[g, 0, j, k, o] = T[g, j, k, o] -> tw[g*s + o][j, k]
     tw = xp.reshape(xp.permute_dims(TL[:, 0, ...], (0, 3, 1, 2)), (g * s, b, b))
     Hn = xp.reshape(TR[..., 0], (g * b, s, s))
-    return tw, Hn, float(xp.sum(err * err))
+    return tw, Hn, aa.to_float(xp.sum(err * err))
 
 
 def _permutation(xp: Any, permutation: Any, n: int, radices: tuple[int, ...], dev: Any) -> Any:

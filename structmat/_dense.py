@@ -64,7 +64,7 @@ def sum_of_squares(xp: Any, A: Any) -> float:
         return float(sum(_sumsq(part) for part in parts))
     absA = xp.abs(A)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # NumPy-backed (strict)
-        return float(xp.sum(absA * absA))
+        return aa.to_float(xp.sum(absA * absA))
 
 
 def _sumsq(x: np.ndarray) -> float:
@@ -108,7 +108,7 @@ def _exponent(xp: Any, A: Any) -> int:
     """``e`` with ``max |A| / 2^e`` in ``[1/2, 1)``; 0 for a zero (or empty) ``A``."""
     if math.prod(int(d) for d in A.shape) == 0:
         return 0
-    return math.frexp(float(xp.max(xp.abs(A))))[1]
+    return math.frexp(aa.to_float(xp.max(xp.abs(A))))[1]
 
 
 def normalize(xp: Any, A: Any, what: str) -> tuple[Any, int, float]:
@@ -179,7 +179,7 @@ def _norm2(xp: Any, A: Any) -> float:
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # rescaled by the caller
         if aa.is_numpy(xp):
             return float(np.linalg.norm(np.reshape(A, (-1,))))
-        return float(xp.linalg.vector_norm(xp.reshape(A, (-1,))))
+        return aa.to_float(xp.linalg.vector_norm(xp.reshape(A, (-1,))))
 
 
 def frobenius(xp: Any, A: Any) -> float:

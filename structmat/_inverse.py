@@ -152,7 +152,7 @@ def _circulant_inverse(op: Circulant) -> LinearOperator | None:
     if aa.is_torch_array(c):
         return None  # a live torch parameter: no snapshot that could go stale
     spectrum = xp.fft.fft(c)
-    scale = float(xp.max(xp.abs(spectrum)))
+    scale = aa.to_float(xp.max(xp.abs(spectrum)))
     if not bool(xp.all(xp.abs(spectrum) > 0)) or scale == 0:
         raise _singular(op, "its spectrum fft(c) has a zero")
     ci = xp.fft.ifft(1 / spectrum)

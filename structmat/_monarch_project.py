@@ -58,4 +58,4 @@ def project_factors(
     L = xp.reshape(xp.permute_dims(TL[0, 0, ...], (2, 0, 1)), (J, s * K * r))
     L = xp.reshape(L, (J, s, K * r))
     R = TR[0, :, :, :, 0]  # R[a] = T_R[a, :, :, 0], already in C order
-    return L, R, float(err2[0]), float(norm2[0])
+    return L, R, aa.to_float(err2[0]), aa.to_float(norm2[0])

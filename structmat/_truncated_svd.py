@@ -208,7 +208,7 @@ def _top_subspace(
     # e.g. for A + constant.) Columns are rescaled often enough not to overflow.
     hi = xp.maximum(theta[:, b - 1], 1e-12 * theta[:, 0])
     hi = xp.where(hi > 0, hi, 1.0)
-    growth = float(xp.max(4 * theta[:, 0] / hi))
+    growth = aa.to_float(xp.max(4 * theta[:, 0] / hi))
     every = int(min(_CHEB_DEGREE, max(1, 100 // max(math.log10(max(growth, 1.0)), 1.0))))
     e = xp.astype(hi / 2, dtype)[:, None, None]
     c = e

@@ -56,7 +56,7 @@ def _subspace_error(
     digits, so the error is recomputed from the ``residual()`` matrix.
     """
     mag = xp.abs(kept) ** 2
-    kept2 = float(xp.sum(mag if weights is None else weights * mag))
+    kept2 = aa.to_float(xp.sum(mag if weights is None else weights * mag))
     err2 = norm2 - kept2
     err = math.sqrt(err2) if err2 > 1e-3 * norm2 else frobenius(xp, residual())
     return unscale(err, e), unscale(math.sqrt(norm2), e)
@@ -76,7 +76,7 @@ def _diagonal(A: Any) -> ProjectionResult:
         return xp.where(mask, xp.zeros_like(A), A)
 
     err, norm = _subspace_error(xp, norm2, d, None, residual, e)
-    op: LinearOperator = Diagonal(ldexp(xp, d, e) if e else xp.asarray(d, copy=True))
+    op: LinearOperator = Diagonal(ldexp(xp, d, e) if e else aa.copy(xp, d))
     if m != n:
         from structmat.basic import Zero
         from structmat.blocks import hstack, vstack
@@ -202,7 +202,7 @@ def _block_diagonal(A: Any, nblocks: Any = None, sizes: Any = None) -> Projectio
         r0 = np.cumsum([0] + [b[0] for b in blocks])
         c0 = np.cumsum([0] + [b[1] for b in blocks])
         parts = [
-            xp.asarray(A[int(r0[b]) : int(r0[b + 1]), int(c0[b]) : int(c0[b + 1])], copy=True)
+            aa.copy(xp, A[int(r0[b]) : int(r0[b + 1]), int(c0[b]) : int(c0[b + 1])])
             for b in range(len(blocks))
         ]
         kept = xp.concat([xp.reshape(b, (-1,)) for b in parts])

@@ -428,3 +428,47 @@ def test_error_accurate_near_the_subspace(onto):
         res = sm.project(A, onto, **params)
         expect = float(np.linalg.norm(A - oracle(A)))
         assert math.isclose(res.error, expect, rel_tol=1e-6), (scale, res.error, expect)
+
+
+_PARAMETER_CASES = {
+    "monarch": {"nblocks": 4},
+    "monarch_adjoint": {"nblocks": 4},
+    "butterfly": {},
+    "lowrank": {"rank": 3},
+    "kronecker": {"shapes": ((4, 4), (4, 4))},
+    "circulant": {},
+    "toeplitz": {},
+    "diagonal": {},
+    "block_diagonal": {"nblocks": 4},
+    "permutation": {},
+}
+
+
+@pytest.mark.parametrize("complex_", [False, True])
+@pytest.mark.parametrize("onto", sorted(_PARAMETER_CASES))
+def test_projecting_a_torch_parameter_warns_nothing(onto, complex_):
+    """An ``nn.Parameter`` projects silently, to the values of its detached tensor.
+
+    torch warns once per process for ``float()`` of a tensor that requires
+    grad; ``set_warn_always`` makes every occurrence warn, so the test sees each one.
+    """
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    dtype = torch.complex128 if complex_ else torch.float64
+    W = torch.nn.Parameter(
+        torch.randn(16, 16, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    )
+    before = torch.is_warn_always_enabled()
+    torch.set_warn_always(True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = sm.project(W, onto, **_PARAMETER_CASES[onto])
+    finally:
+        torch.set_warn_always(before)
+    ref = sm.project(W.detach().numpy().copy(), onto, **_PARAMETER_CASES[onto])
+    assert isinstance(got.error, float)
+    assert got.error == pytest.approx(ref.error, rel=1e-12, abs=1e-12)
+    dense = got.operator.to_dense()
+    assert_close(dense.detach().numpy(), ref.operator.to_dense(), rtol=1e-10)

@@ -159,8 +159,8 @@ def ks_project_chain(A: Any, patterns: Any, /, *, engine: str = "auto") -> Proje
             values.append(TL)
         values.append(T)  # the last H lies on the last factor's support
     op = KSChain(values)
-    norm = float(xp.linalg.vector_norm(xp.reshape(A, (-1,))))
-    err = float(xp.linalg.vector_norm(xp.reshape(A - op.to_dense(), (-1,))))
+    norm = aa.to_float(xp.linalg.vector_norm(xp.reshape(A, (-1,))))
+    err = aa.to_float(xp.linalg.vector_norm(xp.reshape(A - op.to_dense(), (-1,))))
     lower = 0.0
     for k in range(1, len(chain)):
         _, lo, _ = ks_project_two_error(A, _merged(chain[:k]), _merged(chain[k:]))
