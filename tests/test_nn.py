@@ -614,3 +614,16 @@ def test_butterfly_bad_radices():
         ButterflyLinear(12, 12, radices="223")
     with pytest.raises(TypeError, match=r"each radix must be an integer >= 2, got bool True"):
         ButterflyLinear(4, 4, radices=(2, True))
+
+
+def test_ks_state_dict_wrong_factor_shape():
+    """The shape check covers ParameterList entries (KSLinear's factors) too."""
+    from structmat.ks import square_dyadic
+
+    layer = KSLinear(8, 8, patterns=square_dyadic(8))
+    sd = layer.state_dict()
+    sd["factors.1"] = torch.zeros(2, 2, 2, 1)
+    with pytest.raises(
+        ValueError, match=r"'factors\.1' has shape \(2, 2, 2, 1\), expected \(2, 2, 2, 2\)"
+    ):
+        layer.load_state_dict(sd)
