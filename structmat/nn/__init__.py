@@ -5,7 +5,7 @@ never imports this package.
 """
 
 from structmat.nn._convert import StructureReport, structure
-from structmat.nn._layers import ButterflyLinear, KSLinear, LowRankLinear
+from structmat.nn._layers import ButterflyLinear, KSLinear, LowRankLinear, butterfly_size
 from structmat.nn._monarch import MonarchLinear
 
 __all__ = [
@@ -14,5 +14,6 @@ __all__ = [
     "LowRankLinear",
     "MonarchLinear",
     "StructureReport",
+    "butterfly_size",
     "structure",
 ]

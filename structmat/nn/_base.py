@@ -128,9 +128,10 @@ class StructuredLinear(nn.Module):
     ) -> None:
         # torch only collects shape mismatches into a RuntimeError at the end;
         # a wrong factor shape is a caller error that deserves its own message.
-        for name, p in self._parameters.items():
+        # named_parameters: the factors held in a ParameterList too (KSLinear, ButterflyLinear)
+        for name, p in self.named_parameters():
             key = prefix + name
-            if p is None or key not in state_dict:
+            if key not in state_dict:
                 continue
             got = tuple(state_dict[key].shape)
             if got != tuple(p.shape):

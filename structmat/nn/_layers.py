@@ -8,10 +8,12 @@ from typing import Any
 import torch
 from torch import nn
 
+from structmat._args import integer
 from structmat._result import ProjectionResult, exact_result
 from structmat.basic import Dense
 from structmat.butterfly import Butterfly
 from structmat.ks import KSChain, chain_shape, ks_project_two
+from structmat.ks._patterns import _prime_factors
 from structmat.linop import LinearOperator
 from structmat.lowrank import LowRank
 from structmat.nn._base import StructuredLinear, check_linear, uniform_, weight_for_projection
@@ -118,8 +120,51 @@ def _selection(rows: int, cols: int, like: torch.Tensor) -> Dense:
     return Dense(E)
 
 
+# Sizes whose prime factors are all at most this are used as they are (see ButterflyLinear).
+MAX_RADIX = 16
+
+
+def _smooth(n: int) -> bool:
+    """Whether every prime factor of ``n`` is at most :data:`MAX_RADIX`."""
+    return max(_prime_factors(n), default=1) <= MAX_RADIX
+
+
+def butterfly_size(in_features: int, out_features: int) -> int:
+    """The size ``n`` of ``ButterflyLinear``'s butterfly when no radices are given.
+
+    The smallest ``n >= max(in_features, out_features, 2)`` whose prime factors
+    are all at most :data:`MAX_RADIX` (never above the next power of two).
+
+    Examples
+    --------
+    >>> butterfly_size(768, 768), butterfly_size(96, 40), butterfly_size(17, 17)
+    (768, 96, 18)
+    """
+    n = max(in_features, out_features, 2)
+    while not _smooth(n):
+        n += 1
+    return n
+
+
+def _butterfly_radices(radices: Any, need: int) -> tuple[int, ...]:
+    """The user's radices, checked: ints >= 2 whose product is at least ``need``."""
+    what = "ButterflyLinear"
+    if isinstance(radices, str | bytes) or not hasattr(radices, "__iter__"):
+        msg = f"{what}: radices must be a sequence of ints, got {type(radices).__name__}"
+        raise TypeError(msg)
+    b = tuple(integer(r, "each radix", what, low=2) for r in radices)
+    n = math.prod(b)
+    if not b or n < need:
+        msg = (
+            f"{what}: the radices {b} multiply to n = {n}, expected n >= "
+            f"max(in_features, out_features) = {need}"
+        )
+        raise ValueError(msg)
+    return b
+
+
 class ButterflyLinear(StructuredLinear):
-    r"""Drop-in ``nn.Linear`` with a radix-2 butterfly weight.
+    r"""Drop-in ``nn.Linear`` with a butterfly weight of any size ``n = ∏_l b_l``.
 
     Parameters
     ----------
@@ -127,24 +172,53 @@ class ButterflyLinear(StructuredLinear):
         As for ``nn.Linear``.
     increasing_stride : bool
         The level order of :class:`structmat.Butterfly`.
+    radices : sequence of int, optional
+        ``(b_0, b_1, …)``, each ``>= 2``, in the order the increasing
+        butterfly applies them; ``n = ∏ b_l`` must be at least
+        ``max(in_features, out_features)``. Default: ``n`` =
+        :func:`butterfly_size` (``max(in, out)`` itself when its prime factors
+        are all ``<= 16``, else the next such size) and its prime factors in
+        increasing order (radix 2 for a power of two), as
+        :class:`structmat.Butterfly` does.
 
     Attributes
     ----------
+    n : int
+        The butterfly's size.
+    radices : tuple of int
     twiddle : Parameter of shape (L, n/2, 2, 2)
-        ``n = 2^L``, the smallest power of two ``>= max(in, out, 2)``.
+        When every radix is 2 (``n = 2^L``): the radix-2 layout of
+        :class:`structmat.Butterfly`.
+    twiddles : ParameterList
+        Otherwise: one Parameter per level ``l``, of shape ``(n/b_l, b_l, b_l)``
+        (Butterfly's mixed-radix twiddles).
 
     Notes
     -----
-    Sizes that are not one power of two are **padded**: the input is
-    zero-padded to ``n``, the ``n x n`` butterfly is applied and the first
-    ``out_features`` entries are kept, ``M = S_out B S_in``. ``layer.operator``
-    is ``B`` itself when ``in == out == n``, else the product with the two 0/1
-    selection matrices (as dense operators). The forward applies the ``L``
-    levels one after another (level ``l`` maps the pair
-    ``(x[2gs+o], x[2gs+s+o])`` by ``twiddle[l, g s + o]``). Twiddle entries
-    have variance ``1/2`` (each level keeps ``E||x||^2``), the first level
-    applied ``n/(6 in)``, so ``E||M||_F^2`` is ``nn.Linear``'s default for
-    square power-of-two sizes.
+    Level ``l`` has stride ``s_l = ∏_{i<l} b_i`` and maps the ``b_l`` entries
+    ``x[g b_l s_l + k s_l + o]`` (``k < b_l``) by the ``b_l x b_l`` matrix
+    ``tw[l][g s_l + o]``: the KS factor ``KS(n/(b_l s_l), b_l, b_l, s_l)``.
+    The forward applies the levels one after another, one ``einsum`` each.
+
+    **Sizes.** ``n = max(in, out)`` is used as it is when its prime factors
+    are all at most 16: a level of radix ``b`` costs ``b`` parameters and
+    multiply-adds per entry, so a large prime factor makes one level nearly
+    dense, and 16 is the largest block that :class:`structmat.Butterfly`'s
+    multiply fuses levels into. Otherwise ``n`` is the smallest larger size
+    with such factors (at most the next power of two): 768 and 3072 need no
+    padding, 1023 = 3·11·31 is padded to 1024, 17 to 18. When ``n`` exceeds
+    a side, the input is zero-padded to ``n`` and/or the first
+    ``out_features`` entries are kept, ``M = S_out B S_in``; ``layer.operator``
+    is ``B`` itself when ``in == out == n``, else the product with the two
+    0/1 selection matrices (as dense operators). ``radices=(2,) * L``
+    gives the power-of-two padding of earlier versions (and loads their
+    checkpoints).
+
+    **Initialization.** Every entry of ``B`` is one product of one twiddle
+    entry per level, so ``E|B_ij|² = ∏_l var_l``. Twiddle entries of level
+    ``l`` have variance ``1/b_l`` (each level keeps ``E||x||²``) except the
+    first level applied, ``n/(3 b in)``: then ``E|M_ij|² = 1/(3 in)``, the
+    variance of ``nn.Linear``'s default weight, for every size.
 
     Examples
     --------
@@ -155,7 +229,19 @@ class ButterflyLinear(StructuredLinear):
     >>> W = torch.as_tensor(layer.operator.to_dense())
     >>> bool(torch.allclose(layer(x), x @ W.T + layer.bias))
     True
+    >>> layer = ButterflyLinear(96, 40, dtype=torch.float64)
+    >>> layer.n, layer.radices, [tuple(t.shape) for t in layer.twiddles][-1]
+    (96, (2, 2, 2, 2, 2, 3), (32, 3, 3))
+    >>> W = torch.as_tensor(layer.operator.to_dense())
+    >>> x = torch.randn(3, 96, dtype=torch.float64)
+    >>> bool(torch.allclose(layer(x), x @ W.T + layer.bias))
+    True
     """
+
+    n: int
+    radices: tuple[int, ...]
+    twiddle: nn.Parameter
+    twiddles: nn.ParameterList
 
     def __init__(
         self,
@@ -164,6 +250,7 @@ class ButterflyLinear(StructuredLinear):
         bias: bool = True,
         *,
         increasing_stride: bool = True,
+        radices: Any = None,
         device: Any = None,
         dtype: Any = None,
     ) -> None:
@@ -171,57 +258,130 @@ class ButterflyLinear(StructuredLinear):
         if not isinstance(increasing_stride, bool):
             msg = f"ButterflyLinear: increasing_stride must be a bool, got {type(increasing_stride).__name__}"
             raise TypeError(msg)
-        n = 2 ** max(1, math.ceil(math.log2(max(self.in_features, self.out_features))))
-        levels = int(math.log2(n))
+        need = max(self.in_features, self.out_features)
+        if radices is None:
+            n = butterfly_size(self.in_features, self.out_features)
+            rad = tuple(_prime_factors(n))
+        else:
+            rad = _butterfly_radices(radices, need)
+            n = math.prod(rad)
         self.n = n
+        self.radices = rad
+        self.strides = tuple(math.prod(rad[:ell]) for ell in range(len(rad)))
         self.increasing_stride = increasing_stride
-        self.twiddle = nn.Parameter(torch.empty(levels, n // 2, 2, 2, device=device, dtype=dtype))
-        uniform_(self.twiddle, 0.5)
-        first = 0 if increasing_stride else levels - 1
-        uniform_(self.twiddle[first], n / (6.0 * self.in_features))
+        L = len(rad)
+        first = 0 if increasing_stride else L - 1
+        if self.mixed:
+            self.twiddles = nn.ParameterList(
+                [nn.Parameter(torch.empty(n // b, b, b, device=device, dtype=dtype)) for b in rad]
+            )
+            for ell, t in enumerate(self.twiddles):
+                b = rad[ell]
+                uniform_(t, n / (3.0 * b * self.in_features) if ell == first else 1.0 / b)
+        else:
+            self.twiddle = nn.Parameter(torch.empty(L, n // 2, 2, 2, device=device, dtype=dtype))
+            uniform_(self.twiddle, 0.5)
+            uniform_(self.twiddle[first], n / (6.0 * self.in_features))
 
-    def _order(self) -> range:
-        L = self.twiddle.shape[0]
-        return range(L) if self.increasing_stride else range(L - 1, -1, -1)
+    @property
+    def mixed(self) -> bool:
+        """Whether some radix is not 2 (the parameters are ``twiddles``, one per level)."""
+        return any(b != 2 for b in self.radices)
+
+    def level_twiddles(self) -> list[torch.Tensor]:
+        """The live twiddles of each level ``l``, shape ``(n/b_l, b_l, b_l)`` (views for radix 2)."""
+        if self.mixed:
+            return list(self.twiddles)
+        return list(self.twiddle.unbind(0))
 
     def _apply_rows(self, x: torch.Tensor) -> torch.Tensor:
         n, B = self.n, x.shape[0]
         if n != self.in_features:
             x = nn.functional.pad(x, (0, n - self.in_features))
-        for ell in self._order():
-            s = 2**ell
-            t = self.twiddle[ell].reshape(n // (2 * s), s, 2, 2)
-            x = torch.einsum("gojk,bgko->bgjo", t, x.reshape(B, n // (2 * s), 2, s))
-            x = x.reshape(B, n)
+        levels = self.level_twiddles()
+        order = range(len(levels)) if self.increasing_stride else range(len(levels) - 1, -1, -1)
+        for ell in order:
+            b, s = self.radices[ell], self.strides[ell]
+            g = n // (b * s)
+            t = levels[ell].reshape(g, s, b, b)
+            x = torch.einsum("gojk,bgko->bgjo", t, x.reshape(B, g, b, s)).reshape(B, n)
         return x if n == self.out_features else x[:, : self.out_features]
 
     @property
     def operator(self) -> LinearOperator:
         """The butterfly over the live twiddles (with the pad/truncation when padded)."""
-        B = Butterfly(self.twiddle, increasing_stride=self.increasing_stride)
+        tw: Any = list(self.twiddles) if self.mixed else self.twiddle
+        B = Butterfly(tw, increasing_stride=self.increasing_stride)
         n, m, k = self.n, self.out_features, self.in_features
         if (m, k) == (n, n):
             return B
-        tw = self.twiddle.detach()
-        return _selection(m, n, tw) @ B @ _selection(n, k, tw)
+        like = self.level_twiddles()[0].detach()
+        return _selection(m, n, like) @ B @ _selection(n, k, like)
 
     def _structure_repr(self) -> str:
         order = "increasing" if self.increasing_stride else "decreasing"
-        return f"n={self.n}, {order}"
+        radices = f", radices={self.radices}" if self.mixed else ""
+        return f"n={self.n}{radices}, {order}"
+
+    def _load_from_state_dict(
+        self,
+        state_dict: Any,
+        prefix: str,
+        local_metadata: Any,
+        strict: bool,
+        missing_keys: Any,
+        unexpected_keys: Any,
+        error_msgs: Any,
+    ) -> None:
+        # a checkpoint of the other layout: say which radices would load it
+        other = prefix + ("twiddle" if self.mixed else "twiddles.0")
+        if strict and other in state_dict:
+            if self.mixed:
+                L = int(state_dict[other].shape[0])
+                hint = f"radix 2, n = {2**L}: build the layer with radices=(2,) * {L}"
+            else:
+                got = [
+                    int(v.shape[-1])
+                    for k, v in state_dict.items()
+                    if k.startswith(prefix + "twiddles.")
+                ]
+                hint = f"radices {tuple(got)}: build the layer with radices={tuple(got)}"
+            msg = (
+                f"ButterflyLinear({self.extra_repr()}): the state dict holds {other!r}, a "
+                f"butterfly of {hint}"
+            )
+            raise ValueError(msg)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear) -> tuple[ButterflyLinear, ProjectionResult]:
+    def from_linear(
+        cls, linear: nn.Linear, *, radices: Any = None
+    ) -> tuple[ButterflyLinear, ProjectionResult]:
         """The layer of ``Butterfly.project`` of the weight, zero-padded to ``n x n``.
 
-        The result's error and bounds are those of the padded ``n x n``
-        problem (padding entries included; for power-of-two square sizes, of
-        the weight itself).
+        ``radices`` (and the size ``n``) as in the constructor; the projection
+        uses the layer's radices. The result's error and bounds are those of
+        the padded ``n x n`` problem (padding entries included; when
+        ``in == out == n``, of the weight itself). Half-precision weights are
+        projected in float32.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from torch import nn
+        >>> from structmat.nn import ButterflyLinear
+        >>> layer, res = ButterflyLinear.from_linear(nn.Linear(12, 12, dtype=torch.float64))
+        >>> layer.radices, bool(res.lower_bound <= res.error <= res.upper_bound)
+        ((2, 2, 3), True)
         """
         linear = check_linear(linear, cls.__name__)
         layer = cls(
             linear.in_features,
             linear.out_features,
             linear.bias is not None,
+            radices=radices,
             device=linear.weight.device,
             dtype=linear.weight.dtype,
         )
@@ -229,11 +389,15 @@ class ButterflyLinear(StructuredLinear):
         n, (m, k) = layer.n, W.shape
         if (m, k) != (n, n):
             W = nn.functional.pad(W, (0, n - k, 0, n - m))
-        res = Butterfly.project(W)
+        res = Butterfly.project(W, radices=layer.radices)
         op = res.operator
         assert isinstance(op, Butterfly)
         with torch.no_grad():
-            layer.twiddle.copy_(op.tw)
+            if layer.mixed:
+                for p, t in zip(layer.twiddles, op.tw, strict=True):
+                    p.copy_(t)
+            else:
+                layer.twiddle.copy_(op.tw)
         layer._copy_bias(linear)
         return layer, res
 
