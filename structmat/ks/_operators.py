@@ -19,7 +19,7 @@ __all__ = ["KSChain", "KSFactor"]
 # KSChain multiplies through its fused factors (structmat.ks._fuse) when they are
 # cached, or when the input has at least this many columns per matrix: below it,
 # fusing afresh at every multiply costs more than it saves (benchmarks/bench_ks.py).
-FUSE_MIN_COLUMNS = 32
+FUSE_MIN_COLUMNS = 4
 
 
 class KSFactor(LinearOperator):
@@ -174,7 +174,7 @@ class KSChain(LinearOperator):
     under the same rule as above (cached under the source keys of every
     factor, else built afresh at each multiply). The chain multiplies
     through them when they are cached, or for inputs of at least
-    ``FUSE_MIN_COLUMNS = 32`` columns; narrower inputs with uncached values
+    ``FUSE_MIN_COLUMNS = 4`` columns; narrower inputs with uncached values
     run factor by factor, where building the fused values would cost more
     than they save (benchmarks/bench_ks.py).
 
