@@ -256,3 +256,15 @@ def test_kschain_fused_torch_gradients():
     ref.sum().backward()
     for g, T in zip(grads, Ts, strict=True):
         assert_close(g, T.grad, size=64)
+
+
+def test_kschain_fused_promotes_mixed_dtypes():
+    rng = np.random.default_rng(10)
+    pats = square_dyadic(32)
+    Ts = [rand(rng, p, "float32" if i % 2 else "complex128") for i, p in enumerate(pats)]
+    C = KSChain(Ts)
+    assert C.dtype == np.complex128
+    X = rand(rng, (32, 40), "float64")
+    Y = C @ X
+    assert Y.dtype == np.complex128
+    assert_close(Y, chain_oracle([T.astype(np.complex128) for T in Ts]) @ X, size=5 * 32)
