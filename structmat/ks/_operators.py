@@ -9,11 +9,17 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat._operand import _Converter
+from structmat.ks._fuse import FUSE_MAX_BLOCK, fuse_blocked, fusion_plan, run_pattern
 from structmat.ks._multiply import chain_on_stack, ks_blocked, ks_to_dense
 from structmat.ks._patterns import Pattern, _check_chain, _check_values, ks_shape
 from structmat.linop import LinearOperator
 
 __all__ = ["KSChain", "KSFactor"]
+
+# KSChain multiplies through its fused factors (structmat.ks._fuse) when they are
+# cached, or when the input has at least this many columns per matrix: below it,
+# fusing afresh at every multiply costs more than it saves (benchmarks/bench_ks.py).
+FUSE_MIN_COLUMNS = 4
 
 
 class KSFactor(LinearOperator):
@@ -156,7 +162,21 @@ class KSChain(LinearOperator):
     it never goes stale. The adjoint is the reversed chain of the factors'
     adjoints, ``(F_1 ⋯ F_m)^H = F_m^H ⋯ F_1^H``, which read the same
     arrays (conjugated on every read); likewise the transpose. A multiply
-    costs ``Σ a_i b_i c_i d_i`` multiply-adds per column.
+    costs ``Σ a_i b_i c_i d_i`` multiply-adds per column (:meth:`flops`,
+    the nominal count).
+
+    Fusion: runs of consecutive factors whose product is one KS factor with
+    blocks of at most ``8 x 8`` (:attr:`fused_patterns`; e.g. three radix-2
+    butterfly levels make one radix-8 factor) are multiplied as that factor:
+    fewer passes over the data and ``8 x 8`` products instead of ``2 x 2``
+    ones, for at most 4/3 of the multiply-adds of radix-2 levels. The
+    fused values are exact products of the factors' values, derived data
+    under the same rule as above (cached under the source keys of every
+    factor, else built afresh at each multiply). The chain multiplies
+    through them when they are cached, or for inputs of at least
+    ``FUSE_MIN_COLUMNS = 4`` columns; narrower inputs with uncached values
+    run factor by factor, where building the fused values would cost more
+    than they save (benchmarks/bench_ks.py).
 
     The chain builders of :mod:`structmat.ks` (:func:`square_dyadic`,
     :func:`mixed_radix`, :func:`monarch`, :func:`chainable`) give pattern
@@ -199,6 +219,10 @@ class KSChain(LinearOperator):
         super().__init__(shape=shape, dtype=dtype, xp=xp, device=device)
         self.factors: tuple[KSFactor, ...] = tuple(ops)
         self.patterns: tuple[Pattern, ...] = tuple(patterns)
+        # runs of factors fused into one (fusion_plan), and their fused values per dtype
+        # (derived data) under the source keys of every factor's values
+        self._plan = fusion_plan(patterns, FUSE_MAX_BLOCK)
+        self._fused_cache: dict[str, tuple[Any, list[Any]]] = {}
 
     @classmethod
     def random(
@@ -248,13 +272,67 @@ class KSChain(LinearOperator):
         """The factors in matmul layout and ``dtype``, in the order they are applied."""
         return [f._blocked(dtype) for f in reversed(self.factors)]
 
+    @property
+    def fused_patterns(self) -> tuple[Pattern, ...]:
+        """The patterns of the fused chain that wide multiplies run, leftmost first.
+
+        Runs of consecutive factors whose product is one KS factor with blocks of
+        at most 8 x 8 (:mod:`structmat.ks._fuse`) are fused; the product is the same.
+
+        Examples
+        --------
+        >>> from structmat.ks import KSChain, square_dyadic
+        >>> KSChain.random(square_dyadic(64), seed=0).fused_patterns
+        ((1, 8, 8, 8), (8, 8, 8, 1))
+        """
+        return tuple(run_pattern(self.patterns[start:stop]) for start, stop in self._plan)
+
+    def _fuse_run(self, start: int, stop: int, dtype: Any) -> Any:
+        """The product of ``factors[start:stop]`` in matmul layout and ``dtype``."""
+        Ts = [f.values for f in self.factors[start:stop]]
+        Ts = [T if T.dtype == dtype else self.xp.astype(T, dtype) for T in Ts]
+        return fuse_blocked(Ts)
+
+    def _source_keys(self) -> tuple[Any, ...] | None:
+        """The :func:`structmat._array_api.source_key` of every factor's values, or ``None``."""
+        keys = tuple(aa.source_key(f._source) for f in self.factors)
+        return None if any(key is None for key in keys) else keys
+
+    def _fused_blocked(self, dtype: Any) -> list[Any]:
+        """The fused chain (:attr:`fused_patterns`) in matmul layout and ``dtype``, applied order.
+
+        Derived data: cached only when every factor's values have a
+        :func:`structmat._array_api.source_key` (read-only NumPy arrays that
+        own their memory, torch tensors by version) and under those keys, so an
+        in-place change of any value is never missed; otherwise built afresh.
+        """
+        keys = self._source_keys()
+        cacheable = keys is not None
+        name = aa.dtype_name(dtype)
+        if cacheable:
+            hit = self._fused_cache.get(name)
+            if hit is not None and hit[0] == keys:
+                return hit[1]
+        out = []
+        for start, stop in reversed(self._plan):
+            if stop - start == 1:
+                out.append(self.factors[start]._blocked(dtype))
+            else:
+                out.append(self._fuse_run(start, stop, dtype))
+        if cacheable:
+            self._fused_cache[name] = (keys, out)
+        return out
+
     def _matmat(self, X: Any) -> Any:
         xp = self.xp
         *lead, n, k = (int(v) for v in X.shape)
         m = self.shape[0]
         nb = math.prod(lead)
         X3 = xp.reshape(X, (nb, n, k))
-        Y = chain_on_stack(self._blocked, X3, self._real)
+        fuse = len(self._plan) < len(self.factors) and (
+            k >= FUSE_MIN_COLUMNS or self._source_keys() is not None
+        )
+        Y = chain_on_stack(self._fused_blocked if fuse else self._blocked, X3, self._real)
         return xp.reshape(Y, (*lead, m, k))
 
     # ------------------------------------------------------------------ structure

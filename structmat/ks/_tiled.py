@@ -27,8 +27,8 @@ from structmat._args import ceil_div
 
 __all__ = ["chain_matmat_tiled", "chain_matvec"]
 
-# Blocks of at most _POOL_BLOCK rows and columns give products that OpenBLAS runs on
-# one thread: worker threads then take column ranges in tiles of at most _POOL_TILE,
+# Chains whose blocks are at most _POOL_BLOCK rows and columns have worker threads
+# take column ranges (BLAS at one thread meanwhile) in tiles of at most _POOL_TILE,
 # when a product has at least _POOL_WORK multiply-adds (below that, handing work to
 # the threads costs more than it saves). Larger blocks are threaded inside BLAS, one
 # range in tiles of about rows/8 columns, within [_MIN_TILE, _MAX_TILE].
@@ -46,12 +46,19 @@ def _over_columns(
 
     ``block`` is the largest block side of the chain, ``rows`` its widest
     intermediate and ``work`` its multiply-adds per column.
+
+    The worker threads run with BLAS at one thread (:func:`structmat._pool.map_one_blas`):
+    OpenBLAS threads a ``64 x 64`` block times a 128-column tile itself, and its
+    threads on top of the workers oversubscribe the cores: on the 2-core
+    benchmark machine under load, the Monarch patterns (64 x 64 blocks) ran
+    many times slower tiled with BLAS threads than with one BLAS thread
+    (benchmarks/bench_ks.py; figures in docs/benchmarks.md, bench_ks section).
     """
     if _pool.WORKERS > 1 and block <= _POOL_BLOCK and k >= 16 and k * work >= _POOL_WORK:
         # One range per worker, a multiple of 8 columns; tiles of at most _POOL_TILE.
         step = ceil_div(k, 8 * _pool.WORKERS) * 8
         tile = min(step, _POOL_TILE)
-        list(_pool.pool().map(lambda c0: run(c0, min(c0 + step, k), tile), range(0, k, step)))
+        _pool.map_one_blas(lambda c0: run(c0, min(c0 + step, k), tile), range(0, k, step))
     else:
         run(0, k, min(k, max(_MIN_TILE, min(_MAX_TILE, rows // 8))))
 
