@@ -24,6 +24,8 @@ product reads. The package holds one idea per module:
   :func:`ks_blocked` and :func:`ks_chain_matmat` (one batched matmul per
   factor, on any array-API namespace);
 - ``_tiled``: the NumPy chain driver (column tiles, worker threads, scratch buffers);
+- ``_fuse``: runs of consecutive factors whose product is one KS factor, and
+  its values (what :class:`KSChain` multiplies through);
 - ``_project``: the exact two-factor projection :func:`ks_project_two` and
   its certified error :func:`ks_project_two_error`;
 - ``_chain_project``: :func:`ks_project_chain`, the projection onto a
