@@ -119,6 +119,14 @@ def _ritz(Sw: Any, Q: np.ndarray, m: int | None = None) -> tuple[np.ndarray, ...
     return theta, X, U, R
 
 
+def _double(S: np.ndarray) -> np.ndarray:
+    """``S`` in double precision: single-precision blocks are cast one chunk at a time
+    (the view of ``A`` stays in its own precision: no double copy of all of ``A``)."""
+    if S.dtype in (np.float64, np.complex128):
+        return S
+    return S.astype(np.complex128 if np.iscomplexobj(S) else np.float64)
+
+
 class _Slices:
     """``Sw`` = the slices (``right``) or their adjoints, applied through strided views."""
 
@@ -336,11 +344,12 @@ def _tasks(W: np.ndarray, ids: np.ndarray, per: int) -> list[tuple[np.ndarray, n
 
 
 def gather(V: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """The groups ``idx`` (C-order numbers) of the block view ``V`` as a contiguous stack."""
+    """The groups ``idx`` (C-order numbers) of the block view ``V`` as a contiguous stack,
+    in double precision."""
     W, ids = _layout(V)
     where = np.empty(ids.size, dtype=np.int64)
     where[ids.reshape(-1)] = np.arange(ids.size)
-    return np.ascontiguousarray(W[np.unravel_index(where[idx], ids.shape)])
+    return _double(np.ascontiguousarray(W[np.unravel_index(where[idx], ids.shape)]))
 
 
 def residual_energy(V: np.ndarray, Lc: np.ndarray, Rr: np.ndarray, sel: np.ndarray) -> np.ndarray:
@@ -354,6 +363,7 @@ def residual_energy(V: np.ndarray, Lc: np.ndarray, Rr: np.ndarray, sel: np.ndarr
 
     def run(task: tuple[np.ndarray, np.ndarray]) -> None:
         S, rows = task
+        S = _double(S)
         mask = sel[rows]
         # sums by einsum, not BLAS: no thread-dependent rounding
         if np.all(mask):  # the strided view itself: no copy of the blocks
@@ -377,7 +387,9 @@ def top_vectors(
     ``||S||_F²``, the bounds on the energy each group misses against its
     optimum (``inf`` where none holds), and where the ``k``-th and
     ``(k+1)``-th singular values tie (no singular subspace to certify: the
-    exact engine would end in a full SVD there).
+    exact engine would end in a full SVD there). ``V`` may be single
+    precision: each chunk is cast to double as it is read, and the results
+    are in double.
     """
     s, p = V.shape[-2:]
     q, other = (p, s) if right else (s, p)
@@ -387,7 +399,8 @@ def top_vectors(
     X0 = np.random.default_rng(SEED).standard_normal((q, b)).astype(low)
     m = min(b, k + 2)  # Ritz pairs kept for the bounds (see _chunk)
     shapes = [(), (), (m,), (m,), (k,), (), (), (q, k), (other, k)]
-    dtypes = [np.float64] * 6 + [np.bool_, V.dtype, V.dtype]
+    wide = np.complex128 if np.iscomplexobj(V) else np.float64
+    dtypes = [np.float64] * 6 + [np.bool_, wide, wide]
     outs = [np.empty((N, *sh), dtype=dt) for sh, dt in zip(shapes, dtypes, strict=True)]
     # Groups per task: about _CHUNK_BYTES in single precision, and at least
     # _pool.MIN_TASKS tasks (a fixed number: results must not depend on the thread
@@ -398,7 +411,7 @@ def top_vectors(
 
     def run(task: tuple[np.ndarray, np.ndarray]) -> None:
         S, rows = task
-        for out, part in zip(outs, _chunk(S, right, k, X0), strict=True):
+        for out, part in zip(outs, _chunk(_double(S), right, k, X0), strict=True):
             out[rows] = part
 
     _pool.map_one_blas(run, _tasks(W, ids, per))
