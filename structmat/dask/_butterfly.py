@@ -316,7 +316,7 @@ def _later_splits(
     a1, _, _, d1 = left
     a2, b2, c2, d2 = right
     per = a1 * d1 * d2  # blocks per column group
-    budget = max(_TILE_BYTES // 8, 1)
+    budget = max(_TILE_BYTES // 8, 1)  # entries, as the tiles count them in double precision
     step = max(1, min(budget // (b2 * c2 * d2), -(-a2 // _LATER_RUNS)))
     out = []
     for u0 in range(0, a2, step):
@@ -343,6 +343,7 @@ def _later_task(
     fn: Any,
     kw: dict[str, Any],
 ) -> Any:
+    """``fn(T_right[u], **kw)`` on a worker, from the tiles' rows ``SVs`` of the groups ``u``."""
     return fn(_right_slice(tuple(SVs), all_ids, left, right, u), **kw)
 
 
@@ -381,7 +382,7 @@ def _split_tasks(A: Any, left: Pattern, right: Pattern, e: int, dtype: Any) -> A
 def butterfly(
     A: Any, radices: Any = None, permutation: Any = None, certificate: bool = True
 ) -> ProjectionResult:
-    """:meth:`Butterfly.project` of a Dask array (the first step out of core)."""
+    """:meth:`Butterfly.project` of a Dask array (every step on the workers)."""
     from structmat import _butterfly_project as bp
     from structmat.basic import Permutation
     from structmat.butterfly import Butterfly, _radices
@@ -507,7 +508,7 @@ def _rest(outs: list[list[np.ndarray]], rest: list[Pattern], right: Pattern) -> 
 
 
 def ks_chain(A: Any, patterns: Any = None) -> ProjectionResult:
-    """:func:`ks_project_chain` of a Dask array (the first split out of core)."""
+    """:func:`ks_project_chain` of a Dask array (every split on the workers)."""
     import dask
 
     from structmat.dask import _blocks, _matrix
