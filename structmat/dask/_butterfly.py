@@ -265,7 +265,7 @@ def _left_values(
 
 
 def _right_slice(
-    SVs: tuple[Any, ...], all_ids: list[np.ndarray], left: Pattern, right: Pattern, u: range
+    SVs: list[Any], all_ids: list[np.ndarray], left: Pattern, right: Pattern, u: range
 ) -> np.ndarray:
     """``T_right[u]`` (the column groups ``u`` of the first split) from the tiles holding them.
 
@@ -317,7 +317,7 @@ def _later_splits(
     a2, b2, c2, d2 = right
     per = a1 * d1 * d2  # blocks per column group
     budget = max(_TILE_BYTES // 8, 1)  # entries, as the tiles count them in double precision
-    step = max(1, min(budget // (b2 * c2 * d2), -(-a2 // _LATER_RUNS)))
+    step = max(1, min(budget // (b2 * c2 * d2), a2 // _LATER_RUNS))
     out = []
     for u0 in range(0, a2, step):
         u = range(u0, min(u0 + step, a2))
@@ -344,7 +344,7 @@ def _later_task(
     kw: dict[str, Any],
 ) -> Any:
     """``fn(T_right[u], **kw)`` on a worker, from the tiles' rows ``SVs`` of the groups ``u``."""
-    return fn(_right_slice(tuple(SVs), all_ids, left, right, u), **kw)
+    return fn(_right_slice(SVs, all_ids, left, right, u), **kw)
 
 
 def _first_split(
