@@ -14,12 +14,18 @@
    ``4096 x K`` float32 Dask array from zarr, written to zarr (``--k``; the
    target K is 2**20, 16 GiB), against the in-memory product of a
    ``4096 x 8192`` slice: columns per second and their ratio.
+3. ``--part butterfly``: only the butterfly (radix 2) and KS-chain
+   (``square_dyadic``) projections of an ``N x N`` float32 zarr matrix
+   (``--n``, default 4096 here) on the same cluster: wall time, and the peak
+   memory of this process alone, the client (:mod:`tracemalloc`, which sees
+   NumPy's buffers, and the sampled resident memory over its value before
+   the call), against ``N² * 4`` bytes, the matrix.
 
 The inputs are written with Dask from a seeded generator into a temporary
 directory (``--tmp DIR``; never the repository) and deleted afterwards.
 
 Usage: ``python benchmarks/bench_dask.py [--quick] [--n N] [--k K] [--headline]
-[--part both|projection|products] [--tmp DIR]``.
+[--part both|projection|products|butterfly] [--tmp DIR]``.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import logging  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
+import tracemalloc  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -46,18 +53,23 @@ GiB = 2**30
 
 
 class PeakRSS:
-    """The peak of the summed resident memory of this process and all its children."""
+    """The peak of the summed resident memory of this process and all its children.
 
-    def __init__(self, every: float = 0.1) -> None:
+    ``children=False``: of this process alone.
+    """
+
+    def __init__(self, every: float = 0.1, children: bool = True) -> None:
         import psutil
 
         self.me, self.every, self.peak = psutil.Process(), every, 0
+        self.children = children
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> int:
         total = 0
-        for p in [self.me, *self.me.children(recursive=True)]:
+        family = self.me.children(recursive=True) if self.children else []
+        for p in [self.me, *family]:
             try:
                 total += p.memory_info().rss
             except Exception:  # a process that just exited
@@ -161,6 +173,42 @@ def apply_section(tmp: Path, k: int) -> list[list[str]]:
     return rows
 
 
+def butterfly_section(tmp: Path, n: int) -> list[list[str]]:
+    """Butterfly and KS-chain projection from zarr: the client's peak memory."""
+    import dask.array as da
+
+    import structmat.ks as smks
+
+    path = tmp / f"B{n}.zarr"
+    write_matrix(path, (n, n), (n, max(1, (1 << 24) // (4 * n))))
+    MiB = 2**20
+    rows = []
+    for name, onto, params in (
+        ("butterfly, radix 2", "butterfly", {}),
+        ("ks, square_dyadic", "ks", {"patterns": smks.square_dyadic(n)}),
+    ):
+        tracemalloc.start()
+        with PeakRSS(every=0.02, children=False) as mem:
+            base = mem.peak
+            res, t = once(
+                lambda onto=onto, params=params: sm.project(da.from_zarr(str(path)), onto, **params)
+            )
+        traced = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        rows.append(
+            [
+                name,
+                f"{t:.1f} s",
+                f"{traced / MiB:.0f} MiB",
+                f"{(mem.peak - base) / MiB:.0f} MiB",
+                f"{res.relative_error:.6f}",
+            ]
+        )
+    shutil.rmtree(path)
+    rows.append(["the matrix, N² x 4 bytes", "", f"{n * n * 4 / MiB:.0f} MiB", "", ""])
+    return rows
+
+
 def table(headers: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -170,11 +218,14 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--n", type=int, default=8192)
+    parser.add_argument("--n", type=int, default=None)
     parser.add_argument("--k", type=int, default=1 << 16)
     parser.add_argument("--headline", action="store_true", help="N = 65536, no in-memory run")
     parser.add_argument(
-        "--part", choices=("both", "projection", "products"), default="both", help="what to run"
+        "--part",
+        choices=("both", "projection", "products", "butterfly"),
+        default="both",
+        help="what to run (butterfly: only the butterfly / KS client-memory table)",
     )
     parser.add_argument("--tmp", help="folder for the zarr inputs (default: the system's)")
     parser.add_argument("--threads")
@@ -186,7 +237,7 @@ def main() -> None:
         import zarr  # noqa: F401
     except ImportError as exc:
         _common.skip(f"needs structmat[dask] ({exc})")
-    n, k, nblocks = (2048, 1 << 14, 64) if args.quick else (args.n, args.k, 256)
+    n, k, nblocks = (2048, 1 << 14, 64) if args.quick else (args.n or 8192, args.k, 256)
     if args.headline:
         n = 65536
 
@@ -206,6 +257,13 @@ def main() -> None:
             ) as cluster,
             Client(cluster),
         ):
+            if args.part == "butterfly":
+                n = args.n or 4096
+                rows = butterfly_section(tmp, n)
+                print(f"\nButterfly / KS projection, {n}x{n} float32 from zarr: client memory\n")
+                heads = ["run", "time", "client peak (tracemalloc)", "client peak RSS - start"]
+                print(table([*heads, "rel. error"], rows))
+                return
             if args.part != "products":
                 rows = projection_section(tmp, n, nblocks, in_memory=not args.headline)
                 print(f"\nMonarch projection, {n}x{n} float32 from zarr, nblocks {nblocks}\n")

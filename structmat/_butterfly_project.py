@@ -13,6 +13,7 @@ References
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -368,26 +369,13 @@ def project(
         A, cols = xp.take(A, cols, axis=1), None
         if aa.is_numpy(xp):
             A = np.ascontiguousarray(A)
-    tw_levels: list[Any] = [None] * L
-    step_err2: list[float] = []
-    H = _steps(xp, xp.reshape(A, (1, n, n)), rad, tw_levels, step_err2, cols=cols)
+    run = _Hierarchy(rad, e, norm2, perm_op, permutation)
+    H = _steps(xp, xp.reshape(A, (1, n, n)), rad, run.tw_levels, run.step_err2, cols=cols)
 
     def bounds() -> tuple[float, float]:
-        return _certificate(xp, A, cols, step_err2, norm2, rad)
+        return _certificate(xp, A, cols, run.step_err2, norm2, rad)
 
-    return _result(
-        cls,
-        xp,
-        H,
-        e,
-        tw_levels,
-        step_err2,
-        norm2,
-        rad,
-        perm_op,
-        permutation,
-        bounds if certificate else None,
-    )
+    return _result(cls, xp, H, run, bounds if certificate else None)
 
 
 def _steps(
@@ -417,20 +405,33 @@ def _steps(
     return H
 
 
-def _result(
-    cls: Any,
-    xp: Any,
-    H: Any,
-    e: int,
-    tw_levels: list[Any],
-    step_err2: list[float],
-    norm2: float,
-    rad: tuple[int, ...],
-    perm_op: Any,
-    permutation: Any,
-    bounds: Any,
-) -> ProjectionResult:
-    """The :class:`ProjectionResult` of the hierarchy (``bounds()``: the certificate, or None)."""
+@dataclasses.dataclass
+class _Hierarchy:
+    """One run of the hierarchy: its setting, and the levels and step errors as they are found.
+
+    ``A`` is projected as ``A / 2^e`` (``norm2 = ||A / 2^e||²``);
+    ``tw_levels[L - t]`` comes from step ``t`` and ``step_err2[t - 1]`` is its
+    squared error; ``perm_op`` is the permutation of ``permutation`` (or None).
+    """
+
+    rad: tuple[int, ...]
+    e: int
+    norm2: float
+    perm_op: Any
+    permutation: Any
+    tw_levels: list[Any] = dataclasses.field(init=False)
+    step_err2: list[float] = dataclasses.field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.tw_levels = [None] * len(self.rad)
+
+
+def _result(cls: Any, xp: Any, H: Any, run: _Hierarchy, bounds: Any) -> ProjectionResult:
+    """The :class:`ProjectionResult` of the hierarchy (``bounds()``: the certificate, or None).
+
+    ``H`` is the last, block-diagonal level, still scaled.
+    """
+    rad, e, tw_levels, step_err2 = run.rad, run.e, run.tw_levels, run.step_err2
     L = len(rad)
     radix2 = all(b == 2 for b in rad)
     tw_levels[0] = ldexp(xp, H, e)  # (n/b_0, b_0, b_0): the last, block-diagonal level
@@ -444,7 +445,8 @@ def _result(
         lower, upper = e_max, error
         if bounds is None:
             notes += "; certificate=False: bounds from the step errors only"
-    op: LinearOperator = B if perm_op is None else Product(B, perm_op)
+    op: LinearOperator = B if run.perm_op is None else Product(B, run.perm_op)
+    permutation = run.permutation
     perm_param = permutation if permutation is None or isinstance(permutation, str) else "indices"
     params: dict[str, Any] = {"permutation": perm_param}
     if not radix2:
@@ -452,7 +454,7 @@ def _result(
     return ProjectionResult(
         operator=op,
         error=unscale(error, e),
-        norm=unscale(math.sqrt(norm2), e),
+        norm=unscale(math.sqrt(run.norm2), e),
         lower_bound=unscale(lower, e),
         upper_bound=unscale(upper, e),
         exact=False,

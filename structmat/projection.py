@@ -165,14 +165,20 @@ def _tiling(sizes: Any, shape: tuple[int, int], what: str) -> list[tuple[int, in
     return out
 
 
-def _block_diagonal(A: Any, nblocks: Any = None, sizes: Any = None) -> ProjectionResult:
-    """Keep the diagonal blocks; the residual is everything off them."""
-    from structmat.blocks import BlockDiagonal
+def _diagonal_blocks(
+    shape: tuple[int, int], nblocks: Any, sizes: Any, what: str
+) -> tuple[list[tuple[int, int]], dict[str, Any]]:
+    """The block shapes of ``project(A, "block_diagonal", ...)`` and the params reporting them.
 
-    what = "project onto block_diagonal"
-    xp = aa.namespace_of(A)
-    m, n = A.shape
-    dev = aa.device_of(A)
+    Exactly one of ``nblocks`` (equal blocks; it must divide both sides) and
+    ``sizes`` (a list of ``(m_i, n_i)`` tiling ``shape``) is given.
+
+    Examples
+    --------
+    >>> _diagonal_blocks((6, 4), 2, None, "project")
+    ([(3, 2), (3, 2)], {'nblocks': 2})
+    """
+    m, n = (int(v) for v in shape)
     if (nblocks is None) == (sizes is None):
         msg = f"{what}: give exactly one of nblocks=int or sizes=[(m_i, n_i), ...]"
         raise ValueError(msg)
@@ -181,11 +187,19 @@ def _block_diagonal(A: Any, nblocks: Any = None, sizes: Any = None) -> Projectio
         if m % k or n % k:
             msg = f"{what}: nblocks={k} does not tile a matrix of shape {(m, n)} (must divide both sides)"
             raise ValueError(msg)
-        blocks = [(m // k, n // k)] * k
-        params: dict[str, Any] = {"nblocks": k}
-    else:
-        blocks = _tiling(sizes, (m, n), what)
-        params = {"sizes": blocks}
+        return [(m // k, n // k)] * k, {"nblocks": k}
+    blocks = _tiling(sizes, (m, n), what)
+    return blocks, {"sizes": blocks}
+
+
+def _block_diagonal(A: Any, nblocks: Any = None, sizes: Any = None) -> ProjectionResult:
+    """Keep the diagonal blocks; the residual is everything off them."""
+    from structmat.blocks import BlockDiagonal
+
+    what = "project onto block_diagonal"
+    xp = aa.namespace_of(A)
+    dev = aa.device_of(A)
+    blocks, params = _diagonal_blocks(A.shape, nblocks, sizes, what)
     A, e, norm2 = normalize(xp, A, what)
     if len(set(blocks)) == 1:
         # Equal blocks: the one-factor KS projection onto KS(k, mb, nb, 1), the entries of

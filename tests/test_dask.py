@@ -1,5 +1,7 @@
 """structmat on Dask: lazy products and out-of-core projections against the NumPy path."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -260,6 +262,70 @@ def test_project_butterfly_and_ks_on_cluster(client):
     pats = smks.mixed_radix(64)
     res, ref = sm.project(A, "ks", patterns=pats), sm.project(W, "ks", patterns=pats)
     _assert_same(res, ref, 1e-10)
+
+
+def _entries_returned(x):
+    """Entries of the NumPy arrays in a computed result (nested tuples, lists, dicts)."""
+    if isinstance(x, np.ndarray):
+        return x.size
+    if isinstance(x, (tuple, list)):
+        return sum(_entries_returned(v) for v in x)
+    if isinstance(x, dict):
+        return sum(_entries_returned(v) for v in x.values())
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("n", "onto", "params"),
+    [
+        (128, "butterfly", {}),
+        (128, "butterfly", {"permutation": "bitrev"}),
+        (96, "butterfly", {}),  # first split radix 3
+        (64, "butterfly", {"radices": (4, 16)}),  # 16 column groups: runs of two
+        (96, "ks", {"patterns": smks.mixed_radix(96)}),
+        (48, "ks", {"patterns": smks.monarch((48, 48), 4, 6, 1)}),
+    ],
+)
+def test_project_butterfly_ks_later_splits_stay_on_workers(monkeypatch, n, onto, params):
+    """Only the factors' values come back; the later splits run as tasks on parts of H_1.
+
+    ``H_1``, the first split's right factor (``n²/b`` entries), is block
+    diagonal over the first split's column groups; each later task gets the
+    rows of one run of groups.
+    """
+    from structmat.dask import _butterfly as bf
+
+    W = _matrix((n, n), np.float64, seed=4)
+    monkeypatch.setattr(bf, "_TILE_BYTES", W.size)  # tiles of at most W.size / 8 entries
+    returned, later = [], []
+    real = dask.compute
+
+    def spy(*args, **kw):
+        out = real(*args, **kw)
+        returned.append(_entries_returned(out))
+        return out
+
+    fn = bf._later_task
+
+    def wrapped(SVs, ids, left, right, u, *rest):
+        later.append((len(u), right, sum(a.size for a in SVs)))
+        return fn(SVs, ids, left, right, u, *rest)
+
+    monkeypatch.setattr(dask, "compute", spy)
+    monkeypatch.setattr(bf, "_later_task", wrapped)
+    with dask.config.set(scheduler="threads"):
+        res = sm.project(da.from_array(W, chunks=(n // 4, n // 2)), onto, **params)
+    ref = sm.project(W, onto, **params)
+    _assert_same(res, ref, 1e-10)
+    factors = _factors(res.operator)
+    if "permutation" in params:
+        factors = factors[:-1]  # the permutation's indices: not computed
+    assert sum(returned) <= sum(f.size for f in factors)
+    right = later[0][1]  # the first split's right factor: a2 column groups
+    assert len(later) >= min(right[0], bf._LATER_RUNS) >= 2
+    assert sum(u for u, _, _ in later) == right[0]
+    for u, _, seen in later:
+        assert seen <= math.prod(right) * u // right[0]
 
 
 def _chunks_reached(dsk, key, chunks, memo):

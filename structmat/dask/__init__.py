@@ -449,7 +449,7 @@ def _kept_blocks(A: Any, kind: str, nblocks: Any = None, sizes: Any = None) -> P
 
     from structmat.basic import Diagonal, Zero
     from structmat.blocks import BlockDiagonal, hstack, vstack
-    from structmat.projection import _tiling
+    from structmat.projection import _diagonal_blocks
 
     what = f"project onto {kind}"
     A = _matrix(A, what)
@@ -462,21 +462,7 @@ def _kept_blocks(A: Any, kind: str, nblocks: Any = None, sizes: Any = None) -> P
         cols = np.full(n, -2)
         rows[:k] = cols[:k] = np.arange(k)
     else:
-        if (nblocks is None) == (sizes is None):
-            msg = f"{what}: give exactly one of nblocks=int or sizes=[(m_i, n_i), ...]"
-            raise ValueError(msg)
-        if nblocks is not None:
-            from structmat._args import integer
-
-            k = integer(nblocks, "nblocks", what)
-            if m % k or n % k:
-                msg = f"{what}: nblocks={k} does not tile a matrix of shape {(m, n)} (must divide both sides)"
-                raise ValueError(msg)
-            blocks = [(m // k, n // k)] * k
-            params["nblocks"] = k
-        else:
-            blocks = _tiling(sizes, (m, n), what)
-            params["sizes"] = blocks
+        blocks, params = _diagonal_blocks((m, n), nblocks, sizes, what)
         rows = np.repeat(np.arange(len(blocks)), [b[0] for b in blocks])
         cols = np.repeat(np.arange(len(blocks)), [b[1] for b in blocks])
     r0 = np.cumsum([0] + [b[0] for b in blocks])

@@ -1,4 +1,4 @@
-r"""Butterfly and KS-chain projection of a Dask array: the first split out of core.
+r"""Butterfly and KS-chain projection of a Dask array, every split on the workers.
 
 Both hierarchies (:meth:`structmat.butterfly.Butterfly.project`,
 :func:`structmat.ks.ks_project_chain`) start with one exact two-factor split
@@ -7,13 +7,17 @@ alone. That split is one truncated SVD per block of the pair of KS patterns
 (rows ``{i b1 d1 + j d1 + l}`` by columns ``{i2 c2 d2 + k2 d2 + l2}``), so it
 runs on tiles of whole blocks, each task returning its blocks' SVD data.
 The same tiles carry the certificate's Gram sums and the KS chain's
-two-factor error bounds, which add over blocks. The later steps run in this
-process on ``H_1`` (``n²/b`` entries for a butterfly of first radix ``b``;
-the support of the first right factor for a KS chain), with the in-memory
-code.
+two-factor error bounds, which add over blocks.
+
+``H_1`` (``n²/b`` entries for a butterfly of first radix ``b``; the support
+of the first right factor for a KS chain) is block diagonal over the first
+split's column groups ``i2``, and the later splits keep it so. Its rows stay
+on the workers: one task per run of column groups gathers its rows from the
+tiles and runs the in-memory code on them; only the left factor of the first
+split and the later factors' values come back to this process.
 
 Passes over ``A``: one for the scale (sum of squares, largest entry), one
-for the split (with the Gram sums of the certificate, or the KS chain's
+for the splits (with the Gram sums of the certificate, or the KS chain's
 residual and lower bounds).
 """
 
@@ -31,6 +35,9 @@ from structmat.ks._patterns import Pattern
 
 # Tiles hold about this many bytes of A (a test lowers it to force many tiles).
 _TILE_BYTES = 1 << 27
+# The later splits run as at least this many tasks (where the first split has as
+# many column groups), each on at most a tile's budget of the first right factor.
+_LATER_RUNS = 8
 
 
 # ---------------------------------------------------------------------- tiles
@@ -118,9 +125,10 @@ def _tile_blocks(chunks: tuple[Any, ...], shape: tuple[int, ...], e: int, dtype:
 def _split_tile(
     *chunks: Any, shape: tuple[int, ...], e: int, dtype: Any, sizes: np.ndarray, rank1: bool
 ) -> tuple[Any, Any, float]:
-    """Truncated SVDs of a tile's blocks: ``(U (nblk, b1, q), S Vᴴ (nblk, q, c2), err²)``.
+    """Truncated SVDs of a tile's blocks: ``(U (nblk, b1, r), S Vᴴ (nblk, r, c2), err²)``.
 
-    Block ``k`` keeps its ``sizes[k]`` leading singular triplets; ``rank1``:
+    Block ``k`` keeps its ``sizes[k]`` leading singular triplets (``r`` the
+    largest rank kept, at least one; smaller ranks zero-padded); ``rank1``:
     the closed-form 2-row solve of :func:`structmat.ks.ks_project_two` (all
     sizes one, ``b1 = 2``). Zero-size blocks are lost whole.
     """
@@ -137,11 +145,12 @@ def _split_tile(
     # The in-memory engine on each rank's stack, so both paths give the same factors.
     nblk, b1, c2 = blocks.shape
     q = min(b1, c2)
-    U = np.zeros((nblk, b1, q), dtype=blocks.dtype)
-    SV = np.zeros((nblk, q, c2), dtype=blocks.dtype)
+    ranks = np.minimum(sizes, q)
+    r = max(1, int(ranks.max()))
+    U = np.zeros((nblk, b1, r), dtype=blocks.dtype)
+    SV = np.zeros((nblk, r, c2), dtype=blocks.dtype)
     eps = aa.eps(np, blocks.dtype)
     tol = max(1e-11, eps)
-    ranks = np.minimum(sizes, q)
     lost = 0.0
     for k in np.unique(ranks).tolist():
         idx = np.flatnonzero(ranks == k)
@@ -239,32 +248,125 @@ def _tasks(tiling: _Tiling, fn: Any, e: int, dtype: Any, **kw: Any) -> list[tupl
     return out
 
 
-def _assemble(
-    parts: list[tuple[Any, Any, float]], all_ids: list[np.ndarray], left: Pattern, right: Pattern
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """The tiles' SVD data -> ``(T_left, T_right, err²)`` as :func:`ks_project_two` lays them out."""
+def _left_values(
+    Us: list[Any], all_ids: list[np.ndarray], left: Pattern, right: Pattern
+) -> np.ndarray:
+    """The tiles' left singular vectors -> ``T_left`` as :func:`ks_project_two` lays it out."""
     from structmat.ks._project import _groups
 
     a1, b1, c1, d1 = left
-    a2, b2, c2, d2 = right
     block, pos, size = _groups(left, right)
-    q = max(int(p[0].shape[-1]) for p in parts)
-    dtype = parts[0][0].dtype
-    Ut = np.zeros((size.size, q, b1), dtype=dtype)
-    SV = np.zeros((size.size, q, c2), dtype=dtype)
-    for (U, S, _), ids in zip(parts, all_ids, strict=True):
+    q = max(int(U.shape[-1]) for U in Us)
+    Ut = np.zeros((size.size, q, b1), dtype=Us[0].dtype)
+    for U, ids in zip(Us, all_ids, strict=True):
         Ut[ids, : U.shape[-1]] = np.swapaxes(U, -1, -2)
-        SV[ids, : S.shape[-2]] = S
+    cols = _gather(Ut.reshape(-1, b1), block, pos, q)
+    return np.transpose(cols.reshape(a1, c1, d1, b1), (0, 3, 1, 2))
+
+
+def _right_slice(
+    SVs: list[Any], all_ids: list[np.ndarray], left: Pattern, right: Pattern, u: range
+) -> np.ndarray:
+    """``T_right[u]`` (the column groups ``u`` of the first split) from the tiles holding them.
+
+    Row ``m`` of the right factor belongs to column group ``m // (b2 d2)``, and
+    the blocks of the column groups ``u`` are the ids ``u.start a1 d1 d2 ...
+    u.stop a1 d1 d2`` (ids run over ``(i2, i, l, l2)``): a slice of the whole
+    problem's arrays, filled from these tiles only.
+    """
+    from structmat.ks._project import _groups
+
+    a1, _, _, d1 = left
+    _, b2, c2, d2 = right
+    block, pos, _ = _groups(left, right)
+    per = a1 * d1 * d2  # blocks per column group
+    q = max(int(S.shape[-2]) for S in SVs)
+    SV = np.zeros((len(u) * per, q, c2), dtype=SVs[0].dtype)
+    for S, ids in zip(SVs, all_ids, strict=True):
+        SV[ids - u.start * per, : S.shape[-2]] = S
+    m = slice(u.start * b2 * d2, u.stop * b2 * d2)
+    rows = _gather(SV.reshape(-1, c2), block[m] - u.start * per, pos[m], q)
+    return np.transpose(rows.reshape(len(u), b2, d2, c2), (0, 1, 3, 2))
+
+
+def _gather(values: np.ndarray, block: np.ndarray, pos: np.ndarray, q: int) -> np.ndarray:
+    """Row ``pos[m]`` of block ``block[m]`` of ``values`` (``q`` rows a block) for every ``m``.
+
+    Zero where ``pos[m] >= q`` (an index beyond its block's rank).
+    """
     flat = block * q + np.minimum(pos, q - 1)
-    live = (pos < q)[:, None]
     if q == 1 and np.array_equal(flat, np.arange(flat.size)):  # butterflies: no gather
-        cols, rows = Ut.reshape(-1, b1), SV.reshape(-1, c2)
-    else:
-        cols = np.where(live, Ut.reshape(-1, b1)[flat], 0)
-        rows = np.where(live, SV.reshape(-1, c2)[flat], 0)
-    TL = np.transpose(cols.reshape(a1, c1, d1, b1), (0, 3, 1, 2))
-    TR = np.transpose(rows.reshape(a2, b2, d2, c2), (0, 1, 3, 2))
-    return TL, TR, math.fsum(p[2] for p in parts)
+        return values
+    return np.where((pos < q)[:, None], values[flat], 0)
+
+
+def _later_splits(
+    split: list[tuple[Any, np.ndarray]], left: Pattern, right: Pattern, fn: Any, **kw: Any
+) -> list[Any]:
+    """One delayed ``fn(T_right[u], **kw)`` per run ``u`` of column groups of the first split.
+
+    ``T_right`` is block diagonal over its ``a2`` column groups, and the later
+    splits keep it so: each run of groups is projected on its own, on a
+    worker, from its rows of the tiles' right factors (which stay on the
+    workers). Runs hold at most a tile's budget of ``T_right`` and there are
+    at least ``min(a2, _LATER_RUNS)`` of them.
+    """
+    import dask
+
+    a1, _, _, d1 = left
+    a2, b2, c2, d2 = right
+    per = a1 * d1 * d2  # blocks per column group
+    budget = max(_TILE_BYTES // 8, 1)  # entries, as the tiles count them in double precision
+    step = max(1, min(budget // (b2 * c2 * d2), a2 // _LATER_RUNS))
+    out = []
+    for u0 in range(0, a2, step):
+        u = range(u0, min(u0 + step, a2))
+        lo, hi = u.start * per, u.stop * per
+        rows, ids_in = [], []
+        for task, ids in split:  # a tile's ids are sorted, its column groups outermost
+            k0, k1 = (int(k) for k in np.searchsorted(ids, (lo, hi)))
+            if k0 == k1:
+                continue
+            whole = k0 == 0 and k1 == ids.size
+            rows.append(task[1] if whole else task[1][k0:k1])
+            ids_in.append(ids[k0:k1])
+        out.append(dask.delayed(_later_task, pure=True)(rows, ids_in, left, right, u, fn, kw))
+    return out
+
+
+def _later_task(
+    SVs: list[Any],
+    all_ids: list[np.ndarray],
+    left: Pattern,
+    right: Pattern,
+    u: range,
+    fn: Any,
+    kw: dict[str, Any],
+) -> Any:
+    """``fn(T_right[u], **kw)`` on a worker, from the tiles' rows ``SVs`` of the groups ``u``."""
+    return fn(_right_slice(SVs, all_ids, left, right, u), **kw)
+
+
+def _first_split(
+    split: list[tuple[Any, np.ndarray]],
+    left: Pattern,
+    right: Pattern,
+    fn: Any,
+    more: Any,
+    **kw: Any,
+) -> tuple[np.ndarray, float, list[Any], Any]:
+    """``(T_left, err², [fn(T_right[u]) for each run u], more computed)``, one compute.
+
+    Only the left factor, the errors, ``fn``'s results and ``more`` reach this
+    process; the right factor of the first split stays on the workers.
+    """
+    import dask
+
+    later = _later_splits(split, left, right, fn, **kw)
+    lefts = [(task[0], task[2]) for task, _ in split]
+    parts, outs, extra = dask.compute(lefts, later, more)
+    TL = _left_values([U for U, _ in parts], [ids for _, ids in split], left, right)
+    return TL, math.fsum(err for _, err in parts), list(outs), extra
 
 
 def _split_tasks(A: Any, left: Pattern, right: Pattern, e: int, dtype: Any) -> Any:
@@ -280,9 +382,7 @@ def _split_tasks(A: Any, left: Pattern, right: Pattern, e: int, dtype: Any) -> A
 def butterfly(
     A: Any, radices: Any = None, permutation: Any = None, certificate: bool = True
 ) -> ProjectionResult:
-    """:meth:`Butterfly.project` of a Dask array (the first step out of core)."""
-    import dask
-
+    """:meth:`Butterfly.project` of a Dask array (every step on the workers)."""
     from structmat import _butterfly_project as bp
     from structmat.basic import Permutation
     from structmat.butterfly import Butterfly, _radices
@@ -320,12 +420,13 @@ def butterfly(
             P = sides[t - 1]
             tiling = _Tiling(A, (1, P, P, n // P), (P, n // P, n // P, 1))
             grams[t] = [task for task, _ in _tasks(tiling, _gram_tile, e, dtype)]
-    parts, sums = dask.compute([t for t, _ in split], grams)
-    TL, TR, err2 = _assemble(list(parts), [ids for _, ids in split], left, right)
-    tw_levels: list[Any] = [None] * L
-    tw_levels[L - 1] = np.ascontiguousarray(np.transpose(TL[0], (2, 0, 1)))
-    step_err2 = [err2]
-    H = bp._steps(np, np.ascontiguousarray(TR[..., 0]), rad, tw_levels, step_err2, first=2)
+    TL, err2, outs, sums = _first_split(split, left, right, _butterfly_later, grams, rad=rad)
+    run = bp._Hierarchy(rad, e, norm2, perm_op, permutation)
+    run.tw_levels[L - 1] = np.ascontiguousarray(np.transpose(TL[0], (2, 0, 1)))
+    for level in range(1, L - 1):  # each run of blocks holds a contiguous piece of each level
+        run.tw_levels[level] = np.concatenate([tw[level - 1] for tw, _, _ in outs])
+    H = np.concatenate([h for _, h, _ in outs])
+    run.step_err2 = [err2, *(math.fsum(e2[k] for _, _, e2 in outs) for k in range(L - 2))]
     unit = float(np.finfo(dtype).eps)
 
     def split_bounds(t: int, P: int) -> tuple[float, float]:
@@ -334,21 +435,9 @@ def butterfly(
 
     def bounds() -> tuple[float, float]:
         stand_in = np.broadcast_to(np.zeros((), dtype=dtype), (n, n))  # shape and dtype only
-        return bp._certificate(np, stand_in, None, step_err2, norm2, rad, split_bounds)
+        return bp._certificate(np, stand_in, None, run.step_err2, norm2, rad, split_bounds)
 
-    return bp._result(
-        Butterfly,
-        np,
-        H,
-        e,
-        tw_levels,
-        step_err2,
-        norm2,
-        rad,
-        perm_op,
-        permutation,
-        bounds if certificate else None,
-    )
+    return bp._result(Butterfly, np, H, run, bounds if certificate else None)
 
 
 # ---------------------------------------------------------------------- KS chains
@@ -362,38 +451,64 @@ def _batched_dense(T: np.ndarray) -> np.ndarray:
     return D
 
 
-def _rest(TR: np.ndarray, rest: list[Pattern]) -> list[np.ndarray]:
-    """The hierarchy of :func:`ks_project_chain` on ``H_1 = ks_to_dense(TR)``, on its support.
+def _butterfly_later(TR: np.ndarray, rad: tuple[int, ...]) -> tuple[list[Any], Any, list[float]]:
+    """Steps ``2 … L-1`` of the hierarchy on the blocks ``TR[u, :, :, 0]`` of ``H_1``.
 
-    ``TR`` (a, b, c, d) is block diagonal in ``(u, v)`` (``u < a``, ``v < d``)
-    and so is every factor of ``rest`` (chainable: ``a | a_i``, ``d | d_i``),
-    with the patterns ``(a_i/a, b_i, c_i, d_i/d)``: the ``a d`` dense ``b x c``
-    blocks ``TR[u, :, :, v]`` are projected as one batch, and ``T_i[u a_i/a +
-    i', j, k, l' d + v]`` is read back from sub-problem ``(u, v)``.
+    Returns this run's pieces of the levels ``1 … L-2``, of the last level
+    (still scaled) and its squared step errors, step by step.
+    """
+    from structmat._butterfly_project import _steps
+
+    L = len(rad)
+    tw: list[Any] = [None] * L
+    err2: list[float] = []
+    H = _steps(np, np.ascontiguousarray(TR[..., 0]), rad, tw, err2, first=2)
+    return tw[1 : L - 1], H, err2
+
+
+def _ks_later(TR: np.ndarray, e: int, sub: list[Pattern]) -> list[np.ndarray]:
+    """The hierarchy of :func:`ks_project_chain` on a run of blocks of ``H_1`` (scaled by 2^-e).
+
+    ``TR`` (g, b, c, d) is a run of column groups of the first right factor,
+    block diagonal in ``(u, v)`` (``v < d``), and so is every factor of the
+    rest of the chain (chainable: ``a | a_i``, ``d | d_i``), with the patterns
+    ``sub`` ``(a_i/a, b_i, c_i, d_i/d)``: the ``g d`` dense ``b x c`` blocks
+    ``TR[u, :, :, v]`` are projected as one batch. Returns each factor's
+    values by sub-problem ``u d + v``, (g d, *sub_i).
     """
     from structmat.ks._chain_project import _merged
     from structmat.ks._multiply import support_indices
     from structmat.ks._project import ks_project_two
 
-    a, b, c, d = (int(v) for v in TR.shape)
-    sub = [(p[0] // a, p[1], p[2], p[3] // d) for p in rest]
-    H = np.ascontiguousarray(np.transpose(TR, (0, 3, 1, 2))).reshape(a * d, b, c)
+    g, b, c, d = (int(v) for v in TR.shape)
+    H = np.ascontiguousarray(np.transpose(ldexp(np, TR, e), (0, 3, 1, 2))).reshape(g * d, b, c)
     values = []
     for i in range(len(sub) - 1):
         T, TRi, _ = ks_project_two(H, sub[i], _merged(sub[i + 1 :]))
         values.append(T)
         H = _batched_dense(TRi)
     last = sub[-1]
-    values.append(H.reshape(a * d, -1)[:, support_indices(last)].reshape(a * d, *last))
+    values.append(H.reshape(g * d, -1)[:, support_indices(last)].reshape(g * d, *last))
+    return values
+
+
+def _rest(outs: list[list[np.ndarray]], rest: list[Pattern], right: Pattern) -> list[np.ndarray]:
+    """The factors ``rest`` from the runs' sub-problem values (:func:`_ks_later`).
+
+    ``T_i[u a_i/a + i', j, k, l' d + v]`` is read back from sub-problem
+    ``(u, v)`` (``a, d`` of ``right``, the first right factor).
+    """
+    a, d = right[0], right[3]
     out = []
-    for v, p in zip(values, rest, strict=True):
+    for i, p in enumerate(rest):
+        v = np.concatenate([o[i] for o in outs])
         T6 = v.reshape(a, d, p[0] // a, p[1], p[2], p[3] // d)
         out.append(np.ascontiguousarray(np.transpose(T6, (0, 2, 3, 4, 5, 1))).reshape(p))
     return out
 
 
 def ks_chain(A: Any, patterns: Any = None) -> ProjectionResult:
-    """:func:`ks_project_chain` of a Dask array (the first split out of core)."""
+    """:func:`ks_project_chain` of a Dask array (every split on the workers)."""
     import dask
 
     from structmat.dask import _blocks, _matrix
@@ -431,9 +546,11 @@ def ks_chain(A: Any, patterns: Any = None) -> ProjectionResult:
         tiling = _Tiling(A, lk, rk)
         tasks = _tasks(tiling, _two_error_tile, e, dtype, sizes=size)
         lows.append((lk, rk, [task for task, _ in tasks]))
-    parts, low_sums = dask.compute([t for t, _ in split], [t for *_, t in lows])
-    TL, TR, err2 = _assemble(list(parts), [ids for _, ids in split], left, right)
-    values = [TL, *_rest(ldexp(np, TR, e), chain[1:])]
+    sub = [(p[0] // right[0], p[1], p[2], p[3] // right[3]) for p in chain[1:]]
+    TL, err2, outs, low_sums = _first_split(
+        split, left, right, _ks_later, [t for *_, t in lows], e=e, sub=sub
+    )
+    values = [TL, *_rest(outs, chain[1:], right)]
     op = KSChain(values)
     # the error from the product, as in memory: one more pass, by column panels
     width = max(1, _TILE_BYTES // (max(dtype.itemsize, 8) * int(A.shape[0])))
