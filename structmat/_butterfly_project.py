@@ -125,6 +125,10 @@ def _hierarchy_step_numpy(H: np.ndarray, cols: Any = None) -> tuple[np.ndarray, 
         np.matmul(W, xc.transpose(0, 2, 3, 1, 4), out=scratch.transpose(1, 2, 3, 0, 4))
         Hn[g0:g1, :, l0:l1, :] = scratch[0].transpose(0, 2, 1, 3)
         perp = np.reshape(scratch[1], (-1,))
+        if perp.itemsize < 8 or perp.dtype == np.complex64:
+            # single precision: the energy summed in double (a float32 dot over a chunk
+            # of 2^18 entries is off by ~1e-5), the chunk cast while it is in cache
+            perp = perp.astype(np.complex128 if np.iscomplexobj(perp) else np.float64)
         err2 += float(np.vdot(perp, perp).real)
     return np.reshape(tw, (a * s, 2, 2)), np.reshape(Hn, (2 * a, s, s)), err2
 

@@ -282,7 +282,9 @@ def _connect(address: str, timeout: float) -> Any:
     except ValueError as exc:
         msg = f"--scheduler {address!r} is neither an address nor one of {', '.join(LOCAL_SCHEDULERS)} ({exc})"
         raise LazyInputError(msg) from exc
-    except (OSError, TimeoutError) as exc:  # refused or timed out
+    # refused or timed out; under heavy load distributed's connect may also fail an
+    # internal assertion instead of timing out cleanly
+    except (OSError, TimeoutError, AssertionError) as exc:
         msg = f"could not reach scheduler at {address} within {timeout:g} s ({exc})"
         raise LazyInputError(msg) from exc
 
