@@ -209,7 +209,7 @@ def _lower2(xp: Any, A: Any, chain: list[Pattern], total: float, first: float | 
         if k == 1 and first is not None:
             err2 = first
         else:
-            blocks = _blocks(xp, A[None, ...], left, right)[0]  # a view of A
+            blocks = _blocks(xp, A[None, ...], left, right)[0, ...]  # a view of A
             err2 = _two_error2(xp, blocks, _groups(left, right)[2])
         best = max(best, _two_bounds(err2, left[1], right[2], total, unit)[0])
     return best

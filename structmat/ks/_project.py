@@ -628,7 +628,7 @@ def ks_project_two_error(
     _, _, size = _groups(left, right)
     G = size.size
     dev = aa.device_of(A)
-    blocks = _blocks(xp, A[None, ...], left, right)[0]  # (a2, a1, d1, d2, b1, c2), a view
+    blocks = _blocks(xp, A[None, ...], left, right)[0, ...]  # (a2, a1, d1, d2, b1, c2), a view
     m = min(b1, c2)
     unit = aa.eps(xp, A.dtype)
     if exact or not bool(np.all(size == 1)):
