@@ -139,6 +139,14 @@ def ks_project_chain(A: Any, patterns: Any, /, *, engine: str = "auto") -> Proje
     rounding); otherwise the error is a heuristic's, between ``lower_bound``
     and ``‖A‖_F``.
 
+    Everything runs on ``A / 2^e``, with ``e`` chosen once so that no square
+    over- or underflows; the last factor takes ``2^e`` back. The lower bound at split ``k`` is
+    that of :func:`~structmat.ks.ks_project_two_error`: the Gram matrices of
+    the blocks, formed by batched products on strided views of ``A`` (no copy
+    for real input), one batched ``eigvalsh``; at the first split, the
+    hierarchy's own first step where it took full spectra (the closed form,
+    the batched eigh or SVD).
+
     Examples
     --------
     >>> import numpy as np
