@@ -839,6 +839,31 @@ def test_project_chain_lower_bound_is_the_best_split(patterns, engine):
     assert res.lower_bound <= res.error
 
 
+def test_project_chain_pruned_lower_bound_is_unchanged(monkeypatch):
+    """Splits skipped after power steps never hold the largest bound: the lower bound is
+    bitwise that of every split's eigenvalues, on Gaussian input (where splits are
+    skipped), near two-factor products of each split (the largest bound elsewhere) and
+    a member of the class."""
+    import structmat.ks._chain_project as cp
+
+    pats = mixed_radix(576)  # splits of 16 x 36 and 32 x 18 blocks are tried by power steps
+    rng = np.random.default_rng(17)
+    cases = [rng.standard_normal((576, 576)), KSChain.random(pats, seed=1).to_dense()]
+    for k in (2, 4, 5, 6):
+        left, right = merged_oracle(pats[:k]), merged_oracle(pats[k:])
+        X = dense_oracle(rng.standard_normal(left)) @ dense_oracle(rng.standard_normal(right))
+        cases.append(X / np.linalg.norm(X) + 1e-3 * rng.standard_normal((576, 576)) / 576)
+    skipped = []
+    below = cp._below
+    monkeypatch.setattr(cp, "_below", lambda *a: skipped.append(below(*a)) or skipped[-1])
+    for A in cases:
+        total = float(np.sum(A * A))
+        assert cp._lower2(np, A, pats, total, None) == cp._lower2(
+            np, A, pats, total, None, prune=False
+        )
+    assert any(skipped)  # the test reaches the skipping
+
+
 def test_two_error2_does_not_depend_on_threads(monkeypatch):
     """The worker threads' slices give bitwise the eigenvalue sum of one batched call."""
     from structmat import _pool

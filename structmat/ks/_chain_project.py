@@ -29,6 +29,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from structmat import _array_api as aa
 from structmat._dense import frobenius, ldexp, normalize, unscale
 from structmat._result import ProjectionResult
@@ -36,17 +38,25 @@ from structmat.ks._multiply import support_indices
 from structmat.ks._operators import KSChain
 from structmat.ks._patterns import Pattern, _check_chain, ks_shape
 from structmat.ks._project import (
+    _below,
     _blocks,
     _check_engine,
     _check_two,
+    _discarded_eigenvalues,
+    _grams,
     _groups,
     _project_two_parts,
     _two_bounds,
-    _two_error2,
     ks_project_two,
 )
 
 __all__ = ["ks_project_chain"]
+
+# The lower bound's splits tried by power steps first (see _lower2): blocks of at least
+# this shorter side (below it the batched eigvalsh costs about as little as the steps),
+# and at most this many steps.
+_PRUNE_MIN = 12
+_PRUNE_STEPS = 12
 
 
 def _merged(patterns: list[Pattern]) -> Pattern:
@@ -145,7 +155,9 @@ def ks_project_chain(A: Any, patterns: Any, /, *, engine: str = "auto") -> Proje
     the blocks, formed by batched products on strided views of ``A`` (no copy
     for real input), one batched ``eigvalsh``; at the first split, the
     hierarchy's own first step where it took full spectra (the closed form,
-    the batched eigh or SVD).
+    the batched eigh or SVD). A split whose bound power steps on its Gram
+    matrices show to be below one already found is not solved (the bound is
+    the same as with every split's eigenvalues).
 
     Examples
     --------
@@ -203,23 +215,42 @@ def ks_project_chain(A: Any, patterns: Any, /, *, engine: str = "auto") -> Proje
     )
 
 
-def _lower2(xp: Any, A: Any, chain: list[Pattern], total: float, first: float | None) -> float:
+def _lower2(
+    xp: Any, A: Any, chain: list[Pattern], total: float, first: float | None, prune: bool = True
+) -> float:
     """The largest lower bound on the squared two-factor errors of the splits of ``A``
     (scaled; ``total = ||A||²``), as :func:`ks_project_two_error` bounds each.
 
     ``first``: the first split's exact squared error where the hierarchy's first step
-    computed it from full spectra (then not computed again).
+    computed it from full spectra (then not computed again). The splits go from the
+    most balanced blocks (on Gaussian input the largest errors) to the least; with
+    ``prune``, a split whose groups have size one and whose blocks are wider than
+    :data:`_PRUNE_MIN` is first bounded above by a few power steps on its Gram matrices,
+    and its eigenvalues are skipped where that shows its bound cannot be the largest
+    (the result is the same as without ``prune``).
     """
     unit = aa.eps(xp, A.dtype)
     best = -math.inf
-    for k in range(1, len(chain)):
-        left, right = _merged(chain[:k]), _merged(chain[k:])
-        if k == 1 and first is not None:
-            err2 = first
-        else:
-            blocks = _blocks(xp, A[None, ...], left, right)[0, ...]  # a view of A
-            err2 = _two_error2(xp, blocks, _groups(left, right)[2])
-        best = max(best, _two_bounds(err2, left[1], right[2], total, unit)[0])
+    splits = [(_merged(chain[:k]), _merged(chain[k:])) for k in range(1, len(chain))]
+    if first is not None:
+        best = _two_bounds(first, splits[0][0][1], splits[0][1][2], total, unit)[0]
+        splits = splits[1:]
+    splits.sort(key=lambda s: -min(s[0][1], s[1][2]))
+    for left, right in splits:
+        b1, c2 = left[1], right[2]
+        size = _groups(left, right)[2]
+        gram = _grams(xp, _blocks(xp, A[None, ...], left, right)[0, ...])  # from a view of A
+        guard = _two_bounds(0.0, b1, c2, total, unit)[1]
+        if (
+            prune
+            and best > 0
+            and min(b1, c2) >= _PRUNE_MIN
+            and bool(np.all(size <= 1))
+            and _below(xp, gram, size, best, guard, _PRUNE_STEPS)
+        ):
+            continue
+        err2 = _discarded_eigenvalues(xp, gram, size)
+        best = max(best, _two_bounds(err2, b1, c2, total, unit)[0])
     return best
 
 

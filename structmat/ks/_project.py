@@ -523,39 +523,89 @@ def _gram(xp: Any, blocks: Any) -> Any:
     return xp.matmul(Bh, blocks)
 
 
+def _grams(xp: Any, blocks: Any, *, threads: bool = True) -> Any:
+    """The Gram matrices (G, m, m) of :func:`_gram` of ``blocks`` (..., b1, c2), the groups
+    in C order over the leading axes (a stack, or the view of :func:`_blocks`).
+
+    On NumPy (``threads``) in slices of the longest leading axis on the worker threads,
+    each reading its blocks from the view; the matrices do not depend on the slicing.
+    """
+    b1, c2 = int(blocks.shape[-2]), int(blocks.shape[-1])
+    m = min(b1, c2)
+    lead = tuple(int(v) for v in blocks.shape[:-2])
+    G = math.prod(lead)
+    if not (aa.is_numpy(xp) and threads and _pool.WORKERS > 1 and lead):
+        return xp.reshape(_gram(xp, blocks), (G, m, m))
+    axis = int(np.argmax(lead))
+    per = max(1, _exact_chunk(m, aa.is_complex(xp, blocks.dtype), G) // (G // lead[axis]))
+    out = np.empty((*lead, m, m), dtype=blocks.dtype)
+
+    def part(i0: int) -> None:
+        at = (slice(None),) * axis + (slice(i0, i0 + per),)
+        out[at] = _gram(np, blocks[at])
+
+    _pool.map_one_blas(part, range(0, lead[axis], per))
+    return np.reshape(out, (G, m, m))
+
+
+def _discarded_eigenvalues(xp: Any, gram: Any, size: np.ndarray, *, threads: bool = True) -> float:
+    """Σ over the Gram matrices ``gram`` (G, m, m) of the eigenvalues past each group's rank
+    ``size`` (G,) (0: a dead block, every eigenvalue). One batched ``eigvalsh``; on NumPy
+    (``threads``) in slices on the worker threads (the eigenvalues do not depend on them)."""
+    G, m = int(gram.shape[0]), int(gram.shape[-1])
+    if aa.is_numpy(xp) and threads and _pool.WORKERS > 1:
+        step = _exact_chunk(m, aa.is_complex(xp, gram.dtype), G)
+        lam = _on_workers(lambda g: (np.linalg.eigvalsh(g),), gram, step)[0]
+    else:
+        lam = xp.linalg.eigvalsh(gram)  # ascending
+    lam = xp.where(lam > 0, lam, xp.zeros_like(lam))
+    keep = xp.asarray(np.arange(m)[None, ::-1] < size[:, None], device=aa.device_of(lam))
+    return aa.to_float(xp.sum(xp.where(keep, xp.zeros_like(lam), lam)))
+
+
 def _two_error2(xp: Any, blocks: Any, size: np.ndarray, *, threads: bool = True) -> float:
     """The exact squared two-factor error of ``blocks``: the Gram eigenvalues past each
     group's rank, summed over the groups.
 
     ``blocks`` (..., b1, c2): the groups in C order over the leading axes (a stack, or
     the view of :func:`_blocks`), ``size`` (G,) their sizes (the rank kept; 0: a dead
-    block, lost whole). Entries outside every block are not included. One batched
-    ``eigvalsh`` of the Gram matrices; on NumPy (``threads``) in slices of the longest
-    leading axis on the worker threads, each forming its own Gram matrices from the
-    view. The eigenvalues, and so the sum, do not depend on the slicing.
+    block, lost whole). Entries outside every block are not included. The Gram
+    matrices by :func:`_grams`, one batched ``eigvalsh``
+    (:func:`_discarded_eigenvalues`); neither depends on the worker threads.
     """
-    b1, c2 = int(blocks.shape[-2]), int(blocks.shape[-1])
-    m = min(b1, c2)
-    lead = tuple(int(v) for v in blocks.shape[:-2])
-    G = math.prod(lead)
-    if aa.is_numpy(xp) and threads and _pool.WORKERS > 1 and lead:
-        axis = int(np.argmax(lead))
-        per_row = G // lead[axis]  # matrices in one slice of that axis
-        step = _exact_chunk(m, aa.is_complex(xp, blocks.dtype), G)
-        per = max(1, step // max(per_row, 1))
-        lam = np.empty((*lead, m), dtype=aa.real_dtype(xp, blocks.dtype))
+    gram = _grams(xp, blocks, threads=threads)
+    return _discarded_eigenvalues(xp, gram, size, threads=threads)
 
-        def part(i0: int) -> None:
-            at = (slice(None),) * axis + (slice(i0, i0 + per),)
-            lam[at] = np.linalg.eigvalsh(_gram(np, blocks[at]))
 
-        _pool.map_one_blas(part, range(0, lead[axis], per))
-    else:
-        lam = xp.linalg.eigvalsh(_gram(xp, blocks))  # ascending
-    lam = xp.reshape(lam, (G, m))
-    lam = xp.where(lam > 0, lam, xp.zeros_like(lam))
-    keep = xp.asarray(np.arange(m)[None, ::-1] < size[:, None], device=aa.device_of(lam))
-    return aa.to_float(xp.sum(xp.where(keep, xp.zeros_like(lam), lam)))
+def _below(xp: Any, gram: Any, size: np.ndarray, bound: float, guard: float, steps: int) -> bool:
+    """Whether power steps prove that the lower bound ``err2 - guard`` of
+    :func:`_two_bounds` for the Gram matrices ``gram`` (groups of size at most one) is
+    at most ``bound``, without their eigenvalues.
+
+    That bound is at most the exact squared error ``Σ (tr G - λ_max)`` (``tr G`` where
+    the size is 0), and for unit ``y``, ``θ = yᴴGy <= λ_max``, so the exact error is at
+    most ``Σ (tr G - θ) + guard`` (``guard`` covering the rounding, as the power-iteration
+    bounds of :func:`ks_project_two_error`). Up to ``steps`` power steps from a fixed
+    start, stopping as soon as that is at most ``bound``; ``False`` if none gets there.
+    """
+    G, m = int(gram.shape[0]), int(gram.shape[-1])
+    dev = aa.device_of(gram)
+    live = xp.asarray(size > 0, device=dev)
+    trace = _re(xp, xp.sum(xp.linalg.diagonal(gram), axis=-1))
+    total_trace = aa.to_float(xp.sum(trace))
+    y0 = np.random.default_rng(0).standard_normal(m) + 0.5
+    y = xp.asarray(np.broadcast_to(y0 / np.linalg.norm(y0), (G, m)).copy(), device=dev)
+    y = xp.astype(y, gram.dtype)[..., None]  # (G, m, 1), unit columns
+    for _ in range(steps + 1):
+        z = xp.matmul(gram, y)
+        theta = _re(xp, xp.sum(_conj(xp, y) * z, axis=(-2, -1)))
+        theta = xp.where(live & (theta > 0), theta, xp.zeros_like(theta))
+        if total_trace - aa.to_float(xp.sum(theta)) + guard <= bound:
+            return True
+        nrm = xp.sqrt(xp.sum(_abs2(xp, z), axis=-2, keepdims=True))
+        nonzero = nrm > 0
+        y = xp.where(nonzero, z / xp.astype(xp.where(nonzero, nrm, xp.ones_like(nrm)), z.dtype), y)
+    return False
 
 
 def _two_bounds(err2: float, b1: int, c2: int, total: float, unit: float) -> tuple[float, float]:
