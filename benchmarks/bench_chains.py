@@ -7,7 +7,12 @@
 - *Projection onto a chain*: ``structmat.project(A, "ks", patterns)`` for the
   mixed-radix chains of n in {1000, 3072} against lazylinop's ``ksd`` on the
   same chain (orthonormalized, left to right), when lazylinop is installed;
-  both errors are printed (they agree to rounding).
+  both errors are printed (they agree to rounding). With ``--old DIR`` (a
+  checkout of an earlier commit, e.g. ``git archive main | tar -x -C DIR``)
+  the old checkout, this one and ``ksd`` each run in a fresh subprocess per
+  round (the two trees are both called ``structmat``), in an order that
+  rotates from round to round; a time is the median over three rounds of each
+  subprocess's median of three calls.
 - *Matrix-free Monarch*: ``Monarch.project(op, method="randomized")`` of an
   n = 4096 operator (a Monarch plus a low-rank term) against densifying it
   and projecting exactly: products with ``op`` used, time and error.
@@ -15,7 +20,8 @@
 Times are medians of three interleaved rounds (``bench_monarch.bench``); other
 processes share this machine, so compare ratios.
 
-Usage: ``python benchmarks/bench_chains.py [--quick] [--threads N]``.
+Usage: ``python benchmarks/bench_chains.py [--quick] [--threads N] [--old DIR]
+[--projection-only]``.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ _common.use_checkout()
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -96,6 +107,69 @@ def projection_section(sizes: list[int], budget: float) -> None:
             )
 
 
+# One side of the --old comparison, in its own process: "ksd" or structmat from the
+# checkout on PYTHONPATH. Prints {"time": median seconds, "error": ||A - Â||_F}.
+WORKER = r"""
+import json, sys, warnings
+sys.path.append(sys.argv[3])  # this folder: every side is timed by this checkout's harness
+import numpy as np
+from _common import BLAS_IDLE_S, time_call
+n, side = int(sys.argv[1]), sys.argv[2]
+A = np.random.default_rng(1).standard_normal((n, n))
+import structmat as sm
+from structmat.ks import mixed_radix
+pats = mixed_radix(n)
+if side == "ksd":
+    warnings.simplefilter("ignore")
+    from lazylinop.butterfly import Chain, ksd
+    chain = Chain(ks_patterns=[tuple(p) for p in pats])
+    fn = lambda: ksd(A, chain)
+    err = float(np.linalg.norm(A - fn().toarray()))
+else:
+    fn = lambda: sm.project(A, "ks", patterns=pats)
+    err = fn().error
+print(json.dumps({"time": time_call(fn, repeats=3, min_time=0.0, pause=BLAS_IDLE_S),
+                  "error": err}))
+"""
+
+
+def _side(tree: str, n: int, side: str) -> dict[str, float]:
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+    proc = subprocess.run(
+        [sys.executable, "-c", WORKER, str(n), side, here],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=os.path.abspath(tree),
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def projection_old_new(sizes: list[int], old: str, rounds: int = 3) -> None:
+    print("\n## Projection onto a mixed-radix chain, float64: old checkout, this one, ksd\n")
+    have = importlib.util.find_spec("lazylinop") is not None
+    sides = ["old", "new", "ksd"] if have else ["old", "new"]
+    print("| n | chain | old | new | ksd | new / old | ksd / new | error (new) | error (ksd) |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for n in sizes:
+        got: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
+        for r in range(rounds):
+            for side in sides[r % len(sides) :] + sides[: r % len(sides)]:
+                tree = old if side == "old" else _common.CHECKOUT
+                got[side].append(_side(tree, n, "ksd" if side == "ksd" else "structmat"))
+        t = {side: statistics.median(g["time"] for g in got[side]) for side in sides}
+        t_ksd = fmt_t(t["ksd"]) if have else "-"
+        ratio = f"{t['ksd'] / t['new']:.2f}" if have else "-"
+        err_ksd = f"{got['ksd'][0]['error']:.6e}" if have else "-"
+        print(
+            f"| {n} | {len(mixed_radix(n))} factors | {fmt_t(t['old'])} | {fmt_t(t['new'])} "
+            f"| {t_ksd} | {t['new'] / t['old']:.2f} | {ratio} "
+            f"| {got['new'][0]['error']:.6e} | {err_ksd} |"
+        )
+
+
 class Counting(sm.LinearOperator):
     """An operator that counts the columns it is applied to (and refuses ``to_dense``)."""
 
@@ -146,10 +220,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--threads", help="BLAS threads (default: as the environment says)")
+    parser.add_argument("--old", help="checkout of an earlier commit: old/new/ksd projection rows")
+    parser.add_argument(
+        "--projection-only", action="store_true", help="only the projection-onto-a-chain rows"
+    )
     args = parser.parse_args()
     budget = 0.5 if args.quick else 2.0
+    sizes = [1000] if args.quick else [1000, 3072]
+    if args.old:
+        projection_old_new(sizes, args.old)
+    if args.projection_only:
+        if not args.old:
+            projection_section(sizes, budget)
+        return
     multiply_section([1000] if args.quick else [1000, 3072, 4096], budget)
-    projection_section([1000] if args.quick else [1000, 3072], budget)
+    if not args.old:
+        projection_section(sizes, budget)
     matrix_free_section(1024 if args.quick else 4096, budget)
 
 

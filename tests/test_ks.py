@@ -804,6 +804,82 @@ def test_project_chain_bad_input():
         sm.project(A, "ks", patterns=square_dyadic(16), rank=2)
 
 
+def merged_oracle(patterns) -> tuple[int, int, int, int]:
+    """The single KS pattern ``(a_first, ·, ·, d_last)`` holding a chainable run's product."""
+    a, d = patterns[0][0], patterns[-1][3]
+    rows, cols = ks_shape(patterns[0])[0], ks_shape(patterns[-1])[1]
+    return a, rows // (a * d), cols // (a * d), d
+
+
+# the first split through each route of the two-factor step: the closed form (b = 2), the
+# batched eigh (radix 3), the mixed-precision route (24 x 24 blocks), the engines by name
+CHAIN_LOWER_CASES = [
+    (mixed_radix(30), "auto"),
+    (mixed_radix(45), "auto"),
+    ([(1, 24, 24, 24), (24, 4, 4, 6), (96, 6, 6, 1)], "auto"),
+    (chainable((24, 60)), "auto"),
+    (mixed_radix(30), "eigh"),
+    (mixed_radix(30), "svd"),
+    ([(1, 24, 24, 24), (24, 4, 4, 6), (96, 6, 6, 1)], "subspace"),
+]
+
+
+@pytest.mark.parametrize(("patterns", "engine"), CHAIN_LOWER_CASES, ids=str)
+def test_project_chain_lower_bound_is_the_best_split(patterns, engine):
+    """``lower_bound`` is the largest exact two-factor error over the splits (per-group
+    SVDs of the dense supports), whichever route the first step took."""
+    A = np.random.default_rng(15).standard_normal(chain_shape(patterns))
+    res = sm.project(A, "ks", patterns=patterns, engine=engine)
+    best = max(
+        projection_oracle(A, merged_oracle(patterns[:k]), merged_oracle(patterns[k:]))
+        for k in range(1, len(patterns))
+    )
+    assert np.isclose(res.lower_bound, best, rtol=1e-10, atol=0)
+    assert res.lower_bound <= best * (1 + 1e-13)
+    assert res.lower_bound <= res.error
+
+
+def test_project_chain_pruned_lower_bound_is_unchanged(monkeypatch):
+    """Splits skipped after power steps never hold the largest bound: the lower bound is
+    bitwise that of every split's eigenvalues, on Gaussian input (where splits are
+    skipped), near two-factor products of each split (the largest bound elsewhere) and
+    a member of the class."""
+    import structmat.ks._chain_project as cp
+
+    pats = mixed_radix(576)  # splits of 16 x 36 and 32 x 18 blocks are tried by power steps
+    rng = np.random.default_rng(17)
+    cases = [rng.standard_normal((576, 576)), KSChain.random(pats, seed=1).to_dense()]
+    for k in (2, 4, 5, 6):
+        left, right = merged_oracle(pats[:k]), merged_oracle(pats[k:])
+        X = dense_oracle(rng.standard_normal(left)) @ dense_oracle(rng.standard_normal(right))
+        cases.append(X / np.linalg.norm(X) + 1e-3 * rng.standard_normal((576, 576)) / 576)
+    skipped = []
+    below = cp._below
+    monkeypatch.setattr(cp, "_below", lambda *a: skipped.append(below(*a)) or skipped[-1])
+    for A in cases:
+        total = float(np.sum(A * A))
+        assert cp._lower2(np, A, pats, total, None) == cp._lower2(
+            np, A, pats, total, None, prune=False
+        )
+    assert any(skipped)  # the test reaches the skipping
+
+
+def test_two_error2_does_not_depend_on_threads(monkeypatch):
+    """The worker threads' slices give bitwise the eigenvalue sum of one batched call."""
+    from structmat import _pool
+    from structmat.ks._project import _blocks, _groups, _two_error2
+
+    monkeypatch.setattr(_pool, "WORKERS", 2)  # the threaded route, whatever the machine
+    A = np.random.default_rng(16).standard_normal((576, 576))
+    for left, right in (((1, 24, 24, 24), (24, 24, 24, 1)), ((1, 96, 96, 6), (96, 6, 6, 1))):
+        view = _blocks(np, A[None], left, right)[0]
+        size = _groups(left, right)[2]
+        assert _two_error2(np, view, size) == _two_error2(np, view, size, threads=False)
+        assert np.isclose(
+            np.sqrt(_two_error2(np, view, size)), projection_oracle(A, left, right), rtol=1e-12
+        )
+
+
 @pytest.mark.parametrize(
     "patterns", [chainable((24, 60)), mixed_radix(12), square_dyadic(32)], ids=str
 )

@@ -46,6 +46,14 @@ CASES: dict[str, tuple[str, dict, tuple[int, int], bool]] = {
     "butterfly-no-certificate": ("butterfly", {"certificate": False}, (32, 32), False),
     "monarch": ("monarch", {"nblocks": (3, 4), "rank": 2}, (12, 18), False),
     "monarch_adjoint": ("monarch_adjoint", {"nblocks": (3, 4)}, (18, 12), False),
+    "ks": ("ks", {"patterns": [(1, 2, 2, 6), (2, 2, 2, 3), (4, 3, 3, 1)]}, (12, 12), False),
+    "ks-rectangular": (
+        "ks",
+        {"patterns": [(1, 3, 3, 4), (3, 2, 3, 2), (9, 2, 2, 1)]},
+        (12, 18),
+        False,
+    ),
+    "ks-one": ("ks", {"patterns": [(2, 3, 4, 2)]}, (12, 16), False),
 }
 
 

@@ -176,17 +176,10 @@ def _two_error_tile(
     *chunks: Any, shape: tuple[int, ...], e: int, dtype: Any, sizes: np.ndarray
 ) -> float:
     """Σ of the discarded Gram eigenvalues of a tile (:func:`ks_project_two_error`, exact)."""
-    from structmat.ks._multiply import _conj
+    from structmat.ks._project import _two_error2
 
-    blocks = _tile_blocks(chunks, shape, e, dtype)
-    _, b1, c2 = blocks.shape
-    Bh = _conj(np, np.swapaxes(blocks, -1, -2))
-    gram = blocks @ Bh if b1 <= c2 else Bh @ blocks
-    lam = np.linalg.eigvalsh(gram)  # ascending
-    lam = np.where(lam > 0, lam, 0)
-    m = min(b1, c2)
-    keep = np.arange(m)[None, ::-1] < sizes[:, None]
-    return float(np.sum(np.where(keep, 0.0, lam)))
+    # the tiles already run in parallel: no worker threads inside one
+    return _two_error2(np, _tile_blocks(chunks, shape, e, dtype), sizes, threads=False)
 
 
 def _residual_tile(block: Any, op: Any, c0: int, dtype: Any) -> float:
@@ -582,6 +575,7 @@ def _two_lower(
     err2: float, left: Pattern, right: Pattern, total: float, unit: float, e: int
 ) -> float:
     """The lower bound of :func:`ks_project_two_error` from its squared error (scaled by 2^-e)."""
-    m, w = min(left[1], right[2]), max(left[1], right[2])
-    guard = (2 * w + 8 * m + 16) * unit * total
-    return unscale(math.sqrt(max(err2 - guard, 0.0)), e)
+    from structmat.ks._project import _two_bounds
+
+    lo2 = _two_bounds(err2, left[1], right[2], total, unit)[0]
+    return unscale(math.sqrt(max(lo2, 0.0)), e)

@@ -29,14 +29,34 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from structmat import _array_api as aa
+from structmat._dense import frobenius, ldexp, normalize, unscale
 from structmat._result import ProjectionResult
 from structmat.ks._multiply import support_indices
 from structmat.ks._operators import KSChain
 from structmat.ks._patterns import Pattern, _check_chain, ks_shape
-from structmat.ks._project import _check_engine, _check_two, ks_project_two, ks_project_two_error
+from structmat.ks._project import (
+    _below,
+    _blocks,
+    _check_engine,
+    _check_two,
+    _discarded_eigenvalues,
+    _grams,
+    _groups,
+    _project_two_parts,
+    _two_bounds,
+    ks_project_two,
+)
 
 __all__ = ["ks_project_chain"]
+
+# The lower bound's splits tried by power steps first (see _lower2): blocks of at least
+# this shorter side (below it the batched eigvalsh costs about as little as the steps),
+# and at most this many steps.
+_PRUNE_MIN = 12
+_PRUNE_STEPS = 12
 
 
 def _merged(patterns: list[Pattern]) -> Pattern:
@@ -129,6 +149,16 @@ def ks_project_chain(A: Any, patterns: Any, /, *, engine: str = "auto") -> Proje
     rounding); otherwise the error is a heuristic's, between ``lower_bound``
     and ``‖A‖_F``.
 
+    Everything runs on ``A / 2^e``, with ``e`` chosen once so that no square
+    over- or underflows; the last factor takes ``2^e`` back. The lower bound at split ``k`` is
+    that of :func:`~structmat.ks.ks_project_two_error`: the Gram matrices of
+    the blocks, formed by batched products on strided views of ``A`` (no copy
+    for real input), one batched ``eigvalsh``; at the first split, the
+    hierarchy's own first step where it took full spectra (the closed form,
+    the batched eigh or SVD). A split whose bound power steps on its Gram
+    matrices show to be below one already found is not solved (the bound is
+    the same as with every split's eigenvalues).
+
     Examples
     --------
     >>> import numpy as np
@@ -150,34 +180,78 @@ def ks_project_chain(A: Any, patterns: Any, /, *, engine: str = "auto") -> Proje
         cols = ks_shape(chain[0])[1]
         _check_two(A, chain[0], (1, cols, cols, 1), what)
     if len(chain) == 1:
-        values = [_on_support(xp, A, chain[0])]
+        op = KSChain([_on_support(xp, A, chain[0])])
     else:
-        values = []
-        T = xp.reshape(A, (1, *A.shape, 1))  # H = A as the values of KS(1, M, N, 1)
-        for i in range(len(chain) - 1):
+        # The hierarchy on A / 2^e: the left factors carry singular vectors (no scale),
+        # so only the last one takes 2^e back.
+        A_s, e, total = normalize(xp, A, what)
+        left, right = chain[0], _merged(chain[1:])
+        TL, T, err2, _, full = _project_two_parts(xp, A_s[None, ...], left, right, engine)
+        values = [xp.reshape(TL, left)]
+        T = xp.reshape(T, right)
+        for i in range(1, len(chain) - 1):
             TL, T = _step(xp, T, chain[i], _merged(chain[i + 1 :]), engine)
             values.append(TL)
-        values.append(T)  # the last H lies on the last factor's support
-    op = KSChain(values)
-    norm = aa.to_float(xp.linalg.vector_norm(xp.reshape(A, (-1,))))
-    err = aa.to_float(xp.linalg.vector_norm(xp.reshape(A - op.to_dense(), (-1,))))
-    lower = 0.0
-    for k in range(1, len(chain)):
-        _, lo, _ = ks_project_two_error(A, _merged(chain[:k]), _merged(chain[k:]))
-        lower = max(lower, lo)
+        values.append(ldexp(xp, T, e))  # the last H lies on the last factor's support
+        op = KSChain(values)
+    norm = frobenius(xp, A)
+    err = frobenius(xp, A - op.to_dense())
+    lower = err
+    if len(chain) > 2:
+        first = aa.to_float(err2[0]) if full else None
+        lower = unscale(math.sqrt(max(_lower2(xp, A_s, chain, total, first), 0.0)), e)
     exact = len(chain) <= 2 or err <= lower * (1 + 1e-12) or err <= 64 * _eps(xp, A) * norm
     told = "" if exact else "left-to-right hierarchy: lower_bound is the best two-factor split's"
     return ProjectionResult(
         operator=op,
         error=err,
         norm=norm,
-        lower_bound=err if len(chain) <= 2 else min(lower, err),
+        lower_bound=min(lower, err),
         upper_bound=err,
         exact=exact,
         onto="ks",
         params={"patterns": [list(p) for p in chain]},
         notes=told,
     )
+
+
+def _lower2(
+    xp: Any, A: Any, chain: list[Pattern], total: float, first: float | None, prune: bool = True
+) -> float:
+    """The largest lower bound on the squared two-factor errors of the splits of ``A``
+    (scaled; ``total = ||A||²``), as :func:`ks_project_two_error` bounds each.
+
+    ``first``: the first split's exact squared error where the hierarchy's first step
+    computed it from full spectra (then not computed again). The splits go from the
+    most balanced blocks (on Gaussian input the largest errors) to the least; with
+    ``prune``, a split whose groups have size one and whose blocks are wider than
+    :data:`_PRUNE_MIN` is first bounded above by a few power steps on its Gram matrices,
+    and its eigenvalues are skipped where that shows its bound cannot be the largest
+    (the result is the same as without ``prune``).
+    """
+    unit = aa.eps(xp, A.dtype)
+    best = -math.inf
+    splits = [(_merged(chain[:k]), _merged(chain[k:])) for k in range(1, len(chain))]
+    if first is not None:
+        best = _two_bounds(first, splits[0][0][1], splits[0][1][2], total, unit)[0]
+        splits = splits[1:]
+    splits.sort(key=lambda s: -min(s[0][1], s[1][2]))
+    for left, right in splits:
+        b1, c2 = left[1], right[2]
+        size = _groups(left, right)[2]
+        gram = _grams(xp, _blocks(xp, A[None, ...], left, right)[0, ...])  # from a view of A
+        guard = _two_bounds(0.0, b1, c2, total, unit)[1]
+        if (
+            prune
+            and best > 0
+            and min(b1, c2) >= _PRUNE_MIN
+            and bool(np.all(size <= 1))
+            and _below(xp, gram, size, best, guard, _PRUNE_STEPS)
+        ):
+            continue
+        err2 = _discarded_eigenvalues(xp, gram, size)
+        best = max(best, _two_bounds(err2, b1, c2, total, unit)[0])
+    return best
 
 
 def _eps(xp: Any, A: Any) -> float:

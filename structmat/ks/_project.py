@@ -22,8 +22,9 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat import _monarch_mixed as _mm
+from structmat import _pool
 from structmat._dense import ldexp_stack, normalize, normalize_stack, unscale
-from structmat._truncated_svd import ENGINES, _exact_chunk, _on_workers, top_k
+from structmat._truncated_svd import ENGINES, _exact_chunk, _on_workers, default_engine, top_k
 from structmat.ks import _mixed
 from structmat.ks._multiply import _conj
 from structmat.ks._patterns import Pattern, _check_pattern
@@ -158,7 +159,7 @@ def _group_factors(
     *,
     unit_left: bool = True,
     dtype: Any = None,
-) -> tuple[Any, Any, Any, Any]:
+) -> tuple[Any, Any, Any, Any, bool]:
     """Truncated SVDs of the live groups' blocks (nb, *groups, b1, c2) (a view) by :func:`top_k`.
 
     Groups of equal rank ``min(|P|, q)`` go to the engine as one stack (one
@@ -170,7 +171,8 @@ def _group_factors(
     left factors the singular vectors, else the singular values split evenly.
     Returns the left factors of the intermediate indices ``cols`` (nb, N,
     b1), the right ones ``rows`` (nb, N, c2) (zero past a group's rank), the
-    discarded energy of each problem (nb,) and its blocks' energy (nb,).
+    discarded energy of each problem (nb,), its blocks' energy (nb,) and whether
+    every discarded energy came from a full spectrum (:func:`_full_spectrum`).
     """
     nb, b1, c2 = int(blocks.shape[0]), int(blocks.shape[-2]), int(blocks.shape[-1])
     G = size.size
@@ -183,6 +185,7 @@ def _group_factors(
     ranks = np.minimum(size, q)
     kmax = int(ranks.max())
     buckets = [np.flatnonzero(ranks == k) for k in np.unique(ranks)]
+    full = True
     Us, SVs = [], []
     lost = xp.zeros((nb,), dtype=aa.real_dtype(xp, work), device=dev)
     energy = xp.zeros((nb,), dtype=aa.real_dtype(xp, work), device=dev)
@@ -203,6 +206,7 @@ def _group_factors(
             Lc, Rr = xp.astype(Lc, dtype), xp.astype(Rr, dtype)
         lb = None
         if k < q:
+            full = full and not mixed and _full_spectrum(xp, dev, k, b1, c2, engine)
             Lw, Rw = (Lc, Rr) if work == dtype else (xp.astype(Lc, work), xp.astype(Rr, work))
             if mixed:
                 lb = _mixed.discarded(S, Lw, Rw, captured, trace, eps, tol)
@@ -239,7 +243,16 @@ def _group_factors(
         live = xp.asarray((pos < kmax)[:, None], device=dev)
         cols = xp.where(live, cols, xp.zeros_like(cols))
         rows = xp.where(live, rows, xp.zeros_like(rows))
-    return cols, rows, lost, energy
+    return cols, rows, lost, energy, full
+
+
+def _full_spectrum(xp: Any, dev: Any, k: int, s: int, p: int, engine: str) -> bool:
+    """Whether :func:`top_k` takes the whole spectrum of its ``s x p`` matrices (a batched
+    eigh of the Gram matrices or a batched SVD): the discarded energy is then as accurate
+    as the exact eigenvalues of :func:`ks_project_two_error`, and serves as its bound."""
+    if engine == "auto":
+        engine = default_engine(xp, dev, k, s, p)
+    return engine in ("eigh", "svd")
 
 
 def _stack(xp: Any, blocks: Any, n: int) -> tuple[Any, Any]:
@@ -422,6 +435,22 @@ def _project_two(
     ``dtype``: the precision promised (default ``A3``'s; lower where the caller cast
     single-precision input to double for the mixed route): the factors come in it.
     """
+    return _project_two_parts(xp, A3, left, right, engine, balanced=balanced, dtype=dtype)[:4]
+
+
+def _project_two_parts(
+    xp: Any,
+    A3: Any,
+    left: Pattern,
+    right: Pattern,
+    engine: str,
+    *,
+    balanced: bool = False,
+    dtype: Any = None,
+) -> tuple[Any, Any, Any, Any, bool]:
+    """:func:`_project_two`, and whether its ``err2`` is the sum of discarded eigenvalues
+    of full spectra (the closed form, or the engine's batched eigh or SVD): then it is
+    the exact two-factor error that :func:`ks_project_two_error` would compute again."""
     a1, b1, c1, d1 = left
     a2, b2, c2, d2 = right
     nb = int(A3.shape[0])
@@ -453,6 +482,7 @@ def _project_two(
         block, size = renumber[block], size[live]
     G = size.size
     in_order = bool(np.all(size == 1)) and bool(np.all(block == np.arange(N)))
+    full = True
     if b1 == 2 and engine == "auto" and bool(np.all(size == 1)):
         u, h, discarded = _rank_one_two_rows(xp, blocks)
         captured = _re(xp, xp.vecdot(h, h))
@@ -469,7 +499,7 @@ def _project_two(
             cols = xp.take(cols, idx, axis=1)
             rows = xp.take(rows, idx, axis=1)
     else:
-        cols, rows, lost, energy = _group_factors(
+        cols, rows, lost, energy, full = _group_factors(
             xp, blocks, size, block, pos, engine, unit_left=not balanced, dtype=dtype
         )
         err2 = err2 + lost
@@ -478,7 +508,113 @@ def _project_two(
     TL = xp.permute_dims(xp.reshape(cols, (nb, a1, c1, d1, b1)), (0, 1, 4, 2, 3))
     # rows: (nb, N, c2) with m = i2 b2 d2 + j2 d2 + l2 -> T_right[i2, j2, k2, l2]
     TR = xp.permute_dims(xp.reshape(rows, (nb, a2, b2, d2, c2)), (0, 1, 2, 4, 3))
-    return TL, TR, err2, norm2
+    return TL, TR, err2, norm2, full
+
+
+def _gram(xp: Any, blocks: Any) -> Any:
+    """The smaller Gram matrix of every block of ``blocks`` (..., b1, c2): ``B Bᴴ`` or ``Bᴴ B``.
+
+    On a strided view of ``A`` (:func:`_blocks`) the batched matmul reads the blocks
+    in place: no copy of ``A`` for real input.
+    """
+    Bh = _conj(xp, xp.matrix_transpose(blocks))
+    if int(blocks.shape[-2]) <= int(blocks.shape[-1]):
+        return xp.matmul(blocks, Bh)
+    return xp.matmul(Bh, blocks)
+
+
+def _grams(xp: Any, blocks: Any, *, threads: bool = True) -> Any:
+    """The Gram matrices (G, m, m) of :func:`_gram` of ``blocks`` (..., b1, c2), the groups
+    in C order over the leading axes (a stack, or the view of :func:`_blocks`).
+
+    On NumPy (``threads``) in slices of the longest leading axis on the worker threads,
+    each reading its blocks from the view; the matrices do not depend on the slicing.
+    """
+    b1, c2 = int(blocks.shape[-2]), int(blocks.shape[-1])
+    m = min(b1, c2)
+    lead = tuple(int(v) for v in blocks.shape[:-2])
+    G = math.prod(lead)
+    if not (aa.is_numpy(xp) and threads and _pool.WORKERS > 1 and lead):
+        return xp.reshape(_gram(xp, blocks), (G, m, m))
+    axis = int(np.argmax(lead))
+    per = max(1, _exact_chunk(m, aa.is_complex(xp, blocks.dtype), G) // (G // lead[axis]))
+    out = np.empty((*lead, m, m), dtype=blocks.dtype)
+
+    def part(i0: int) -> None:
+        at = (slice(None),) * axis + (slice(i0, i0 + per),)
+        out[at] = _gram(np, blocks[at])
+
+    _pool.map_one_blas(part, range(0, lead[axis], per))
+    return np.reshape(out, (G, m, m))
+
+
+def _discarded_eigenvalues(xp: Any, gram: Any, size: np.ndarray, *, threads: bool = True) -> float:
+    """Σ over the Gram matrices ``gram`` (G, m, m) of the eigenvalues past each group's rank
+    ``size`` (G,) (0: a dead block, every eigenvalue). One batched ``eigvalsh``; on NumPy
+    (``threads``) in slices on the worker threads (the eigenvalues do not depend on them)."""
+    G, m = int(gram.shape[0]), int(gram.shape[-1])
+    if aa.is_numpy(xp) and threads and _pool.WORKERS > 1:
+        step = _exact_chunk(m, aa.is_complex(xp, gram.dtype), G)
+        lam = _on_workers(lambda g: (np.linalg.eigvalsh(g),), gram, step)[0]
+    else:
+        lam = xp.linalg.eigvalsh(gram)  # ascending
+    lam = xp.where(lam > 0, lam, xp.zeros_like(lam))
+    keep = xp.asarray(np.arange(m)[None, ::-1] < size[:, None], device=aa.device_of(lam))
+    return aa.to_float(xp.sum(xp.where(keep, xp.zeros_like(lam), lam)))
+
+
+def _two_error2(xp: Any, blocks: Any, size: np.ndarray, *, threads: bool = True) -> float:
+    """The exact squared two-factor error of ``blocks``: the Gram eigenvalues past each
+    group's rank, summed over the groups.
+
+    ``blocks`` (..., b1, c2): the groups in C order over the leading axes (a stack, or
+    the view of :func:`_blocks`), ``size`` (G,) their sizes (the rank kept; 0: a dead
+    block, lost whole). Entries outside every block are not included. The Gram
+    matrices by :func:`_grams`, one batched ``eigvalsh``
+    (:func:`_discarded_eigenvalues`); neither depends on the worker threads.
+    """
+    gram = _grams(xp, blocks, threads=threads)
+    return _discarded_eigenvalues(xp, gram, size, threads=threads)
+
+
+def _below(xp: Any, gram: Any, size: np.ndarray, bound: float, guard: float, steps: int) -> bool:
+    """Whether power steps prove that the lower bound ``err2 - guard`` of
+    :func:`_two_bounds` for the Gram matrices ``gram`` (groups of size at most one) is
+    at most ``bound``, without their eigenvalues.
+
+    That bound is at most the exact squared error ``Σ (tr G - λ_max)`` (``tr G`` where
+    the size is 0), and for unit ``y``, ``θ = yᴴGy <= λ_max``, so the exact error is at
+    most ``Σ (tr G - θ) + guard`` (``guard`` covering the rounding, as the power-iteration
+    bounds of :func:`ks_project_two_error`). Up to ``steps`` power steps from a fixed
+    start, stopping as soon as that is at most ``bound``; ``False`` if none gets there.
+    """
+    G, m = int(gram.shape[0]), int(gram.shape[-1])
+    dev = aa.device_of(gram)
+    live = xp.asarray(size > 0, device=dev)
+    trace = _re(xp, xp.sum(xp.linalg.diagonal(gram), axis=-1))
+    total_trace = aa.to_float(xp.sum(trace))
+    y0 = np.random.default_rng(0).standard_normal(m) + 0.5
+    y = xp.asarray(np.broadcast_to(y0 / np.linalg.norm(y0), (G, m)).copy(), device=dev)
+    y = xp.astype(y, gram.dtype)[..., None]  # (G, m, 1), unit columns
+    for _ in range(steps + 1):
+        z = xp.matmul(gram, y)
+        theta = _re(xp, xp.sum(_conj(xp, y) * z, axis=(-2, -1)))
+        theta = xp.where(live & (theta > 0), theta, xp.zeros_like(theta))
+        if total_trace - aa.to_float(xp.sum(theta)) + guard <= bound:
+            return True
+        nrm = xp.sqrt(xp.sum(_abs2(xp, z), axis=-2, keepdims=True))
+        nonzero = nrm > 0
+        y = xp.where(nonzero, z / xp.astype(xp.where(nonzero, nrm, xp.ones_like(nrm)), z.dtype), y)
+    return False
+
+
+def _two_bounds(err2: float, b1: int, c2: int, total: float, unit: float) -> tuple[float, float]:
+    """``(lower, upper)`` on the exact squared two-factor error from the computed ``err2``:
+    the worst-case rounding ``(2w + 8m + 16) unit total`` of the Gram matrices and their
+    eigenvalues (``w``/``m`` the longer/shorter block side, ``total = ||A||²``)."""
+    m, w = min(b1, c2), max(b1, c2)
+    guard = (2 * w + 8 * m + 16) * unit * total
+    return err2 - guard, err2 + guard
 
 
 def ks_project_two_error(
@@ -537,26 +673,20 @@ def ks_project_two_error(
         raise ValueError(msg)
     _, b1, _, _ = left
     _, _, c2, _ = right
-    A, scale_e, _ = normalize(xp, A, "ks_project_two_error")  # bounds of A / 2^e, scaled back
+    # bounds of A / 2^e, scaled back
+    A, scale_e, total = normalize(xp, A, "ks_project_two_error")
     _, _, size = _groups(left, right)
     G = size.size
     dev = aa.device_of(A)
-    blocks = xp.reshape(_blocks(xp, A[None, ...], left, right), (G, b1, c2))
-    m, w = min(b1, c2), max(b1, c2)
-    if b1 <= c2:
-        gram = xp.matmul(blocks, _conj(xp, xp.matrix_transpose(blocks)))
-    else:
-        gram = xp.matmul(_conj(xp, xp.matrix_transpose(blocks)), blocks)
-    total = float(xp.sum(_abs2(xp, A)))
+    blocks = _blocks(xp, A[None, ...], left, right)[0, ...]  # (a2, a1, d1, d2, b1, c2), a view
+    m = min(b1, c2)
     unit = aa.eps(xp, A.dtype)
-    guard = (2 * w + 8 * m + 16) * unit * total
     if exact or not bool(np.all(size == 1)):
-        lam = xp.linalg.eigvalsh(gram)  # ascending, (G, m)
-        lam = xp.where(lam > 0, lam, xp.zeros_like(lam))
-        keep = xp.asarray(np.arange(m)[None, ::-1] < size[:, None], device=dev)
-        err2 = float(xp.sum(xp.where(keep, xp.zeros_like(lam), lam)))
-        lo2, hi2 = err2 - guard, err2 + guard
+        err2 = _two_error2(xp, blocks, size)
+        lo2, hi2 = _two_bounds(err2, b1, c2, total, unit)
     else:
+        gram = xp.reshape(_gram(xp, blocks), (G, m, m))
+        guard = _two_bounds(0.0, b1, c2, total, unit)[1]
         rng = np.random.default_rng(0)
         y0 = rng.standard_normal(m) + 0.5
         y = xp.asarray(np.broadcast_to(y0 / np.linalg.norm(y0), (G, m)).copy(), device=dev)
