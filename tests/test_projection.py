@@ -434,6 +434,7 @@ _PARAMETER_CASES = {
     "monarch": {"nblocks": 4},
     "monarch_adjoint": {"nblocks": 4},
     "butterfly": {},
+    "ks": {"patterns": [(1, 4, 4, 4), (4, 4, 4, 1)]},
     "lowrank": {"rank": 3},
     "kronecker": {"shapes": ((4, 4), (4, 4))},
     "circulant": {},

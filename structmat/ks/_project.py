@@ -412,7 +412,7 @@ def ks_project_two(
     err = ldexp_stack(xp, xp.sqrt(xp.astype(err2, aa.real_dtype(xp, A.dtype))), scale_e)
     err = xp.reshape(err, lead)
     if not lead:
-        return TL, TR, float(err)
+        return TL, TR, aa.to_float(err)
     return TL, TR, err
 
 
@@ -707,9 +707,9 @@ def ks_project_two_error(
         mu = trace - theta
         up = (theta + mu) / 2 + xp.sqrt(((theta - mu) / 2) ** 2 + rho2)
         up = xp.where(up < trace, up, trace)
-        lo2 = float(xp.sum(trace - up)) - guard
-        hi2 = float(xp.sum(trace - theta)) + guard
-        err2 = float(xp.sum(trace - theta))
+        lo2 = aa.to_float(xp.sum(trace - up)) - guard
+        hi2 = aa.to_float(xp.sum(trace - theta)) + guard
+        err2 = aa.to_float(xp.sum(trace - theta))
     return (
         unscale(math.sqrt(max(err2, 0.0)), scale_e),
         unscale(math.sqrt(max(lo2, 0.0)), scale_e),
