@@ -16,7 +16,6 @@ from typing import Any
 
 from structmat import _array_api as aa
 from structmat._args import ceil_div
-from structmat.ks import _mixed
 from structmat.ks._mixed import ENGINES
 from structmat.ks._project import _project_two
 
@@ -44,11 +43,9 @@ def project_factors(
     m, n = (int(d) for d in A.shape)
     dtype = A.dtype
     p, s = ceil_div(n, K), ceil_div(m, J)
-    q = min(s, p)
     if (m, n) != (s * J, K * p):
-        # Padded in the dtype the engine projects in: one copy of A, not two.
-        work = _mixed.work_dtype(xp, dtype, [min(r, q)], q, engine)
-        Ap = xp.zeros((s * J, K * p), dtype=work, device=aa.device_of(A))
+        # one copy of A, in its own precision (the mixed route casts by chunk)
+        Ap = xp.zeros((s * J, K * p), dtype=dtype, device=aa.device_of(A))
         Ap[:m, :n] = A
         A = Ap
     TL, TR, err2, norm2 = _project_two(

@@ -159,6 +159,7 @@ def _group_factors(
     *,
     unit_left: bool = True,
     dtype: Any = None,
+    work: Any = None,
 ) -> tuple[Any, Any, Any, Any, bool]:
     """Truncated SVDs of the live groups' blocks (nb, *groups, b1, c2) (a view) by :func:`top_k`.
 
@@ -166,8 +167,10 @@ def _group_factors(
     bucket per distinct rank), or, on NumPy in double precision, to the
     mixed-precision route (:mod:`structmat.ks._mixed`) where it is chosen,
     which reads them through the view. ``dtype`` is the precision promised
-    (default: that of ``blocks``; lower when single-precision input is
-    projected in double): the factors are rounded to it. ``unit_left``: the
+    (default: that of ``blocks``) and ``work`` the one computed in (default:
+    the same; double for single-precision blocks that the mixed route takes,
+    which it casts chunk by chunk, other buckets' stacks cast whole): the
+    factors are rounded to ``dtype``. ``unit_left``: the
     left factors the singular vectors, else the singular values split evenly.
     Returns the left factors of the intermediate indices ``cols`` (nb, N,
     b1), the right ones ``rows`` (nb, N, c2) (zero past a group's rank), the
@@ -177,8 +180,8 @@ def _group_factors(
     nb, b1, c2 = int(blocks.shape[0]), int(blocks.shape[-2]), int(blocks.shape[-1])
     G = size.size
     q = min(b1, c2)
-    work = blocks.dtype
-    dtype = work if dtype is None else dtype
+    work = blocks.dtype if work is None else work
+    dtype = blocks.dtype if dtype is None else dtype
     dev = aa.device_of(blocks)
     eps = aa.eps(xp, dtype)  # the precision promised: the input's
     tol = max(1e-11, eps)
@@ -201,6 +204,8 @@ def _group_factors(
             Lc, Rr, captured, trace = _mixed.mixed_top_k(S, k, aa.eps(xp, work), tol, unit_left)
         else:
             S, order = _stack(xp, sub, nb * Gk)
+            if S.dtype != work:  # this bucket's stack in double (the mixed route casts by chunk)
+                S = xp.astype(S, work)
             Lc, Rr, captured, trace = _stack_top_k(xp, S, k, eps, tol, engine, unit_left)
         if work != dtype:  # rounded to the input's precision; the error is theirs
             Lc, Rr = xp.astype(Lc, dtype), xp.astype(Rr, dtype)
@@ -459,10 +464,9 @@ def _project_two_parts(
     dev = aa.device_of(A3)
     q = min(b1, c2)
     dtype = A3.dtype if dtype is None else dtype
-    # Single-precision NumPy input goes to the mixed route in double: one cast of A.
+    # Single-precision NumPy input is projected in double where the mixed route takes it;
+    # A itself stays as it is: the route casts each chunk of blocks as it reads it.
     work = _mixed.work_dtype(xp, A3.dtype, np.minimum(size[size > 0], q), q, engine)
-    if work != A3.dtype:
-        A3 = xp.astype(A3, work)
     blocks = _blocks(xp, A3, left, right)  # (nb, a2, a1, d1, d2, b1, c2), a view
     rdt = aa.real_dtype(xp, work)
     err2: Any = xp.zeros((nb,), dtype=rdt, device=dev)
@@ -473,6 +477,7 @@ def _project_two_parts(
         G_all = size.size
         flat_blocks = xp.reshape(blocks, (nb, G_all, b1, c2))
         dead = xp.take(flat_blocks, xp.asarray(np.flatnonzero(size == 0), device=dev), axis=1)
+        dead = dead if dead.dtype == work else xp.astype(dead, work)
         err2 = xp.sum(xp.reshape(_abs2(xp, dead), (nb, -1)), axis=-1)
         norm2 = err2
         live = np.flatnonzero(size > 0)
@@ -500,7 +505,7 @@ def _project_two_parts(
             rows = xp.take(rows, idx, axis=1)
     else:
         cols, rows, lost, energy, full = _group_factors(
-            xp, blocks, size, block, pos, engine, unit_left=not balanced, dtype=dtype
+            xp, blocks, size, block, pos, engine, unit_left=not balanced, dtype=dtype, work=work
         )
         err2 = err2 + lost
         norm2 = norm2 + energy
