@@ -10,7 +10,7 @@
    target < 8 GiB). ``--n`` sets N (default 8192; the target size is 32768);
    ``--headline`` is N = 65536 (16 GiB on disk), without the in-memory run
    (it does not fit).
-2. ``dft_as_monarch(4096)`` and a random float32 Monarch applied to a
+2. ``dft_as_monarch(4096)`` (complex64) and a random float32 Monarch applied to a
    ``4096 x K`` float32 Dask array from zarr, written to zarr (``--k``; the
    target K is 2**20, 16 GiB), against the in-memory product of a
    ``4096 x 8192`` slice: columns per second and their ratio.
@@ -150,8 +150,16 @@ def apply_section(tmp: Path, k: int) -> list[list[str]]:
     n = 4096
     path = tmp / "X.zarr"
     write_matrix(path, (n, k), (n, 2048))
+    need = n * k * (4 + 8)  # the float32 input and the largest output (complex64)
+    free = shutil.disk_usage(tmp).free
+    if free < 1.1 * need:
+        msg = (
+            f"--k {k} needs about {need / GiB:.0f} GiB free under {tmp}, there are {free / GiB:.0f}"
+        )
+        raise SystemExit(msg)
     ops = {
-        "dft_as_monarch(4096)": sm.constructions.dft_as_monarch(n),
+        # complex64, as scipy.fft gives for float32 input (complex128 would double the output)
+        "dft_as_monarch(4096), complex64": sm.constructions.dft_as_monarch(n, dtype=np.complex64),
         "Monarch.square(4096), float32": sm.Monarch.square(n, seed=0, dtype=np.float32),
     }
     width = min(k, 8192)
