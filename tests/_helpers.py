@@ -6,6 +6,7 @@ Test modules import this as ``_helpers`` (pytest puts ``tests/`` on
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,15 @@ def random_array(rng: np.random.Generator, shape: Any, dtype: str = "float64") -
     if dtype.startswith("complex"):
         a = a + 1j * rng.standard_normal(shape)
     return a.astype(dtype)
+
+
+def ks_oracle(T: np.ndarray) -> np.ndarray:
+    """The KS factor ``F[i*b*d + j*d + l, i*c*d + k*d + l] = T[i, j, k, l]``, as a loop."""
+    a, b, c, d = T.shape
+    F = np.zeros((a * b * d, a * c * d), dtype=T.dtype)
+    for i, j, k, o in itertools.product(range(a), range(b), range(c), range(d)):
+        F[i * b * d + j * d + o, i * c * d + k * d + o] = T[i, j, k, o]
+    return F
 
 
 def random_pair(

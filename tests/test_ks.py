@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 import pytest
-from _helpers import oracle_as
+from _helpers import ks_oracle, oracle_as, random_array
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -41,22 +41,6 @@ from structmat.testing.checks import check_linear_operator
 DTYPES = ["float32", "float64", "complex64", "complex128"]
 
 
-def dense_oracle(T: np.ndarray) -> np.ndarray:
-    """``F[i*b*d + j*d + l, i*c*d + k*d + l] = T[i, j, k, l]`` as a loop."""
-    a, b, c, d = T.shape
-    F = np.zeros((a * b * d, a * c * d), dtype=T.dtype)
-    for i, j, k, o in itertools.product(range(a), range(b), range(c), range(d)):
-        F[i * b * d + j * d + o, i * c * d + k * d + o] = T[i, j, k, o]
-    return F
-
-
-def rand(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    x = rng.standard_normal(shape)
-    if dtype.startswith("complex"):
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
-
-
 patterns = st.tuples(st.integers(1, 3), st.integers(1, 5), st.integers(1, 6), st.integers(1, 4))
 
 
@@ -64,9 +48,9 @@ patterns = st.tuples(st.integers(1, 3), st.integers(1, 5), st.integers(1, 6), st
 @given(pattern=patterns, dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**31))
 def test_matmat_matches_element_formula(xp, pattern, dtype, seed):
     rng = np.random.default_rng(seed)
-    T = rand(rng, pattern, dtype)
-    F = dense_oracle(T)
-    X = rand(rng, (3, F.shape[1], 2), dtype)
+    T = random_array(rng, pattern, dtype)
+    F = ks_oracle(T)
+    X = random_array(rng, (3, F.shape[1], 2), dtype)
     Tx = xp.asarray(T)
     assert_close(
         ks_matmat(Tx, xp.asarray(X[0, :, 0])), oracle_as(F @ X[0, :, 0], xp), size=F.shape[1]
@@ -74,7 +58,7 @@ def test_matmat_matches_element_formula(xp, pattern, dtype, seed):
     assert_close(ks_matmat(Tx, xp.asarray(X[0])), oracle_as(F @ X[0], xp), size=F.shape[1])
     assert_close(ks_matmat(Tx, xp.asarray(X)), oracle_as(F @ X, xp), size=F.shape[1])
     assert_close(ks_to_dense(Tx), oracle_as(F, xp))
-    Y = rand(rng, (F.shape[0], 2), dtype)
+    Y = random_array(rng, (F.shape[0], 2), dtype)
     assert_close(ks_rmatmat(Tx, xp.asarray(Y)), oracle_as(F.conj().T @ Y, xp), size=F.shape[0])
 
 
@@ -82,9 +66,9 @@ def test_matmat_paths_agree():
     """d == 1 (matmul), narrow c (broadcast) and wide c (transposed matmul) paths."""
     rng = np.random.default_rng(0)
     for pattern in [(3, 4, 5, 1), (2, 3, 2, 4), (2, 3, 4, 3), (2, 3, 7, 3), (1, 5, 9, 2)]:
-        T = rand(rng, pattern, "complex128")
-        X = rand(rng, (pattern[0] * pattern[2] * pattern[3], 3), "float64")
-        assert_close(ks_matmat(T, X), dense_oracle(T) @ X, size=64)
+        T = random_array(rng, pattern, "complex128")
+        X = random_array(rng, (pattern[0] * pattern[2] * pattern[3], 3), "float64")
+        assert_close(ks_matmat(T, X), ks_oracle(T) @ X, size=64)
 
 
 def test_promotion_and_float32():
@@ -99,9 +83,9 @@ def test_shape():
 
 def test_ksfactor_operator(xp):
     rng = np.random.default_rng(1)
-    T = rand(rng, (2, 3, 4, 2), "complex128")
+    T = random_array(rng, (2, 3, 4, 2), "complex128")
     F = KSFactor(xp.asarray(T))
-    D = dense_oracle(T)
+    D = ks_oracle(T)
     assert F.shape == D.shape
     assert_close(F.to_dense(), oracle_as(D, xp))
     assert_close(F.H.to_dense(), oracle_as(D.conj().T, xp))
@@ -110,7 +94,7 @@ def test_ksfactor_operator(xp):
     assert F.H.H is F
     assert F.parameter_count == T.size
     assert F.flops(3) == T.size * 3
-    x = rand(rng, (5, D.shape[1], 2), "complex128")
+    x = random_array(rng, (5, D.shape[1], 2), "complex128")
     assert_close(F @ xp.asarray(x), oracle_as(D @ x, xp), size=16)
     assert repr(F) == "KSFactor(pattern=(2, 3, 4, 2), complex128)"
     G = F.to(dtype=xp.complex64)
@@ -131,7 +115,7 @@ def test_bad_values():
 
 # ---------------------------------------------------------------------- projection
 def support(pattern: tuple[int, int, int, int]) -> np.ndarray:
-    return dense_oracle(np.ones(pattern)) != 0
+    return ks_oracle(np.ones(pattern)) != 0
 
 
 def projection_oracle(A: np.ndarray, left, right) -> float:
@@ -172,11 +156,11 @@ pattern_pairs = st.sampled_from(
 def test_project_two_optimal(pair, dtype, seed):
     left, right = pair
     rng = np.random.default_rng(seed)
-    A = rand(rng, (ks_shape(left)[0], ks_shape(right)[1]), dtype)
+    A = random_array(rng, (ks_shape(left)[0], ks_shape(right)[1]), dtype)
     TL, TR, err = ks_project_two(A, left, right)
     assert TL.shape == left
     assert TR.shape == right
-    actual = np.linalg.norm(A - dense_oracle(TL) @ dense_oracle(TR))
+    actual = np.linalg.norm(A - ks_oracle(TL) @ ks_oracle(TR))
     best = projection_oracle(A, left, right)
     assert abs(err - actual) <= 1e-10 * np.linalg.norm(A)
     assert abs(err - best) <= 1e-10 * np.linalg.norm(A)
@@ -190,9 +174,11 @@ def test_project_two_optimal(pair, dtype, seed):
 def test_project_two_recovers_products(pair, seed):
     left, right = pair
     rng = np.random.default_rng(seed)
-    A = dense_oracle(rand(rng, left, "complex128")) @ dense_oracle(rand(rng, right, "complex128"))
+    A = ks_oracle(random_array(rng, left, "complex128")) @ ks_oracle(
+        random_array(rng, right, "complex128")
+    )
     TL, TR, err = ks_project_two(A, left, right)
-    assert_close(dense_oracle(TL) @ dense_oracle(TR), A, size=64)
+    assert_close(ks_oracle(TL) @ ks_oracle(TR), A, size=64)
     assert err <= 1e-12 * np.linalg.norm(A)
 
 
@@ -200,20 +186,20 @@ def test_project_two_left_factor_orthonormal_per_group():
     rng = np.random.default_rng(3)
     A = rng.standard_normal((16, 16))
     TL, _, _ = ks_project_two(A, (1, 4, 4, 4), (4, 4, 4, 1))
-    cols = np.linalg.norm(dense_oracle(TL), axis=0)
+    cols = np.linalg.norm(ks_oracle(TL), axis=0)
     assert np.allclose(cols, 1.0)
 
 
 def test_project_two_batched_and_backends(xp):
     rng = np.random.default_rng(4)
-    A = rand(rng, (3, 8, 8), "complex128")
+    A = random_array(rng, (3, 8, 8), "complex128")
     TL, TR, err = ks_project_two(xp.asarray(A), (1, 2, 2, 4), (2, 4, 4, 1))
     assert tuple(TL.shape) == (3, 1, 2, 2, 4)
     assert tuple(TR.shape) == (3, 2, 4, 4, 1)
     for k in range(3):
         best = projection_oracle(A[k], (1, 2, 2, 4), (2, 4, 4, 1))
         assert abs(float(to_numpy(err)[k]) - best) < 1e-10 * np.linalg.norm(A[k])
-        P = dense_oracle(to_numpy(TL)[k]) @ dense_oracle(to_numpy(TR)[k])
+        P = ks_oracle(to_numpy(TL)[k]) @ ks_oracle(to_numpy(TR)[k])
         assert abs(np.linalg.norm(A[k] - P) - best) < 1e-10 * np.linalg.norm(A[k])
 
 
@@ -226,13 +212,13 @@ def test_project_two_zero_and_rank_deficient():
     A[4:, :] = 1.0  # second rows only: a zero first row in every 2 x 4 block
     TL, TR, err = ks_project_two(A, (1, 2, 2, 4), (2, 4, 4, 1))
     assert err < 1e-14
-    assert_close(dense_oracle(TL) @ dense_oracle(TR), A)
+    assert_close(ks_oracle(TL) @ ks_oracle(TR), A)
 
 
 def test_error_bounds_inexact():
     rng = np.random.default_rng(5)
-    B = dense_oracle(rand(rng, (1, 8, 8, 8), "float64")) @ dense_oracle(
-        rand(rng, (8, 8, 8, 1), "float64")
+    B = ks_oracle(random_array(rng, (1, 8, 8, 8), "float64")) @ ks_oracle(
+        random_array(rng, (8, 8, 8, 1), "float64")
     )
     for A in (rng.standard_normal((64, 64)), B + 1e-4 * rng.standard_normal((64, 64))):
         best = projection_oracle(A, (1, 8, 8, 8), (8, 8, 8, 1))
@@ -272,18 +258,18 @@ def test_project_two_every_engine_same_product_and_error(pair, dtype):
     factor orthonormal within each group."""
     left, right = pair
     rng = np.random.default_rng(21)
-    A = rand(rng, (ks_shape(left)[0], ks_shape(right)[1]), dtype)
+    A = random_array(rng, (ks_shape(left)[0], ks_shape(right)[1]), dtype)
     best = projection_oracle(A, left, right)
-    SL, SR = (dense_oracle(np.ones(p)) != 0 for p in pair)
+    SL, SR = (ks_oracle(np.ones(p)) != 0 for p in pair)
     # row sets partition the rows: columns m, m' share a row iff they have the same set
     same_rows = (SL.T.astype(int) @ SL.astype(int)) > 0
     same_group = same_rows & ((SR.astype(int) @ SR.T.astype(int)) > 0)
     for engine in ("auto", "svd", "eigh", "subspace"):
         TL, TR, err = ks_project_two(A, left, right, engine=engine)
-        P = dense_oracle(TL) @ dense_oracle(TR)
+        P = ks_oracle(TL) @ ks_oracle(TR)
         assert abs(np.linalg.norm(A - P) - best) <= 1e-10 * best, engine
         assert abs(err - best) <= 1e-10 * best, engine
-        X = dense_oracle(TL)
+        X = ks_oracle(TL)
         gram = X.conj().T @ X  # orthonormal columns within a group
         eye = np.eye(X.shape[1], dtype=X.dtype)
         assert_close(gram[same_group], eye[same_group], size=X.shape[0])
@@ -295,15 +281,17 @@ def test_project_two_engines_exact_on_members_and_batched():
     the residual, not from ||A||² - captured), per problem of a batch."""
     rng = np.random.default_rng(22)
     left, right = (2, 40, 9, 1), (3, 6, 50, 1)
-    member = dense_oracle(rand(rng, left, "float64")) @ dense_oracle(rand(rng, right, "float64"))
-    A = np.stack([member, rand(rng, (80, 150), "float64")])
+    member = ks_oracle(random_array(rng, left, "float64")) @ ks_oracle(
+        random_array(rng, right, "float64")
+    )
+    A = np.stack([member, random_array(rng, (80, 150), "float64")])
     for engine in ("auto", "svd", "eigh", "subspace"):
         TL, TR, err = ks_project_two(A, left, right, engine=engine)
         assert err.shape == (2,)
         assert err[0] <= 1e-13 * np.linalg.norm(A[0]), engine
         best = projection_oracle(A[1], left, right)
         assert abs(err[1] - best) <= 1e-10 * best, engine
-        assert_close(dense_oracle(TL[0]) @ dense_oracle(TR[0]), A[0], size=150)
+        assert_close(ks_oracle(TL[0]) @ ks_oracle(TR[0]), A[0], size=150)
 
 
 # Steps of a chain projection: batched problems whose group axes do not merge (the batch
@@ -329,22 +317,22 @@ def test_project_two_mixed_route_on_chain_steps(pair, dtype, monkeypatch):
     monkeypatch.setattr(_monarch_mixed, "top_vectors", spy)
     left, right = pair
     rng = np.random.default_rng(24)
-    A = rand(rng, (2, ks_shape(left)[0], ks_shape(right)[1]), dtype)
+    A = random_array(rng, (2, ks_shape(left)[0], ks_shape(right)[1]), dtype)
     TL, TR, err = ks_project_two(A, left, right)
     assert calls
     assert calls[0][:2] == (2, right[0])  # the block view (nb, a2, a1, d1, d2, b1, c2)
     assert TL.dtype == TR.dtype == A.dtype
     _, _, err_svd = ks_project_two(A, left, right, engine="svd")
     rtol = 1e-10 if dtype != "float32" else tolerance(np.float32, A[0].size)
-    SL, SR = (dense_oracle(np.ones(p)) != 0 for p in pair)
+    SL, SR = (ks_oracle(np.ones(p)) != 0 for p in pair)
     same_group = ((SL.T.astype(int) @ SL.astype(int)) > 0) & ((SR.astype(int) @ SR.T) > 0)
     for k in range(2):
         Ak = A[k].astype(np.complex128)
         best = projection_oracle(Ak, left, right)
         assert abs(float(err[k]) - best) <= rtol * best
         assert abs(float(err_svd[k]) - best) <= rtol * best
-        X = dense_oracle(TL[k])
-        P = X.astype(np.complex128) @ dense_oracle(TR[k]).astype(np.complex128)
+        X = ks_oracle(TL[k])
+        P = X.astype(np.complex128) @ ks_oracle(TR[k]).astype(np.complex128)
         assert abs(np.linalg.norm(Ak - P) - float(err[k])) <= rtol * best
         gram = X.conj().T @ X  # orthonormal columns within a group, in the input's precision
         eye = np.eye(X.shape[1], dtype=X.dtype)
@@ -385,11 +373,11 @@ def test_chain_matches_dense_product(xp, dims, dtype, k, seed):
             a, d = 1, 1
         c = n // (a * d)
         b = int(rng.integers(1, 4))
-        T = rand(rng, (a, b, c, d), dtype)
+        T = random_array(rng, (a, b, c, d), dtype)
         Ts.append(T)
-        D = dense_oracle(T) @ D
+        D = ks_oracle(T) @ D
         n = a * b * d
-    X = rand(rng, (2, n0, k), dtype)
+    X = random_array(rng, (2, n0, k), dtype)
     Xx = xp.asarray(X)
     Y = ks_chain_matmat([ks_blocked(xp.asarray(T)) for T in Ts], Xx)
     assert tuple(Y.shape) == (2, n, k)
@@ -400,19 +388,19 @@ def test_chain_matches_dense_product(xp, dims, dtype, k, seed):
 def test_blocked_layout_and_buffer_reuse():
     """The blocked layout is (a, d, b, c); a NumPy chain of 5 factors reuses its own buffers only."""
     rng = np.random.default_rng(3)
-    T = rand(rng, (2, 3, 4, 5), "float64")
+    T = random_array(rng, (2, 3, 4, 5), "float64")
     M = ks_blocked(T)
     assert M.shape == (2, 5, 3, 4)
     assert M.flags.c_contiguous
     assert np.array_equal(M, T.transpose(0, 3, 1, 2))
-    Ts = [rand(rng, (4, 2, 2, 1), "complex128")] + [
-        rand(rng, (2, 2, 2, 2), "complex128") for _ in range(4)
+    Ts = [random_array(rng, (4, 2, 2, 1), "complex128")] + [
+        random_array(rng, (2, 2, 2, 2), "complex128") for _ in range(4)
     ]
-    X = rand(rng, (1, 8, 3), "complex128")
+    X = random_array(rng, (1, 8, 3), "complex128")
     X0 = X.copy()
     D = np.eye(8)
     for Tf in Ts:
-        D = dense_oracle(Tf) @ D
+        D = ks_oracle(Tf) @ D
     Y = ks_chain_matmat([ks_blocked(Tf) for Tf in Ts], X)
     assert np.array_equal(X, X0)
     assert not np.shares_memory(Y, X)
@@ -426,17 +414,17 @@ def test_wide_matmat_numpy_path_matches_oracle():
     """c > 4 with d > 1 goes through the strided-view matmul on NumPy (no copies)."""
     rng = np.random.default_rng(4)
     for pattern in [(3, 5, 8, 4), (1, 16, 16, 2), (2, 8, 8, 1)]:
-        T = rand(rng, pattern, "complex64")
-        X = rand(rng, (2, pattern[0] * pattern[2] * pattern[3], 3), "complex64")
-        assert_close(ks_matmat(T, X), dense_oracle(T) @ X, size=64)
+        T = random_array(rng, pattern, "complex64")
+        X = random_array(rng, (2, pattern[0] * pattern[2] * pattern[3], 3), "complex64")
+        assert_close(ks_matmat(T, X), ks_oracle(T) @ X, size=64)
 
 
 # ---------------------------------------------------------------------- KSChain
 def chain_oracle(Ts: list[np.ndarray]) -> np.ndarray:
     """The product of the element-formula matrices, leftmost first."""
-    D = dense_oracle(Ts[0])
+    D = ks_oracle(Ts[0])
     for T in Ts[1:]:
-        D = D @ dense_oracle(T)
+        D = D @ ks_oracle(T)
     return D
 
 
@@ -452,7 +440,7 @@ CHAINS = [
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_kschain_matches_dense_product(xp, patterns, dtype):
     rng = np.random.default_rng(7)
-    Ts = [rand(rng, p, dtype) for p in patterns]
+    Ts = [random_array(rng, p, dtype) for p in patterns]
     C = KSChain([xp.asarray(T) for T in Ts])
     D = chain_oracle(Ts)
     m, n = D.shape
@@ -469,11 +457,11 @@ def test_kschain_matches_dense_product(xp, patterns, dtype):
     assert_close(C.to_dense(), want(D), size=size)
     assert_close(C.H.to_dense(), want(D.conj().T), size=size)
     assert_close(C.T.to_dense(), want(D.T), size=size)
-    x = rand(rng, (n,), dtype)
+    x = random_array(rng, (n,), dtype)
     assert_close(C @ xp.asarray(x), want(D @ x), size=size)
-    X = rand(rng, (2, 3, n, 4), dtype)
+    X = random_array(rng, (2, 3, n, 4), dtype)
     assert_close(C @ xp.asarray(X), want(D @ X), size=size)
-    Y = rand(rng, (m, 3), dtype)
+    Y = random_array(rng, (m, 3), dtype)
     assert_close(C.H @ xp.asarray(Y), want(D.conj().T @ Y), size=size)
     assert isinstance(C.H, KSChain)
     assert C.H.patterns == tuple((a, c, b, d) for a, b, c, d in reversed(patterns))
@@ -486,7 +474,7 @@ def test_kschain_repr_and_promotion():
     assert C.dtype == np.float64
     # a real chain on complex input: complex result, equal to the dense product
     rng = np.random.default_rng(0)
-    x = rand(rng, (3, 5), "complex128")
+    x = random_array(rng, (3, 5), "complex128")
     assert_close(C @ x, C.to_dense() @ x)
     assert (C @ x).dtype == np.complex128
     C32 = KSChain([np.ones((1, 2, 2, 1), dtype=np.float32)])
@@ -495,16 +483,16 @@ def test_kschain_repr_and_promotion():
 
 def test_kschain_laws():
     rng = np.random.default_rng(2)
-    check_linear_operator(KSChain([rand(rng, p, "complex128") for p in CHAINS[1]]))
+    check_linear_operator(KSChain([random_array(rng, p, "complex128") for p in CHAINS[1]]))
 
 
 def test_kschain_follows_in_place_changes():
     """The factors keep the caller's arrays: products and adjoints see in-place changes."""
     rng = np.random.default_rng(3)
-    Ts = [rand(rng, p, "complex128") for p in CHAINS[0]]
+    Ts = [random_array(rng, p, "complex128") for p in CHAINS[0]]
     C = KSChain(Ts)
     H = C.H
-    x = rand(rng, (8, 3), "complex128")
+    x = random_array(rng, (8, 3), "complex128")
     C @ x, H @ x  # fill any cache
     Ts[1][0, 1, 0, 1] += 2.0 - 1.0j
     Ts[2][3, 0, 1, 0] -= 1.5  # d = 1: multiplied through a view of the caller's array
@@ -517,7 +505,7 @@ def test_kschain_follows_in_place_changes():
 def test_kschain_torch_cache_tracks_versions():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(4)
-    Ts = [torch.asarray(rand(rng, p, "float64")) for p in CHAINS[0]]
+    Ts = [torch.asarray(random_array(rng, p, "float64")) for p in CHAINS[0]]
     C = KSChain(Ts)
     x = torch.asarray(rng.standard_normal((8, 2)))
     C @ x  # caches the blocked values under the tensors' versions
@@ -562,7 +550,7 @@ def test_kschain_bad_input():
 )
 def test_tiled_driver_matches_oracle_and_untiled(patterns):
     rng = np.random.default_rng(5)
-    Ts = [rand(rng, p, "float64") for p in reversed(patterns)]  # application order
+    Ts = [random_array(rng, p, "float64") for p in reversed(patterns)]  # application order
     blocked = [ks_blocked(T) for T in Ts]
     D = chain_oracle(Ts[::-1])
     for k in (1, 7, 130, 2048 + 13):
@@ -590,11 +578,11 @@ def test_tiled_driver_matches_oracle_and_untiled(patterns):
 def test_vector_driver_matches_oracle(patterns, dtype):
     """One column takes the batched-gemv path; short input is zero-padded."""
     rng = np.random.default_rng(7)
-    Ts = [rand(rng, p, dtype) for p in reversed(patterns)]
+    Ts = [random_array(rng, p, dtype) for p in reversed(patterns)]
     D = chain_oracle(Ts[::-1])
     n = D.shape[1]
     for rows in (n, n - 3):
-        x = rand(rng, (rows,), dtype)
+        x = random_array(rng, (rows,), dtype)
         x0 = x.copy()
         y = chain_matvec([ks_blocked(T) for T in Ts], x)
         assert np.array_equal(x, x0)
@@ -610,11 +598,11 @@ def test_vector_driver_matches_oracle(patterns, dtype):
 def test_chain_matmat_stacks_and_orders():
     """Stacks of wide inputs go tile by tile per item, narrow stacks factor by factor."""
     rng = np.random.default_rng(6)
-    Ts = [rand(rng, p, "complex128") for p in reversed(mixed_radix(12))]
+    Ts = [random_array(rng, p, "complex128") for p in reversed(mixed_radix(12))]
     blocked = [ks_blocked(T) for T in Ts]
     D = chain_oracle(Ts[::-1])
     for k in (2, 40):
-        X = rand(rng, (3, 12, k), "complex128")
+        X = random_array(rng, (3, 12, k), "complex128")
         assert_close(ks_chain_matmat(blocked, X), D @ X, size=36)
         Xf = np.asfortranarray(X[1])[None]
         assert_close(ks_chain_matmat(blocked, Xf)[0], D @ X[1], size=36)
@@ -663,7 +651,7 @@ def test_mixed_radix_patterns_support_and_multiply(n):
     rng = np.random.default_rng(n)
     C = KSChain.random(P, dtype="complex128", seed=n)
     D = chain_oracle([f.values for f in C.factors])
-    X = rand(rng, (n, 9), "complex128")
+    X = random_array(rng, (n, 9), "complex128")
     assert_close(C @ X, D @ X, size=n * len(P))
     assert_close(C.to_dense(), D, size=n * len(P))
 
@@ -746,7 +734,7 @@ def test_random_chain_seed_dtype_and_scale():
 @pytest.mark.parametrize("dtype", ["float64", "complex64"])
 def test_project_chain_recovers_members(patterns, dtype):
     rng = np.random.default_rng(11)
-    Ts = [rand(rng, p, dtype) for p in patterns]
+    Ts = [random_array(rng, p, dtype) for p in patterns]
     A = chain_oracle(Ts).astype(dtype)
     res = sm.project(A, "ks", patterns=patterns)
     assert isinstance(res.operator, KSChain)
@@ -777,7 +765,7 @@ def test_project_chain_short_chains_are_exact():
     # one factor: the entries on its support (mask from the element formula)
     A = rng.standard_normal((30, 40))
     res = sm.project(A, "ks", patterns=[(2, 3, 4, 5)])
-    mask = dense_oracle(np.ones((2, 3, 4, 5))) != 0
+    mask = ks_oracle(np.ones((2, 3, 4, 5))) != 0
     assert_close(res.operator.to_dense(), np.where(mask, A, 0.0))
     assert np.isclose(res.error, np.linalg.norm(A[~mask]), rtol=1e-12)
     assert res.exact
@@ -851,7 +839,7 @@ def test_project_chain_pruned_lower_bound_is_unchanged(monkeypatch):
     cases = [rng.standard_normal((576, 576)), KSChain.random(pats, seed=1).to_dense()]
     for k in (2, 4, 5, 6):
         left, right = merged_oracle(pats[:k]), merged_oracle(pats[k:])
-        X = dense_oracle(rng.standard_normal(left)) @ dense_oracle(rng.standard_normal(right))
+        X = ks_oracle(rng.standard_normal(left)) @ ks_oracle(rng.standard_normal(right))
         cases.append(X / np.linalg.norm(X) + 1e-3 * rng.standard_normal((576, 576)) / 576)
     skipped = []
     below = cp._below

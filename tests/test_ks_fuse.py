@@ -7,11 +7,9 @@ against that product, for both index cases, real and complex.
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pytest
-from _helpers import oracle_as
+from _helpers import ks_oracle, oracle_as, random_array
 
 from structmat import _array_api as aa
 from structmat.ks import KSChain, chainable, mixed_radix, monarch, square_dyadic
@@ -25,22 +23,6 @@ from structmat.ks._fuse import (
 from structmat.testing import assert_close
 
 DTYPES = ["float32", "float64", "complex64", "complex128"]
-
-
-def dense_oracle(T: np.ndarray) -> np.ndarray:
-    """``F[i*b*d + j*d + l, i*c*d + k*d + l] = T[i, j, k, l]`` as a loop."""
-    a, b, c, d = T.shape
-    F = np.zeros((a * b * d, a * c * d), dtype=T.dtype)
-    for i, j, k, o in itertools.product(range(a), range(b), range(c), range(d)):
-        F[i * b * d + j * d + o, i * c * d + k * d + o] = T[i, j, k, o]
-    return F
-
-
-def rand(rng: np.random.Generator, shape: tuple[int, ...], dtype: str) -> np.ndarray:
-    x = rng.standard_normal(shape)
-    if dtype.startswith("complex"):
-        x = x + 1j * rng.standard_normal(shape)
-    return x.astype(dtype)
 
 
 def case_i(a2, b2, c2, b1, c1, d1):
@@ -67,14 +49,14 @@ PAIRS = [case_i(*s) for s in SIZES] + [case_ii(*s) for s in SIZES]
 @pytest.mark.parametrize("dtype", ["float64", "complex128"])
 def test_fused_pair_is_the_dense_product(left, right, fused, dtype):
     rng = np.random.default_rng(sum(left) + 7 * sum(right))
-    TL, TR = rand(rng, left, dtype), rand(rng, right, dtype)
-    D = dense_oracle(TL) @ dense_oracle(TR)
+    TL, TR = random_array(rng, left, dtype), random_array(rng, right, dtype)
+    D = ks_oracle(TL) @ ks_oracle(TR)
     assert fused_pattern(left, right) == fused
     T = fuse_values([TL, TR])
     assert T.shape == fused
     assert T.dtype == np.dtype(dtype)
     # the product has exactly this support and these values (no entry lost or added)
-    assert_close(dense_oracle(np.asarray(T)), D, size=2)
+    assert_close(ks_oracle(np.asarray(T)), D, size=2)
     M = fuse_blocked([TL, TR])
     assert M.flags.c_contiguous
     assert np.array_equal(M, np.transpose(T, (0, 3, 1, 2)))
@@ -92,13 +74,13 @@ def test_fused_pair_is_the_dense_product(left, right, fused, dtype):
 )
 def test_fused_run_is_the_dense_product(patterns, dtype):
     rng = np.random.default_rng(3)
-    Ts = [rand(rng, p, dtype) for p in patterns]
-    D = dense_oracle(Ts[0])
+    Ts = [random_array(rng, p, dtype) for p in patterns]
+    D = ks_oracle(Ts[0])
     for T in Ts[1:]:
-        D = D @ dense_oracle(T)
+        D = D @ ks_oracle(T)
     F = fuse_values(Ts)
     assert F.shape == run_pattern(patterns)
-    assert_close(dense_oracle(np.asarray(F)), D, size=len(Ts))
+    assert_close(ks_oracle(np.asarray(F)), D, size=len(Ts))
 
 
 def test_non_fusable_pairs_are_left_alone():
@@ -153,9 +135,9 @@ FUSING_CHAINS = [
 
 
 def chain_oracle(Ts):
-    D = dense_oracle(Ts[0])
+    D = ks_oracle(Ts[0])
     for T in Ts[1:]:
-        D = D @ dense_oracle(T)
+        D = D @ ks_oracle(T)
     return D
 
 
@@ -165,15 +147,15 @@ def chain_oracle(Ts):
 def test_kschain_fused_multiply(xp, patterns, dtype, k):
     """Wide inputs run the fused chain, narrow ones factor by factor: both the product."""
     rng = np.random.default_rng(11)
-    Ts = [rand(rng, p, dtype) for p in patterns]
+    Ts = [random_array(rng, p, dtype) for p in patterns]
     C = KSChain([xp.asarray(T) for T in Ts])
     assert len(C.fused_patterns) < len(C.patterns)
     D = chain_oracle(Ts)
     m, n = D.shape
     size = n * len(Ts)
-    X = rand(rng, (n, k), dtype)
+    X = random_array(rng, (n, k), dtype)
     assert_close(C @ xp.asarray(X), oracle_as(D @ X, xp, dtype), size=size)
-    Y = rand(rng, (2, m, k), dtype)
+    Y = random_array(rng, (2, m, k), dtype)
     assert_close(C.H @ xp.asarray(Y), oracle_as(D.conj().T @ Y, xp, dtype), size=size)
     assert_close(C.T @ xp.asarray(Y), oracle_as(D.T @ Y, xp, dtype), size=size)
     assert isinstance(C.H, KSChain)
@@ -184,19 +166,19 @@ def test_kschain_fused_multiply(xp, patterns, dtype, k):
 
 def test_kschain_real_chain_on_complex_data_fused():
     rng = np.random.default_rng(5)
-    Ts = [rand(rng, p, "float64") for p in square_dyadic(32)]
+    Ts = [random_array(rng, p, "float64") for p in square_dyadic(32)]
     C = KSChain(Ts)
-    X = rand(rng, (32, 40), "complex128")
+    X = random_array(rng, (32, 40), "complex128")
     assert_close(C @ X, chain_oracle(Ts) @ X, size=5 * 32)
 
 
 def test_kschain_fused_follows_in_place_changes_numpy():
     """Writeable arrays: nothing is cached, every wide multiply fuses the current values."""
     rng = np.random.default_rng(6)
-    Ts = [rand(rng, p, "complex128") for p in square_dyadic(64)]
+    Ts = [random_array(rng, p, "complex128") for p in square_dyadic(64)]
     C = KSChain(Ts)
     H = C.H
-    X = rand(rng, (64, 40), "complex128")
+    X = random_array(rng, (64, 40), "complex128")
     C @ X, H @ X  # fill any cache
     Ts[1][0, 1, 0, 3] += 2.0 - 1.0j
     Ts[5][7, 0, 1, 0] -= 1.5  # d = 1
@@ -208,7 +190,7 @@ def test_kschain_fused_follows_in_place_changes_numpy():
 
 def test_kschain_fused_cached_for_read_only_values():
     rng = np.random.default_rng(7)
-    Ts = [aa.private_copy(np, rand(rng, p, "float64")) for p in square_dyadic(64)]
+    Ts = [aa.private_copy(np, random_array(rng, p, "float64")) for p in square_dyadic(64)]
     C = KSChain(Ts)
     first = C._fused_blocked(np.dtype(np.float64))
     assert C._fused_blocked(np.dtype(np.float64)) is first
@@ -221,7 +203,7 @@ def test_kschain_fused_cached_for_read_only_values():
 def test_kschain_fused_follows_torch_versions():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(8)
-    Ts = [torch.asarray(rand(rng, p, "float64")) for p in square_dyadic(64)]
+    Ts = [torch.asarray(random_array(rng, p, "float64")) for p in square_dyadic(64)]
     C = KSChain(Ts)
     X = torch.asarray(rng.standard_normal((64, 40)))
     x = torch.asarray(rng.standard_normal(64))
@@ -240,7 +222,10 @@ def test_kschain_fused_torch_gradients():
     """Values that require grad are never cached, and the fused multiply is differentiable."""
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(9)
-    Ts = [torch.asarray(rand(rng, p, "float64"), requires_grad=True) for p in square_dyadic(16)]
+    Ts = [
+        torch.asarray(random_array(rng, p, "float64"), requires_grad=True)
+        for p in square_dyadic(16)
+    ]
     C = KSChain(Ts)
     X = torch.asarray(rng.standard_normal((16, 40)))
     (C @ X).sum().backward()
@@ -261,10 +246,10 @@ def test_kschain_fused_torch_gradients():
 def test_kschain_fused_promotes_mixed_dtypes():
     rng = np.random.default_rng(10)
     pats = square_dyadic(32)
-    Ts = [rand(rng, p, "float32" if i % 2 else "complex128") for i, p in enumerate(pats)]
+    Ts = [random_array(rng, p, "float32" if i % 2 else "complex128") for i, p in enumerate(pats)]
     C = KSChain(Ts)
     assert C.dtype == np.complex128
-    X = rand(rng, (32, 40), "float64")
+    X = random_array(rng, (32, 40), "float64")
     Y = C @ X
     assert Y.dtype == np.complex128
     assert_close(Y, chain_oracle([T.astype(np.complex128) for T in Ts]) @ X, size=5 * 32)

@@ -437,8 +437,9 @@ def _project_two(
 
     ``balanced``: the singular values split evenly between the two factors (``U
     sqrt(Σ)`` and ``sqrt(Σ) Vᴴ``, Monarch's convention) instead of all on the right.
-    ``dtype``: the precision promised (default ``A3``'s; lower where the caller cast
-    single-precision input to double for the mixed route): the factors come in it.
+    ``dtype``: the precision promised (default ``A3``'s): the factors come in it.
+    Single-precision NumPy input is computed in double where the mixed route
+    takes it, chunk by chunk (``A3`` itself is never cast whole).
     """
     return _project_two_parts(xp, A3, left, right, engine, balanced=balanced, dtype=dtype)[:4]
 
