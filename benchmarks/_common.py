@@ -10,9 +10,11 @@ and :func:`time_ratio`; ``python benchmarks/_common.py`` checks them.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import statistics
+import subprocess
 import sys
 import time
 import timeit
@@ -51,6 +53,23 @@ def use_checkout() -> None:
         import structmat  # noqa: F401
     except ImportError:  # run from a checkout without installing
         sys.path.insert(0, CHECKOUT)
+
+
+def run_in_tree(tree: str, script: str, *args: str) -> Any:
+    """Run ``python -c script *args`` with ``tree``'s structmat, in ``tree``: its last line as JSON.
+
+    For speed gates, old checkout against new: the two trees are both called
+    ``structmat``, so each side runs in a fresh process of its own.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=os.path.abspath(tree)),
+        cwd=os.path.abspath(tree),
+        check=True,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def skip(why: str) -> NoReturn:

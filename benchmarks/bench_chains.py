@@ -33,11 +33,8 @@ _common.use_checkout()
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
-import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -135,16 +132,7 @@ print(json.dumps({"time": time_call(fn, repeats=3, min_time=0.0, pause=BLAS_IDLE
 
 def _side(tree: str, n: int, side: str) -> dict[str, float]:
     here = os.path.dirname(os.path.abspath(__file__))
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
-    proc = subprocess.run(
-        [sys.executable, "-c", WORKER, str(n), side, here],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=os.path.abspath(tree),
-        check=True,
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _common.run_in_tree(tree, WORKER, str(n), side, here)
 
 
 def projection_old_new(sizes: list[int], old: str, rounds: int = 3) -> None:

@@ -34,8 +34,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -93,16 +91,7 @@ print(json.dumps(out))
 
 
 def run_side(tree: str, n: int, cases: list[tuple[str, str]], ks: bool) -> dict[str, float]:
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
-    proc = subprocess.run(
-        [sys.executable, "-c", WORKER, str(n), json.dumps(cases), "ks" if ks else "-", HERE],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=os.path.abspath(tree),
-        check=True,
-    )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _common.run_in_tree(tree, WORKER, str(n), json.dumps(cases), "ks" if ks else "-", HERE)
 
 
 def main() -> None:

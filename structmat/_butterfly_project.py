@@ -21,6 +21,7 @@ import numpy as np
 
 from structmat import _array_api as aa
 from structmat._dense import ldexp, normalize, unscale
+from structmat._monarch_mixed import in_double
 from structmat._result import ProjectionResult
 from structmat.ks._multiply import _conj
 from structmat.ks._project import _abs2, _re, _top_vector2, ks_project_two
@@ -125,10 +126,9 @@ def _hierarchy_step_numpy(H: np.ndarray, cols: Any = None) -> tuple[np.ndarray, 
         np.matmul(W, xc.transpose(0, 2, 3, 1, 4), out=scratch.transpose(1, 2, 3, 0, 4))
         Hn[g0:g1, :, l0:l1, :] = scratch[0].transpose(0, 2, 1, 3)
         perp = np.reshape(scratch[1], (-1,))
-        if perp.itemsize < 8 or perp.dtype == np.complex64:
-            # single precision: the energy summed in double (a float32 dot over a chunk
-            # of 2^18 entries is off by ~1e-5), the chunk cast while it is in cache
-            perp = perp.astype(np.complex128 if np.iscomplexobj(perp) else np.float64)
+        # the energy summed in double (a float32 dot over a chunk of 2^18 entries is
+        # off by ~1e-5); a single-precision chunk is cast while it is in cache
+        perp = in_double(perp)
         err2 += float(np.vdot(perp, perp).real)
     return np.reshape(tw, (a * s, 2, 2)), np.reshape(Hn, (2 * a, s, s)), err2
 

@@ -119,9 +119,11 @@ def _ritz(Sw: Any, Q: np.ndarray, m: int | None = None) -> tuple[np.ndarray, ...
     return theta, X, U, R
 
 
-def _double(S: np.ndarray) -> np.ndarray:
-    """``S`` in double precision: single-precision blocks are cast one chunk at a time
-    (the view of ``A`` stays in its own precision: no double copy of all of ``A``)."""
+def in_double(S: np.ndarray) -> np.ndarray:
+    """``S`` itself in double precision, else a double-precision copy of it.
+
+    The mixed route calls it on each chunk of blocks as it reads them, so the
+    view of a single-precision ``A`` is never copied whole."""
     if S.dtype in (np.float64, np.complex128):
         return S
     return S.astype(np.complex128 if np.iscomplexobj(S) else np.float64)
@@ -349,7 +351,7 @@ def gather(V: np.ndarray, idx: np.ndarray) -> np.ndarray:
     W, ids = _layout(V)
     where = np.empty(ids.size, dtype=np.int64)
     where[ids.reshape(-1)] = np.arange(ids.size)
-    return _double(np.ascontiguousarray(W[np.unravel_index(where[idx], ids.shape)]))
+    return in_double(np.ascontiguousarray(W[np.unravel_index(where[idx], ids.shape)]))
 
 
 def residual_energy(V: np.ndarray, Lc: np.ndarray, Rr: np.ndarray, sel: np.ndarray) -> np.ndarray:
@@ -363,7 +365,7 @@ def residual_energy(V: np.ndarray, Lc: np.ndarray, Rr: np.ndarray, sel: np.ndarr
 
     def run(task: tuple[np.ndarray, np.ndarray]) -> None:
         S, rows = task
-        S = _double(S)
+        S = in_double(S)
         mask = sel[rows]
         # sums by einsum, not BLAS: no thread-dependent rounding
         if np.all(mask):  # the strided view itself: no copy of the blocks
@@ -411,7 +413,7 @@ def top_vectors(
 
     def run(task: tuple[np.ndarray, np.ndarray]) -> None:
         S, rows = task
-        for out, part in zip(outs, _chunk(_double(S), right, k, X0), strict=True):
+        for out, part in zip(outs, _chunk(in_double(S), right, k, X0), strict=True):
             out[rows] = part
 
     _pool.map_one_blas(run, _tasks(W, ids, per))

@@ -583,6 +583,14 @@ def _two_error2(xp: Any, blocks: Any, size: np.ndarray, *, threads: bool = True)
     return _discarded_eigenvalues(xp, gram, size, threads=threads)
 
 
+def _power_start(xp: Any, G: int, m: int, dtype: Any, dev: Any) -> Any:
+    """The fixed start ``(G, m, 1)`` of the power steps on ``G`` Gram matrices: the same
+    seeded unit vector in every column (results do not depend on a global RNG)."""
+    y0 = np.random.default_rng(0).standard_normal(m) + 0.5
+    y = xp.asarray(np.broadcast_to(y0 / np.linalg.norm(y0), (G, m)).copy(), device=dev)
+    return xp.astype(y, dtype)[..., None]
+
+
 def _below(xp: Any, gram: Any, size: np.ndarray, bound: float, guard: float, steps: int) -> bool:
     """Whether power steps prove that the lower bound ``err2 - guard`` of
     :func:`_two_bounds` for the Gram matrices ``gram`` (groups of size at most one) is
@@ -599,9 +607,7 @@ def _below(xp: Any, gram: Any, size: np.ndarray, bound: float, guard: float, ste
     live = xp.asarray(size > 0, device=dev)
     trace = _re(xp, xp.sum(xp.linalg.diagonal(gram), axis=-1))
     total_trace = aa.to_float(xp.sum(trace))
-    y0 = np.random.default_rng(0).standard_normal(m) + 0.5
-    y = xp.asarray(np.broadcast_to(y0 / np.linalg.norm(y0), (G, m)).copy(), device=dev)
-    y = xp.astype(y, gram.dtype)[..., None]  # (G, m, 1), unit columns
+    y = _power_start(xp, G, m, gram.dtype, dev)
     for _ in range(steps + 1):
         z = xp.matmul(gram, y)
         theta = _re(xp, xp.sum(_conj(xp, y) * z, axis=(-2, -1)))
@@ -693,10 +699,7 @@ def ks_project_two_error(
     else:
         gram = xp.reshape(_gram(xp, blocks), (G, m, m))
         guard = _two_bounds(0.0, b1, c2, total, unit)[1]
-        rng = np.random.default_rng(0)
-        y0 = rng.standard_normal(m) + 0.5
-        y = xp.asarray(np.broadcast_to(y0 / np.linalg.norm(y0), (G, m)).copy(), device=dev)
-        y = xp.astype(y, A.dtype)[..., None]  # (G, m, 1)
+        y = _power_start(xp, G, m, A.dtype, dev)
         for _ in range(max(int(iterations), 1)):
             y = xp.matmul(gram, y)
             nrm = xp.sqrt(xp.sum(_abs2(xp, y), axis=-2, keepdims=True))
