@@ -71,6 +71,15 @@ def _rule(left: Pattern, right: Pattern) -> tuple[int, Pattern] | None:
     return None
 
 
+def _fused_or_raise(left: Pattern, right: Pattern) -> tuple[int, Pattern]:
+    """:func:`_rule` of the pair, ``ValueError`` when their product is not a KS factor."""
+    rule = _rule(left, right)
+    if rule is None:
+        msg = f"the product of KS factors {left} (left) and {right} (right) is not a KS factor"
+        raise ValueError(msg)
+    return rule
+
+
 def fused_pattern(left: Any, right: Any) -> Pattern | None:
     """The KS pattern of the product ``F_left F_right``, or ``None`` when it is not KS.
 
@@ -106,11 +115,7 @@ def run_pattern(patterns: Any) -> Pattern:
     pats = _check_chain(patterns, "run_pattern")
     acc = pats[-1]
     for p in reversed(pats[:-1]):
-        rule = _rule(p, acc)
-        if rule is None:
-            msg = f"the product of KS factors {p} (left) and {acc} (right) is not a KS factor"
-            raise ValueError(msg)
-        acc = rule[1]
+        acc = _fused_or_raise(p, acc)[1]
     return acc
 
 
@@ -159,11 +164,7 @@ def _fuse_two(xp: Any, TL: Any, TR: Any) -> Any:
     """
     left = tuple(int(v) for v in TL.shape)
     right = tuple(int(v) for v in TR.shape)
-    rule = _rule(left, right)  # type: ignore[arg-type]
-    if rule is None:
-        msg = f"the product of KS factors {left} (left) and {right} (right) is not a KS factor"
-        raise ValueError(msg)
-    case, (a, b, c, d) = rule
+    case, (a, b, c, d) = _fused_or_raise(left, right)  # type: ignore[arg-type]
     _, b2, c2, _ = left
     _, b1, c1, _ = right
     if case == 1:
@@ -189,7 +190,7 @@ def fuse_blocked(values: Sequence[Any], /) -> Any:
     copied into that layout).
     """
     if not values:
-        msg = "fuse_values needs at least one array of values, got none"
+        msg = "fusing KS factors needs at least one array of values, got none"
         raise ValueError(msg)
     xp, _ = _check_values(values[-1], "values[-1]")
     if len(values) == 1:
