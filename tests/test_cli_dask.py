@@ -15,6 +15,7 @@ import structmat as sm
 from structmat import _cli_dask, cli
 from structmat.io import load_result
 
+dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 zarr = pytest.importorskip("zarr")
 distributed = pytest.importorskip("dask.distributed")
@@ -433,6 +434,8 @@ def test_bad_cluster_options(capsys, store, tmp_path):
     assert_error(code, err, "--scheduler-timeout takes seconds > 0")
     code, _, err = run(capsys, *argv, "--scheduler", "nonsense::", "--scheduler-timeout", 0.5)
     assert_error(code, err, "--scheduler 'nonsense::' is neither an address nor one of threads")
+    # a failed connect must not leave Dask pointed at a client that never came up
+    assert dask.config.get("scheduler", None) is None
 
 
 def test_scheduler_that_does_not_answer(capsys, store, tmp_path):
@@ -442,6 +445,7 @@ def test_scheduler_that_does_not_answer(capsys, store, tmp_path):
     code, _, err = run(capsys, *argv, "--scheduler-timeout", 0.5)
     assert_error(code, err, "could not reach scheduler at tcp://127.0.0.1:9 within 0.5 s")
     assert not o.exists()
+    assert dask.config.get("scheduler", None) is None
 
 
 def test_local_cluster_settings(monkeypatch):
