@@ -17,7 +17,13 @@ float64, NumPy, ``X`` of shape ``(n, k)``:
   factors the kernel runs (the fused ones). ``per nominal flop vs Monarch``
   is ``(t / nominal) / (t_Monarch / flops_Monarch)``. Gate: butterfly and
   chain matmat at 1024 columns within 1.2x of Monarch's kernel on the same
-  (nominal) flops. Dense ``A @ X`` is timed beside them.
+  (nominal) flops. ``M16`` is a Monarch doing as many multiply-adds per
+  column as the fused radix-8 chains execute (nblocks 16 at n = 4096); the
+  last ratio is per executed flop against it. Dense ``A @ X`` is timed
+  beside them.
+- *Small-block bound*: one batched matmul of ``b x b`` blocks at one BLAS
+  thread for b = 8 ... 64, in cache (128 columns) and not: the throughput
+  that chains of 8 x 8 blocks can reach against Monarch's 64 x 64 blocks.
 - *Fusion block limit*: the chains fused with blocks of at most 1 (unfused),
   4, 8 and 16 (``structmat.ks._fuse.fusion_plan``), through ``ks_chain_matmat``.
 - *Narrow inputs*: ``C @ X`` for few columns, factor by factor, fused afresh
@@ -96,14 +102,17 @@ def same_flops_section(n: int, ks: list[int], budget: float) -> None:
     print(f"\n## Same flops as Monarch's kernel, n = {n}, float64 (time; per-flop ratio)\n")
     print(
         "| k | operator | executed MACs/col | nominal MACs/col | time "
-        "| per nominal flop vs Monarch | per executed flop | gate |"
+        "| per nominal flop vs Monarch | per executed flop | per executed flop vs M16 | gate |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---|")
     rng = np.random.default_rng(0)
     M = sm.Monarch.square(n, seed=1)
     CM = chain_of_monarch(M)
     B = sm.Butterfly.random(n, kind="gaussian", seed=2)
     fused = B.fused_factors()
+    # a Monarch doing as many multiply-adds per column as the fused radix-8 chains
+    b16 = sum(f.size for f in fused) // (2 * n)
+    M16 = sm.Monarch.square(n, nblocks=b16, seed=5)
     fused4 = B.fused_factors(4)
     SD = KSChain.random(square_dyadic(n), seed=3)
     SDr = read_only(SD)
@@ -118,6 +127,13 @@ def same_flops_section(n: int, ks: list[int], budget: float) -> None:
         gate = "<= 1.2x" if k >= 1024 else ""
         rows: list[tuple[str, Callable[[], Any], int, int, str]] = [
             (f"Monarch.square({n}) (nblocks 64)", lambda X=X: M @ X, M.flops(1), M.flops(1), ""),
+            (
+                f"M16: Monarch.square({n}, nblocks={b16}) (the fused chains' MACs)",
+                lambda X=X: M16 @ X,
+                M16.flops(1),
+                M16.flops(1),
+                "",
+            ),
             ("KSChain of the same 2 patterns", lambda X=X: CM @ X, CM.flops(1), CM.flops(1), gate),
             (
                 "Butterfly (fused radix 8)",
@@ -186,7 +202,7 @@ def same_flops_section(n: int, ks: list[int], budget: float) -> None:
         for C, plain, Y in ((SD, sd_plain, X), (MR, mr_plain, X3)):
             ref = ks_chain_matmat(plain, Y[None])[0]
             assert np.linalg.norm(C @ Y - ref) <= 1e-12 * np.linalg.norm(ref)
-        per_m = times[0] / M.flops(1)
+        per_m, per_m16 = times[0] / M.flops(1), times[1] / M16.flops(1)
         for (name, _, macs, nominal, gate_s), t in zip(rows, times, strict=True):
             r_nom, r_exe = (t / nominal) / per_m, (t / macs) / per_m
             verdict = ""
@@ -194,8 +210,35 @@ def same_flops_section(n: int, ks: list[int], budget: float) -> None:
                 verdict = f"{gate_s}: {'met' if r_nom <= 1.2 else 'NOT met'}"
             print(
                 f"| {k} | {name} | {macs} | {nominal} | {fmt_t(t)} | {r_nom:.2f}x "
-                f"| {r_exe:.2f}x | {verdict} |"
+                f"| {r_exe:.2f}x | {(t / macs) / per_m16:.2f}x | {verdict} |"
             )
+
+
+def bound_section(n: int, budget: float) -> None:
+    """What bounds a chain of small blocks: BLAS throughput per block size, one thread."""
+    from threadpoolctl import threadpool_limits
+
+    print(f"\n## Small-block bound: one batched matmul (n/b, b, b) @ (n/b, b, t), n = {n}\n")
+    print("BLAS at one thread, float64; GMAC/s of the matmul alone, operands in cache or not.\n")
+    print("| block b | t = 128 (a tile) | t = 1024 | vs b = 64 at t = 128 |")
+    print("|---:|---:|---:|---:|")
+    rng = np.random.default_rng(4)
+    sizes = [8, 16, 32, 64]
+    rates: dict[tuple[int, int], float] = {}
+    with threadpool_limits(1):
+        for t in (128, 1024):
+            cases = []
+            for b in sizes:
+                T = rng.standard_normal((n // b, b, b))
+                Y = rng.standard_normal((n // b, b, t))
+                cases.append(lambda T=T, Y=Y: np.matmul(T, Y))
+            for b, sec in zip(sizes, bench(cases, budget=budget), strict=True):
+                rates[b, t] = n * b * t / sec / 1e9
+    for b in sizes:
+        print(
+            f"| {b} | {rates[b, 128]:.1f} | {rates[b, 1024]:.1f} "
+            f"| {rates[64, 128] / rates[b, 128]:.2f}x |"
+        )
 
 
 def block_limit_section(n: int, ks: list[int], budget: float) -> None:
@@ -314,7 +357,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--threads", default=None)
     parser.add_argument("--keep-openblas-env", action="store_true")
-    parser.add_argument("--only", choices=["flops", "limit", "narrow", "tiled"], default=None)
+    parser.add_argument(
+        "--only", choices=["flops", "bound", "limit", "narrow", "tiled"], default=None
+    )
     parser.add_argument("--rounds", type=int, default=7, help="rounds of the tiled section")
     args = parser.parse_args()
     budget = 0.3 if args.quick else 1.0
@@ -323,6 +368,8 @@ def main() -> None:
     print(f"# load average at start: {os.getloadavg()[0]:.2f}")
     if args.only in (None, "flops"):
         same_flops_section(4096, ks, budget)
+    if args.only in (None, "bound"):
+        bound_section(4096, budget)
     if args.only in (None, "limit"):
         block_limit_section(4096, ks, budget)
     if args.only in (None, "narrow"):

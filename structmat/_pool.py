@@ -78,14 +78,19 @@ def pool() -> ThreadPoolExecutor:
     return _POOL
 
 
-def _limit_blas() -> Any:
-    """On the helper thread: save the BLAS thread counts, set one thread."""
+def _controller() -> Any:
+    """The process's threadpoolctl controller (its scan of the loaded libraries is slow)."""
     global _CONTROLLER
     if _CONTROLLER is None:
         from threadpoolctl import ThreadpoolController
 
         _CONTROLLER = ThreadpoolController()
-    limiter = _CONTROLLER.limit(limits=1, user_api="blas")
+    return _CONTROLLER
+
+
+def _limit_blas() -> Any:
+    """On the helper thread: save the BLAS thread counts, set one thread."""
+    limiter = _controller().limit(limits=1, user_api="blas")
     limiter.__enter__()
     return limiter
 
@@ -119,6 +124,33 @@ def one_blas_thread() -> Iterator[None]:
                 limiter, _BLAS_LIMITER = _BLAS_LIMITER, None
                 # restores the saved counts and releases threadpoolctl's ownership
                 _on_blas_thread(limiter.__exit__, None, None, None)
+
+
+# OpenBLAS runs a GEMM of at most this many multiply-adds (m n k) on one thread
+# (interface/gemm.c: SMP_THRESHOLD_MIN 65536 times GEMM_MULTITHREAD_THRESHOLD, 4 by default).
+OPENBLAS_SERIAL_GEMM = 1 << 18
+
+
+def _all_openblas() -> bool:
+    """Whether every BLAS loaded in this process is OpenBLAS."""
+    blas = [c for c in _controller().lib_controllers if c.user_api == "blas"]
+    return all(c.internal_api == "openblas" for c in blas)
+
+
+def map_small_gemms(fn: Callable[[T], R], items: Iterable[T], gemm_macs: int) -> list[R]:
+    """``[fn(item) for item in items]`` on the worker threads, for kernels of small GEMMs.
+
+    ``gemm_macs`` bounds the multiply-adds of each GEMM that ``fn`` runs. When
+    OpenBLAS runs such a GEMM on one thread anyway, the workers run without the
+    shared BLAS limit, whose two hand-offs to the helper thread cost about as
+    much as a 64-column Monarch product; otherwise as :func:`map_one_blas`.
+    """
+    if gemm_macs <= OPENBLAS_SERIAL_GEMM and _all_openblas():
+        items = list(items)
+        if WORKERS == 1 or len(items) <= 1:
+            return [fn(item) for item in items]
+        return list(pool().map(fn, items))
+    return map_one_blas(fn, items)
 
 
 def map_one_blas(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:

@@ -116,3 +116,13 @@ def test_concurrent_projections_restore_blas(two_blas_threads, monkeypatch):
         assert np.array_equal(res.operator.R, ref.operator.R)
         assert res.error == ref.error
         assert np.array_equal(y, ref_y)
+
+
+@pytest.mark.parametrize(("macs", "inside"), [(_pool.OPENBLAS_SERIAL_GEMM, {2}), (1 << 19, {1})])
+def test_small_gemms_skip_the_blas_limit(two_blas_threads, monkeypatch, macs, inside):
+    if not _pool._all_openblas():
+        pytest.skip("the rule for small GEMMs is OpenBLAS's")
+    monkeypatch.setattr(_pool, "WORKERS", 2)
+    seen = _pool.map_small_gemms(lambda _: frozenset(_blas_threads()), range(4), macs)
+    assert set().union(*seen) == inside
+    assert set(_blas_threads()) == {2}

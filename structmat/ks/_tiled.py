@@ -47,8 +47,9 @@ def _over_columns(
     ``block`` is the largest block side of the chain, ``rows`` its widest
     intermediate and ``work`` its multiply-adds per column.
 
-    The worker threads run with BLAS at one thread (:func:`structmat._pool.map_one_blas`):
-    OpenBLAS threads a ``64 x 64`` block times a 128-column tile itself, and its
+    The worker threads run with BLAS at one thread where a block times a tile
+    might be threaded by BLAS itself (:func:`structmat._pool.map_small_gemms`):
+    OpenBLAS threads a ``64 x 64`` block times a 128-column tile, and its
     threads on top of the workers oversubscribe the cores: on the 2-core
     benchmark machine under load, the Monarch patterns (64 x 64 blocks) ran
     many times slower tiled with BLAS threads than with one BLAS thread
@@ -58,7 +59,9 @@ def _over_columns(
         # One range per worker, a multiple of 8 columns; tiles of at most _POOL_TILE.
         step = ceil_div(k, 8 * _pool.WORKERS) * 8
         tile = min(step, _POOL_TILE)
-        _pool.map_one_blas(lambda c0: run(c0, min(c0 + step, k), tile), range(0, k, step))
+        _pool.map_small_gemms(
+            lambda c0: run(c0, min(c0 + step, k), tile), range(0, k, step), block * block * tile
+        )
     else:
         run(0, k, min(k, max(_MIN_TILE, min(_MAX_TILE, rows // 8))))
 
