@@ -272,25 +272,19 @@ def local_cluster_settings(workers: int | None, memory: str | None) -> tuple[int
 
 
 def _connect(address: str, timeout: float) -> Any:
-    import dask
     from distributed import Client
 
     if not timeout > 0:
         msg = f"--scheduler-timeout takes seconds > 0, got {timeout:g}"
         raise LazyInputError(msg)
-    # Client makes itself Dask's default before it parses the address: a failed
-    # connect would leave dask.compute pointed at a client that never came up
-    scheduler = dask.config.get("scheduler", None)
     try:
         return Client(address, timeout=timeout)
     except ValueError as exc:
-        dask.config.set(scheduler=scheduler)
         msg = f"--scheduler {address!r} is neither an address nor one of {', '.join(LOCAL_SCHEDULERS)} ({exc})"
         raise LazyInputError(msg) from exc
     # refused or timed out; under heavy load distributed's connect may also fail an
     # internal assertion instead of timing out cleanly
     except (OSError, TimeoutError, AssertionError) as exc:
-        dask.config.set(scheduler=scheduler)
         msg = f"could not reach scheduler at {address} within {timeout:g} s ({exc})"
         raise LazyInputError(msg) from exc
 
@@ -328,6 +322,9 @@ def computing(args: argparse.Namespace, matrices: dict[str, Any]) -> Iterator[_S
 
     quiet = args.quiet or not sys.stderr.isatty()
     with ExitStack() as stack:
+        # distributed's Client makes itself Dask's default before it connects: however
+        # the work below ends, even in a failed connect, Dask's setting comes back as it was
+        stack.enter_context(dask.config.set(scheduler=dask.config.get("scheduler", None)))
         if args.scheduler in LOCAL_SCHEDULERS:
             for A in matrices.values():
                 check_chunks(A, None)

@@ -30,7 +30,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 import numpy as np
@@ -145,12 +145,8 @@ def map_small_gemms(fn: Callable[[T], R], items: Iterable[T], gemm_macs: int) ->
     shared BLAS limit, whose two hand-offs to the helper thread cost about as
     much as a 64-column Monarch product; otherwise as :func:`map_one_blas`.
     """
-    if gemm_macs <= OPENBLAS_SERIAL_GEMM and _all_openblas():
-        items = list(items)
-        if WORKERS == 1 or len(items) <= 1:
-            return [fn(item) for item in items]
-        return list(pool().map(fn, items))
-    return map_one_blas(fn, items)
+    serial_blas = gemm_macs <= OPENBLAS_SERIAL_GEMM and _all_openblas()
+    return _map(fn, items, nullcontext() if serial_blas else one_blas_thread())
 
 
 def map_one_blas(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
@@ -158,10 +154,15 @@ def map_one_blas(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
 
     Runs in the calling thread (BLAS untouched) with one worker or one item.
     """
+    return _map(fn, items, one_blas_thread())
+
+
+def _map(fn: Callable[[T], R], items: Iterable[T], blas: AbstractContextManager[Any]) -> list[R]:
+    """``fn`` over ``items`` on the worker threads inside ``blas``; serial for one worker or item."""
     items = list(items)
     if WORKERS == 1 or len(items) <= 1:
         return [fn(item) for item in items]
-    with one_blas_thread():
+    with blas:
         return list(pool().map(fn, items))
 
 
