@@ -53,8 +53,9 @@ def test_expm_multiply_and_onenormest_direct():
         warnings.simplefilter("ignore")  # SciPy warns that it estimates the trace
         y = sla.expm_multiply(A, b)
     assert_close(y, scipy.linalg.expm(E) @ b, rtol=1e-10)
-    # onenormest is exact for n <= 4 * t (its documented small-matrix path)
-    assert sla.onenormest(A) == pytest.approx(np.linalg.norm(E, 1), rel=1e-12)
+    # onenormest computes the norm exactly when t >= n; with its default t = 2 it
+    # estimates from NumPy's global random state and missed for 25 of 500 seeds
+    assert sla.onenormest(A, t=6) == pytest.approx(np.linalg.norm(E, 1), rel=1e-12)
 
 
 def test_pylops_composites_take_structmat_operators():
